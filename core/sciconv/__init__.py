@@ -1,0 +1,96 @@
+"""sciconv: a plugin framework for convolutional and graph networks on scientific data.
+
+The core defines the plugin contract (datasets, models, tasks, pipelines, convolution backends),
+runs pipelines with one training engine, and writes self-explaining run directories::
+
+    import sciconv
+
+    result = sciconv.run("demo-signal", overrides={"train.epochs": 2})
+    result.metrics, result.run_dir, result.model
+
+    pipe = sciconv.load_pipeline("demo-signal")
+    pipe.config.model.params["n_filters"] = 32
+    pipe.run()
+
+Importing ``sciconv`` does not import torch; that happens when a run starts.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sciconv.components import DataBundle, DatasetBase, ResultRow, TaskBase, TaskResult
+from sciconv.errors import CheckpointError, ConfigError, DataError, NotFoundError, PluginError, SciconvError
+from sciconv.hookspecs import hookimpl
+from sciconv.spec import DataSpec
+
+if TYPE_CHECKING:
+    from sciconv.context import RunContext
+    from sciconv.pipeline import Overrides, Pipeline, RunResult
+
+try:
+    __version__ = version("sciconv")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+
+def run(
+    target: str | Path | None = None,
+    overrides: Overrides = (),
+    *,
+    run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+) -> RunResult:
+    """Run a pipeline (registered name or file) and return its :class:`~sciconv.pipeline.RunResult`.
+
+    ``overrides`` are dotted keys, ``{"train.epochs": 2}`` or ``["train.epochs=2"]``. ``resume`` continues
+    the run in an earlier run directory from its last checkpoint.
+    """
+    from sciconv.pipeline import run as _run
+
+    return _run(target, overrides, run_dir=run_dir, resume=resume)
+
+
+def load_pipeline(target: str | Path, overrides: Overrides = ()) -> Pipeline:
+    """Load and validate a pipeline, to change it in code before ``.run()``."""
+    from sciconv.pipeline import load_pipeline as _load
+
+    return _load(target, overrides)
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy objects are imported on first access so that `import sciconv` stays light.
+    if name in ("Pipeline", "RunResult"):
+        from sciconv import pipeline
+
+        return getattr(pipeline, name)
+    if name == "RunContext":
+        from sciconv.context import RunContext
+
+        return RunContext
+    raise AttributeError(f"module 'sciconv' has no attribute {name!r}")
+
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataBundle",
+    "DataError",
+    "DataSpec",
+    "DatasetBase",
+    "NotFoundError",
+    "Pipeline",
+    "PluginError",
+    "ResultRow",
+    "RunContext",
+    "RunResult",
+    "SciconvError",
+    "TaskBase",
+    "TaskResult",
+    "__version__",
+    "hookimpl",
+    "load_pipeline",
+    "run",
+]

@@ -1,0 +1,209 @@
+"""The ``pipeline`` command.
+
+``pipeline list`` and ``pipeline plugins`` import neither torch nor any plugin's heavy dependency:
+they read entry points, the plugins' light hook modules and the pipeline files' descriptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from sciconv import __version__
+from sciconv.errors import SciconvError
+
+
+def _print_err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    _print_err(f"warning: {message}")
+
+
+def _split_target(target: str | None, overrides: list[str]) -> tuple[str | None, list[str]]:
+    """``pipeline run --resume DIR a.b=1``: argparse takes the first override as the target."""
+    if target is not None and "=" in target and not target.endswith((".yaml", ".yml")):
+        return None, [target, *overrides]
+    return target, overrides
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sciconv.registry import get_registry
+    from sciconv.yamlio import read_yaml
+
+    registry = get_registry()
+    rows = []
+    for name in registry.names("pipelines"):
+        entry = registry.entry("pipelines", name)
+        try:
+            data = read_yaml(entry.load())
+            description = str(data.get("description", "")) if isinstance(data, dict) else ""
+        except SciconvError as exc:
+            description = f"(unreadable: {exc})"
+        rows.append({"name": name, "plugin": entry.plugin, "description": description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no pipelines are registered (see `pipeline plugins`)")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    pwidth = max(len(r["plugin"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['plugin']:<{pwidth}}  {r['description']}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from sciconv.registry import KINDS, get_registry
+
+    registry = get_registry()
+    plugins = []
+    for info in sorted(registry.plugins.values(), key=lambda p: p.name):
+        item = info.to_dict()
+        item["contributes"] = {
+            kind: sorted(n for n, e in registry.entries[kind].items() if e.plugin == info.name) for kind in KINDS
+        }
+        plugins.append(item)
+    if args.json:
+        print(json.dumps(plugins, indent=2))
+        return 0
+    for item in plugins:
+        version = item["version"] or "?"
+        print(f"{item['name']} {version}" + (f" ({item['distribution']})" if item["distribution"] else ""))
+        if item["error"]:
+            print(f"  FAILED TO LOAD: {item['error']}")
+            continue
+        print(f"  hooks: {', '.join(item['hooks']) or 'none'}")
+        for kind, names in item["contributes"].items():
+            if names:
+                print(f"  {kind}: {', '.join(names)}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sciconv.pipeline import load_pipeline
+    from sciconv.yamlio import dump_yaml
+
+    pipe = load_pipeline(args.target, args.overrides)
+    sys.stdout.write(dump_yaml(pipe.resolved_config()))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sciconv.pipeline import load_pipeline
+
+    pipe = load_pipeline(args.file, args.overrides)
+    print(f"{args.file}: valid pipeline {pipe.config.name!r} ({pipe.config.task.name}, "
+          f"{pipe.config.dataset.name}, {pipe.config.model.name})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sciconv.pipeline import run
+
+    target, overrides = _split_target(args.target, args.overrides)
+    if target is None and args.resume is None:
+        raise SciconvError("pipeline run: name a pipeline or a pipeline file (or give --resume DIR)")
+    if args.resume is not None and args.run_dir is not None:
+        raise SciconvError("pipeline run: --run-dir and --resume cannot be used together")
+    result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
+    shown = list(result.metrics.items())[:12]
+    for key, value in shown:
+        print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    if len(result.metrics) > len(shown):
+        print(f"... {len(result.metrics) - len(shown)} more in metrics.json")
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Run sciconv pipelines: domain deep-learning methods with their data, baselines and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"sciconv {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser.add_argument(
+        "--strict-plugins", action="store_true",
+        help="treat a plugin that fails to load as an error (also SCICONV_STRICT_PLUGINS=1)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list runnable pipelines", description="List runnable pipelines.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="print a pipeline's resolved configuration",
+                       description="Print a pipeline's resolved configuration, overrides applied.")
+    p.add_argument("target", metavar="NAME|FILE")
+    p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("run", help="run a pipeline", description="Run a pipeline into a run directory.")
+    p.add_argument("target", metavar="NAME|FILE", nargs="?")
+    p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
+    p.add_argument("--run-dir", metavar="DIR", help="write the run here (a new or empty folder)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("plugins", help="list installed plugins", description="List installed plugins, "
+                       "their versions, hooks, contributions and load errors.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("validate", help="check a pipeline file without running it",
+                       description="Check a pipeline file (schema, component names and parameters).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pipeline`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.debug:
+        warnings.showwarning = _show_warning  # type: ignore[assignment]
+    if args.strict_plugins:
+        from sciconv.registry import set_strict
+
+        set_strict(True)
+    try:
+        return int(args.func(args) or 0)
+    except SciconvError as exc:
+        if args.debug:
+            traceback.print_exc()
+        _print_err(f"error: {exc}")
+        for note in getattr(exc, "__notes__", []):
+            _print_err(f"note: {note}")
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        _print_err("interrupted")
+        for note in getattr(exc, "__notes__", []):
+            _print_err(f"note: {note}")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        _print_err(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        for note in getattr(exc, "__notes__", []):
+            _print_err(f"note: {note}")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The plugin contract: what a dataset, a model and a task are.
+
+* A **dataset** is a callable ``Dataset(**params)`` whose ``load()`` returns a :class:`DataBundle`
+  (train / validation / test splits and the :class:`~sciconv.spec.DataSpec`). Subclass
+  :class:`DatasetBase` or write any class with that shape.
+* A **model** is a callable ``factory(spec: DataSpec, **params) -> torch.nn.Module``: a function or an
+  ``nn.Module`` subclass whose ``__init__`` takes the spec first.
+* A **task** is a callable ``Task(**params)`` whose ``run(ctx)`` drives the run through the
+  :class:`~sciconv.context.RunContext` and returns a :class:`TaskResult`. Subclass :class:`TaskBase`.
+
+Following scikit-learn, ``__init__`` of datasets and tasks only stores its (keyword) parameters:
+the pipeline's ``params`` are checked against that signature before anything runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sciconv.spec import DataSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from sciconv.context import RunContext
+
+
+@dataclass
+class DataBundle:
+    """The splits of a dataset and the spec that sizes a model for it.
+
+    ``train``, ``val`` and ``test`` are map-style ``torch.utils.data.Dataset`` objects whose items
+    are ``(x, y)`` pairs, ``x`` of shape ``spec.input_shape``; ``val`` and ``test`` may be ``None``
+    where the task's protocol makes its own (cross-validation). ``info`` carries anything a task may
+    report (subjects, recording files, simulator settings).
+    """
+
+    train: Any
+    val: Any
+    test: Any
+    spec: DataSpec
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class DatasetBase(ABC):
+    """Base of datasets: store parameters in ``__init__``, produce data in :meth:`load`."""
+
+    @abstractmethod
+    def load(self) -> DataBundle:
+        """Read or generate the data. Raise :class:`sciconv.errors.DataError` naming the file and
+        the problem when input is invalid."""
+
+
+@dataclass
+class ResultRow:
+    """One line of a report's results table: a method and its metrics.
+
+    ``source`` says where the numbers come from: ``"this run"`` for what the run measured, a short
+    derivation (``"1 / n_classes"``), or, with ``published=True``, the citation of published numbers
+    that the report quotes for comparison and labels as not measured.
+    """
+
+    method: str
+    metrics: Mapping[str, float | str]
+    source: str = "this run"
+    published: bool = False
+
+
+@dataclass
+class TaskResult:
+    """What a task hands back to the runner.
+
+    Attributes:
+        metrics: final metrics, flat keys (``"test.accuracy"``, ``"dnn.acc@0.4"``), plain floats.
+        model: the trained model (returned to Python callers as ``result.model``).
+        table: rows of the report's results table (the method, the baselines, published numbers).
+        plots: extra figures the task wrote into ``ctx.plots_dir``, with a caption each.
+        sections: extra report sections, ``{"title": "markdown"}``.
+    """
+
+    metrics: dict[str, float]
+    model: torch.nn.Module | None = None
+    table: list[ResultRow] = field(default_factory=list)
+    plots: list[tuple[Path, str]] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
+
+
+class TaskBase(ABC):
+    """Base of tasks: store parameters in ``__init__``, do the work in :meth:`run`."""
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> TaskResult:
+        """Train and evaluate through ``ctx`` (data, model factory, engine, run directory)."""
+
+
+def table_metric_names(rows: Sequence[ResultRow]) -> list[str]:
+    """Union of the metric names of ``rows``, in first-seen order."""
+    names: list[str] = []
+    for row in rows:
+        for key in row.metrics:
+            if key not in names:
+                names.append(key)
+    return names

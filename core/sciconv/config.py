@@ -1,0 +1,244 @@
+"""The pipeline schema: what a pipeline file may say, validated before anything runs.
+
+A pipeline file names a task, a dataset and a model (by registered name, with their parameters) and
+sets training, convolution-backend, parallelism and output options::
+
+    description: Synthetic oscillation classification with a 1D CNN
+    task:    {name: demo.classify}
+    dataset: {name: demo.oscillations, params: {n_samples: 1200}}
+    model:   {name: demo.cnn1d, params: {n_filters: 16}}
+    train:   {epochs: 8, batch_size: 64, lr: 0.001}
+
+Unknown keys are rejected with a did-you-mean; command-line overrides ``key.sub=value`` are parsed as
+YAML values and validated like the file. The component parameters (``*.params``) are checked
+against the registered component's signature by :func:`sciconv.pipeline.validate_components`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sciconv.errors import ConfigError, did_you_mean
+from sciconv.yamlio import parse_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ComponentConfig(_Strict):
+    """A registered component and the keyword parameters it is built with."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EarlyStoppingConfig(_Strict):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``patience: null`` turns early stopping off (training runs all epochs). With ``restore_best``,
+    the model returned is the one of the best epoch.
+    """
+
+    patience: int | None = Field(default=None, ge=1)
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    min_delta: float = Field(default=0.0, ge=0.0)
+    restore_best: bool = True
+
+
+class TrainConfig(_Strict):
+    """Options of the core training engine (tasks may read more from their own params)."""
+
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
+    grad_clip: float | None = Field(default=None, gt=0.0)
+    seed: int = 0
+    device: str = "auto"
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    checkpoint_every: int = Field(default=1, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    progress: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
+            raise ValueError("expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return value
+
+
+class ConvConfig(_Strict):
+    """Which registered convolution backend ``sciconv.conv`` layers use during the run."""
+
+    backend: str = "torch"
+
+
+class ParallelConfig(_Strict):
+    """Parallelism of independent jobs (subjects, folds, seeds, ensemble members)."""
+
+    n_jobs: int = Field(default=1, ge=-1)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _check_n_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("n_jobs must be a positive count or -1 (all cores)")
+        return value
+
+
+class OutputConfig(_Strict):
+    """Where runs are written: ``<root>/<pipeline>/<timestamp>/`` unless ``--run-dir`` is given."""
+
+    root: str = "runs"
+    plots: bool = True
+
+
+class PipelineConfig(_Strict):
+    """A whole pipeline, as read from its file and overrides."""
+
+    name: str = ""
+    description: str = ""
+    task: ComponentConfig
+    dataset: ComponentConfig
+    model: ComponentConfig
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    conv: ConvConfig = Field(default_factory=ConvConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, in schema order, as saved in a run's ``config.yaml``."""
+        return self.model_dump(mode="json")
+
+
+# --- validation with readable errors ------------------------------------------------------------
+
+
+def _fields_at(path: tuple[Any, ...]) -> list[str] | None:
+    """The allowed keys of the schema object at ``path``, or None when free-form (``params``)."""
+    model: type[BaseModel] = PipelineConfig
+    for part in path:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return list(model.model_fields)
+
+
+def _format_error(err: Mapping[str, Any], source: str, overridden: Mapping[str, str]) -> str:
+    loc = tuple(err["loc"])
+    dotted = ".".join(str(p) for p in loc)
+    for key, text in overridden.items():
+        if dotted == key or dotted.startswith(key + "."):
+            source = f"override {text!r}"
+            break
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1]) or []
+        return f"{source}: unknown key {dotted!r}{did_you_mean(str(loc[-1]), allowed)}"
+    if err["type"] == "missing":
+        return f"{source}: missing required key {dotted!r}"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    return f"{source}: {dotted}: {err['msg'].lower()} (got {shown})"
+
+
+def validate_config(data: Any, source: str, overridden: Mapping[str, str] | None = None) -> PipelineConfig:
+    """Validate plain data against the schema; the first problem becomes a :class:`ConfigError`.
+
+    ``overridden`` maps dotted keys set by overrides to the override's text, so that an error in an
+    overridden value names the override instead of the file.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a pipeline must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        message = _format_error(errors[0], source, overridden or {})
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise ConfigError(message) from None
+
+
+# --- overrides ----------------------------------------------------------------------------------
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.lr=3e-4"`` -> ``("train.lr", 0.0003)``; the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {text!r}: expected key.sub=value")
+    parts = key.split(".")
+    if any(not p for p in parts):
+        raise ConfigError(f"override {text!r}: empty part in key {key!r}")
+    return key, parse_yaml(raw, f"override {text!r}") if raw.strip() else None
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted overrides applied.
+
+    ``overrides`` is either ``{"train.epochs": 2}`` (values used as given) or an iterable of
+    ``"key.sub=value"`` strings (values parsed as YAML). Keys outside ``*.params`` must name schema
+    keys; intermediate mappings are created as needed.
+    """
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, Mapping):
+        items = [(str(k), v) for k, v in overrides.items()]
+    else:
+        items = [parse_override(o) for o in overrides]
+    result = copy.deepcopy(dict(data))
+    for key, value in items:
+        parts = key.split(".")
+        node: dict[str, Any] = result
+        for depth, part in enumerate(parts):
+            allowed = _fields_at(tuple(parts[:depth]))
+            if allowed is not None and part not in allowed:
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"override {key!r}: unknown key {where!r}{did_you_mean(part, allowed)}")
+            if depth == len(parts) - 1:
+                node[part] = value
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+                if not isinstance(child, dict):
+                    raise ConfigError(f"override {key!r}: {'.'.join(parts[: depth + 1])!r} is not a mapping")
+                node = child
+    return result
+
+
+def load_config_file(path: str | Path, overrides: Mapping[str, Any] | Iterable[str] = ()) -> PipelineConfig:
+    """Read, override and validate a pipeline file (``name`` defaults to the file's stem)."""
+    from sciconv.yamlio import read_yaml
+
+    path = Path(path)
+    data = read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; expected a pipeline mapping")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: a pipeline must be a mapping of keys to values, got {type(data).__name__}")
+    data = apply_overrides(data, overrides)
+    data.setdefault("name", path.stem)
+    return validate_config(data, str(path), override_sources(overrides))
+
+
+def override_sources(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, str]:
+    """Dotted key -> the override's text, for error messages."""
+    if isinstance(overrides, Mapping):
+        return {str(k): f"{k}={v}" for k, v in overrides.items()}
+    return {o.partition("=")[0].strip(): o for o in overrides}

@@ -1,0 +1,109 @@
+"""What a task sees of a run: :class:`RunContext`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sciconv.components import DataBundle
+from sciconv.config import PipelineConfig
+from sciconv.errors import DataError
+from sciconv.rundir import RunDir
+from sciconv.spec import DataSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from sciconv.engine import Engine, FitResult
+
+
+class RunContext:
+    """The run as a task drives it.
+
+    A task calls :meth:`load_data` for the dataset's splits and spec, :meth:`build_model` for a
+    fresh model sized from a spec, and :meth:`fit` / :meth:`evaluate` / :meth:`predict` (the core
+    engine) to train and test, then writes any extra figures into :attr:`plots_dir`.
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        run_dir: RunDir,
+        engine: Engine,
+        dataset: Any,
+        model_factory: Callable[..., Any],
+        model_params: dict[str, Any],
+        resume: bool,
+        log: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.engine = engine
+        self.resume = resume
+        self._dataset = dataset
+        self._model_factory = model_factory
+        self._model_params = model_params
+        self._data: DataBundle | None = None
+        self._log = log
+        self.summary: dict[str, Any] = {}
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (``train.seed``)."""
+        return self.config.train.seed
+
+    @property
+    def device(self) -> torch.device:
+        """Where the engine trains (CPU, or CUDA when present and asked for)."""
+        return self.engine.device
+
+    @property
+    def plots_dir(self) -> Path:
+        """Folder for the task's figures (created on first access)."""
+        self.run_dir.plots_dir.mkdir(parents=True, exist_ok=True)
+        return self.run_dir.plots_dir
+
+    def log(self, message: str) -> None:
+        """Print a progress message for the user (stderr)."""
+        self._log(message)
+
+    def load_data(self) -> DataBundle:
+        """The dataset's :class:`DataBundle` (loaded once, then cached)."""
+        if self._data is None:
+            bundle = self._dataset.load()
+            if not isinstance(bundle, DataBundle):
+                raise DataError(
+                    f"dataset {self.config.dataset.name!r}: load() returned {type(bundle).__name__}, "
+                    "expected sciconv.DataBundle"
+                )
+            self._data = bundle
+            self.summary["spec"] = bundle.spec.to_dict()
+            self.summary["splits"] = {
+                name: len(split) for name in ("train", "val", "test") if (split := getattr(bundle, name)) is not None
+            }
+        return self._data
+
+    def build_model(self, spec: DataSpec | None = None, **params: Any) -> torch.nn.Module:
+        """A new model from the pipeline's model component, sized from ``spec`` (default: the
+        dataset's), with the pipeline's ``model.params`` updated by ``params``."""
+        spec = spec or self.load_data().spec
+        model = self._model_factory(spec, **{**self._model_params, **params})
+        self.summary.setdefault("n_parameters", sum(p.numel() for p in model.parameters() if p.requires_grad))
+        return model
+
+    def fit(self, model: torch.nn.Module, train_data: Any, val_data: Any = None, **kwargs: Any) -> FitResult:
+        """Train with the core engine (see :meth:`sciconv.engine.Engine.fit`)."""
+        result = self.engine.fit(model, train_data, val_data, **kwargs)
+        if result.resumed_from is not None:
+            resumed = self.summary.setdefault("resumed", {})
+            resumed[kwargs.get("name", "model")] = f"epoch {result.resumed_from}"
+        return result
+
+    def evaluate(self, model: torch.nn.Module, data: Any, **kwargs: Any) -> dict[str, float]:
+        """Loss and metrics of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.evaluate`)."""
+        return self.engine.evaluate(model, data, **kwargs)
+
+    def predict(self, model: torch.nn.Module, data: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs and targets of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.predict`)."""
+        return self.engine.predict(model, data, **kwargs)

@@ -1,0 +1,422 @@
+"""The training engine: one loop for every task.
+
+:class:`Engine` trains a model on a map-style dataset of ``(x, y)`` items: device placement (CPU, or
+CUDA when present), mini-batches, optimizer, gradient clipping, validation each epoch, early stopping,
+metric history, a rich progress bar, checkpoints every ``checkpoint_every`` epochs and resuming from
+them. Resuming restores weights, optimizer, the data order and every RNG, so a killed run continued
+with ``--resume`` ends with the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sciconv.checkpoint import (
+    Checkpoint,
+    capture_rng,
+    latest_checkpoint,
+    load_weights,
+    restore_rng,
+    save_weights,
+    write_checkpoint,
+)
+from sciconv.config import TrainConfig
+from sciconv.errors import CheckpointError, ConfigError
+
+Metric = Callable[[torch.Tensor, torch.Tensor], float]
+"""``metric(outputs, targets) -> float`` over a whole split (outputs and targets on CPU)."""
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is a :class:`ConfigError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r} but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move tensors inside nested tuples, lists and dicts to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of samples whose arg-max output is the target class. ``outputs``: (N, C) scores."""
+    return float((outputs.argmax(dim=1) == targets).float().mean().item())
+
+
+@dataclass
+class FitResult:
+    """The outcome of :meth:`Engine.fit`: the model (best epoch's weights when early stopping
+    restores them), the per-epoch history and how training ended."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    best_epoch: int | None
+    best_value: float | None
+    stopped_early: bool
+    resumed_from: int | None = None
+
+
+@dataclass
+class Engine:
+    """Runs training loops with one configuration.
+
+    Args:
+        config: the pipeline's ``train`` section; :meth:`fit` may override fields per call.
+        checkpoint_root: where each fit writes ``<root>/<name>/epoch-NNNNNN``; ``None`` disables
+            checkpoints.
+        resume: continue each fit from its latest checkpoint under ``checkpoint_root``.
+        on_epoch: called with each epoch's record (also for records restored on resume).
+    """
+
+    config: TrainConfig = field(default_factory=TrainConfig)
+    checkpoint_root: Path | None = None
+    resume: bool = False
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.device = resolve_device(self.config.device)
+
+    # -- public --------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        model: nn.Module,
+        train_data: Any,
+        val_data: Any = None,
+        *,
+        loss_fn: LossFn | None = None,
+        metrics: Mapping[str, Metric] | None = None,
+        name: str = "model",
+        collate_fn: Callable[..., Any] | None = None,
+        **overrides: Any,
+    ) -> FitResult:
+        """Train ``model`` on ``train_data``, validating on ``val_data`` after every epoch.
+
+        ``loss_fn`` defaults to cross-entropy. ``metrics`` are computed on the validation split
+        (keys ``val_<metric>``); ``overrides`` replace :class:`TrainConfig` fields for this fit only
+        (e.g. ``epochs=1000, batch_size=len(data)``). ``name`` keeps the checkpoints of several fits
+        in one run apart (``stage1``, ``subject-03``).
+        """
+        cfg = self.config.model_copy(update=overrides) if overrides else self.config
+        if overrides:
+            cfg = TrainConfig.model_validate(cfg.model_dump())
+        loss_fn = loss_fn or nn.CrossEntropyLoss()
+        metrics = dict(metrics or {})
+        model.to(self.device)
+        optimizer = _make_optimizer(cfg, model)
+        generator = torch.Generator().manual_seed(_derived_seed(cfg.seed, name))
+        loader = DataLoader(
+            train_data,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=collate_fn,
+            drop_last=False,
+        )
+        if len(train_data) == 0:
+            raise ConfigError(f"fit {name!r}: the training split is empty")
+        es = cfg.early_stopping
+        ckpt_dir = self.checkpoint_root / name if self.checkpoint_root is not None else None
+
+        history: list[dict[str, Any]] = []
+        best_value: float | None = None
+        best_epoch: int | None = None
+        best_state: dict[str, torch.Tensor] | None = None
+        bad_epochs = 0
+        start_epoch = 1
+        resumed_from: int | None = None
+        stopped_early = False
+
+        if self.resume and ckpt_dir is not None:
+            ckpt = latest_checkpoint(ckpt_dir)
+            if ckpt is not None:
+                state = ckpt.load_state()
+                load_weights(ckpt.model_file, model)
+                try:
+                    optimizer.load_state_dict(state["optimizer"])
+                except (ValueError, KeyError) as exc:
+                    raise CheckpointError(f"{ckpt.path}: optimizer state does not fit: {exc}") from None
+                generator.set_state(state["loader_rng"])
+                restore_rng(state["rng"])
+                history = [dict(r) for r in state["history"]]
+                best_value, best_epoch = state["best_value"], state["best_epoch"]
+                bad_epochs = int(state["bad_epochs"])
+                stopped_early = bool(state["stopped_early"])
+                if ckpt.best_file.is_file():
+                    best_model = _clone_module_state(model)
+                    load_weights(ckpt.best_file, model)
+                    best_state = _clone_module_state(model)
+                    model.load_state_dict(best_model)
+                # A fit that stopped early is done; one that ran its epochs continues only if the
+                # (overridden) epoch count now asks for more.
+                start_epoch = cfg.epochs + 1 if stopped_early else ckpt.epoch + 1
+                resumed_from = ckpt.epoch
+                for record in history:
+                    self._emit(record)
+
+        progress = _Progress(enabled=cfg.progress, name=name, epochs=cfg.epochs, batches=len(loader))
+        try:
+            with progress:
+                progress.advance_epochs(start_epoch - 1)
+                for epoch in range(start_epoch, cfg.epochs + 1):
+                    t0 = time.perf_counter()
+                    train_loss = self._train_epoch(model, loader, optimizer, loss_fn, cfg, progress)
+                    record: dict[str, Any] = {"fit": name, "epoch": epoch, "train_loss": train_loss}
+                    if val_data is not None and len(val_data) > 0:
+                        record.update(
+                            {
+                                f"val_{k}": v
+                                for k, v in self.evaluate(
+                                    model, val_data, loss_fn=loss_fn, metrics=metrics, collate_fn=collate_fn,
+                                    batch_size=cfg.batch_size,
+                                ).items()
+                            }
+                        )
+                    record["lr"] = optimizer.param_groups[0]["lr"]
+                    record["time_s"] = time.perf_counter() - t0
+                    history.append(record)
+                    self._emit(record)
+                    progress.end_epoch(record)
+
+                    if es.patience is not None or es.restore_best:
+                        value = _monitored(record, es.monitor, name)
+                        if value is not None:
+                            if _improved(value, best_value, es.mode, es.min_delta):
+                                best_value, best_epoch, bad_epochs = value, epoch, 0
+                                best_state = _clone_module_state(model)
+                            else:
+                                bad_epochs += 1
+                    if es.patience is not None and bad_epochs >= es.patience:
+                        stopped_early = True
+                    last = epoch == cfg.epochs or stopped_early
+                    if ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last):
+                        write_checkpoint(
+                            ckpt_dir,
+                            epoch,
+                            model,
+                            best_state,
+                            {
+                                "optimizer": optimizer.state_dict(),
+                                "loader_rng": generator.get_state(),
+                                "rng": capture_rng(),
+                                "history": history,
+                                "best_value": best_value,
+                                "best_epoch": best_epoch,
+                                "bad_epochs": bad_epochs,
+                                "stopped_early": stopped_early,
+                                "finished": last,
+                            },
+                            keep=cfg.keep_checkpoints,
+                        )
+                    if stopped_early:
+                        break
+        finally:
+            progress.close()
+
+        if es.restore_best and best_state is not None:
+            model.load_state_dict(best_state)
+        if ckpt_dir is not None:
+            save_weights(ckpt_dir / "model.safetensors", model)
+        return FitResult(
+            model=model,
+            history=history,
+            best_epoch=best_epoch,
+            best_value=best_value,
+            stopped_early=stopped_early,
+            resumed_from=resumed_from,
+        )
+
+    @torch.no_grad()
+    def predict(
+        self, model: nn.Module, data: Any, batch_size: int | None = None, collate_fn: Callable[..., Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model outputs and targets over a whole dataset, concatenated on CPU, in dataset order."""
+        model.to(self.device)
+        was_training = model.training
+        model.eval()
+        outputs, targets = [], []
+        loader = DataLoader(data, batch_size=batch_size or self.config.batch_size, shuffle=False, collate_fn=collate_fn)
+        for x, y in loader:
+            outputs.append(model(to_device(x, self.device)).detach().cpu())
+            targets.append(y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y))
+        model.train(was_training)
+        return torch.cat(outputs), torch.cat(targets)
+
+    def evaluate(
+        self,
+        model: nn.Module,
+        data: Any,
+        *,
+        loss_fn: LossFn | None = None,
+        metrics: Mapping[str, Metric] | None = None,
+        batch_size: int | None = None,
+        collate_fn: Callable[..., Any] | None = None,
+    ) -> dict[str, float]:
+        """``{"loss": ..., <metric>: ...}`` of ``model`` on ``data`` (eval mode, no gradients)."""
+        outputs, targets = self.predict(model, data, batch_size=batch_size, collate_fn=collate_fn)
+        loss_fn = loss_fn or nn.CrossEntropyLoss()
+        result = {"loss": float(loss_fn(outputs, targets).item())}
+        for key, metric in (metrics or {}).items():
+            result[key] = float(metric(outputs, targets))
+        return result
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        loader: DataLoader,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: LossFn,
+        cfg: TrainConfig,
+        progress: _Progress,
+    ) -> float:
+        model.train()
+        total, count = 0.0, 0
+        for x, y in loader:
+            x, y = to_device(x, self.device), to_device(y, self.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} (check the learning rate and the data)")
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            n = len(y) if hasattr(y, "__len__") else 1
+            total += float(loss.item()) * n
+            count += n
+            progress.advance_batch(total / count)
+        return total / max(count, 1)
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(record)
+
+
+def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the model has no trainable parameters")
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _derived_seed(seed: int, name: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _clone_module_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _monitored(record: Mapping[str, Any], key: str, name: str) -> float | None:
+    if key not in record:
+        if key.startswith("val_") and not any(k.startswith("val_") for k in record):
+            return None  # no validation split: nothing to monitor, nothing to stop on
+        known = ", ".join(k for k in record if k not in ("fit", "epoch"))
+        raise ConfigError(f"train.early_stopping.monitor={key!r} is not measured by fit {name!r} (measured: {known})")
+    value = float(record[key])
+    return value if math.isfinite(value) else None
+
+
+def _improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+class _Progress:
+    """A rich progress bar for epochs and batches, shown only on an interactive terminal."""
+
+    def __init__(self, enabled: bool, name: str, epochs: int, batches: int) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                transient=True,
+            )
+            self._epochs = self._bar.add_task(f"{name} epochs", total=epochs, info="")
+            self._batches = self._bar.add_task("batches", total=batches, info="")
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def advance_epochs(self, n: int) -> None:
+        if self._bar is not None and n > 0:
+            self._bar.advance(self._epochs, n)
+
+    def advance_batch(self, running_loss: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._batches, advance=1, info=f"loss {running_loss:.4f}")
+
+    def end_epoch(self, record: Mapping[str, Any]) -> None:
+        if self._bar is not None:
+            shown = "  ".join(
+                f"{k} {v:.4f}" for k, v in record.items() if isinstance(v, float) and k not in ("lr", "time_s")
+            )
+            self._bar.update(self._epochs, advance=1, info=shown)
+            self._bar.reset(self._batches)
+
+
+__all__ = [
+    "Checkpoint",
+    "Engine",
+    "FitResult",
+    "Metric",
+    "accuracy",
+    "resolve_device",
+    "seed_everything",
+    "to_device",
+]

@@ -1,0 +1,169 @@
+"""The run's ``report.md`` and its standard plots.
+
+The report says what ran (pipeline, components and their parameters, the data, the model's size,
+training settings, versions, time), the results table (this run's methods and baselines, and published
+reference numbers labelled with their source), the task's own sections, and embeds the plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sciconv.components import ResultRow, table_metric_names
+
+
+def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
+    """Plot every per-epoch quantity of ``history`` against the epoch, one panel per quantity and
+    one line per fit; returns the PNG written, or ``None`` when there is nothing to plot."""
+    skip = {"fit", "epoch", "lr", "time_s"}
+    keys: list[str] = []
+    for row in history:
+        for key, value in row.items():
+            if key not in skip and key not in keys and isinstance(value, (int, float)):
+                keys.append(key)
+    if not history or not keys:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = [k for k in keys if k.endswith("loss")]
+    others = [k for k in keys if k not in losses]
+    panels: list[list[str]] = ([losses] if losses else []) + [[k] for k in others]
+    fits: list[str] = []
+    for row in history:
+        if row.get("fit") not in fits:
+            fits.append(row.get("fit"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for key in panel:
+            for fit in fits:
+                rows = [r for r in history if r.get("fit") == fit and isinstance(r.get(key), (int, float))]
+                if not rows:
+                    continue
+                label = key if len(fits) == 1 else (f"{fit}: {key}" if len(panel) > 1 else str(fit))
+                ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=label if len(fits) <= 12 else None)
+        ax.set_xlabel("epoch")
+        ax.set_title("loss" if panel is losses else panel[0])
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def format_number(value: Any) -> str:
+    """Compact display: 4 significant decimals for fractions, thousands for big counts."""
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def results_table(rows: Sequence[ResultRow]) -> str:
+    """A markdown table: one row per method, one column per metric, and the numbers' source."""
+    if not rows:
+        return "_The task reported no results table._\n"
+    names = table_metric_names(rows)
+    lines = [
+        "| method | " + " | ".join(names) + " | source |",
+        "|---|" + "---|" * len(names) + "---|",
+    ]
+    for row in rows:
+        cells = [format_number(row.metrics[n]) if n in row.metrics else "" for n in names]
+        source = f"published: {row.source}" if row.published else row.source
+        lines.append(f"| {row.method} | " + " | ".join(cells) + f" | {source} |")
+    return "\n".join(lines) + "\n"
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    if not params:
+        return "defaults"
+    return ", ".join(f"`{k}={v!r}`" for k, v in params.items())
+
+
+def render_report(
+    *,
+    config: Mapping[str, Any],
+    status: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    table: Sequence[ResultRow],
+    metrics: Mapping[str, Any],
+    sections: Mapping[str, str],
+    plots: Sequence[tuple[str, str]],
+) -> str:
+    """The whole ``report.md`` text. ``plots`` are ``(relative path, caption)`` pairs."""
+    title = config.get("name") or "pipeline"
+    out = [f"# {title}", ""]
+    if config.get("description"):
+        out += [str(config["description"]), ""]
+    out += [
+        f"Run {status.get('started', '?')}, {status.get('status', '?')} in {status.get('wall_time_s', 0):.1f} s "
+        f"on {status.get('device', '?')}; sciconv {status.get('sciconv', '?')}, torch {status.get('torch', '?')}, "
+        f"seed {config.get('train', {}).get('seed')}.",
+        "",
+        "## What ran",
+        "",
+        f"- **Task** `{config['task']['name']}`: {_params(config['task'].get('params', {}))}",
+        f"- **Dataset** `{config['dataset']['name']}`: {_params(config['dataset'].get('params', {}))}",
+        f"- **Model** `{config['model']['name']}`: {_params(config['model'].get('params', {}))}",
+    ]
+    if "spec" in summary:
+        spec = summary["spec"]
+        line = f"- **Data**: samples of shape {tuple(spec['input_shape'])}, {spec['n_outputs']} outputs ({spec['task_type']})"
+        if spec.get("sfreq"):
+            line += f", {spec['sfreq']:g} Hz"
+        if spec.get("units"):
+            line += f", {spec['units']}"
+        if spec.get("classes"):
+            line += f"; classes: {', '.join(map(str, spec['classes']))}"
+        out.append(line)
+    if "splits" in summary:
+        out.append("- **Splits**: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
+    if "n_parameters" in summary:
+        out.append(f"- **Model size**: {summary['n_parameters']:,} trainable parameters")
+    train = config.get("train", {})
+    es = train.get("early_stopping", {})
+    stopping = f"early stopping on {es.get('monitor')} (patience {es.get('patience')})" if es.get("patience") else "no early stopping"
+    out.append(
+        f"- **Training**: {train.get('optimizer')} lr {train.get('lr')}, weight decay {train.get('weight_decay')}, "
+        f"batch {train.get('batch_size')}, up to {train.get('epochs')} epochs, {stopping}; "
+        f"conv backend `{config.get('conv', {}).get('backend')}`"
+    )
+    if summary.get("resumed"):
+        out.append(f"- **Resumed** from checkpoints: {summary['resumed']}")
+    out += ["", "## Results", "", results_table(table)]
+    if any(r.published for r in table):
+        out += [
+            "Rows marked *published* quote the cited paper for comparison; they were not measured by this run.",
+            "",
+        ]
+    out += ["All final metrics are in `metrics.json`:", "", "| metric | value |", "|---|---|"]
+    out += [f"| `{k}` | {format_number(v)} |" for k, v in metrics.items()]
+    out.append("")
+    for heading, body in sections.items():
+        out += [f"## {heading}", "", body.rstrip(), ""]
+    if plots:
+        out += ["## Plots", ""]
+        for rel, caption in plots:
+            out += [f"![{caption}]({rel})", "", f"*{caption}*", ""]
+    out += [
+        "## Files",
+        "",
+        "`config.yaml` (re-run with `pipeline run config.yaml`), `metrics.json`, `history.csv`, `plots/`, "
+        "`checkpoints/` (safetensors weights per fit).",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""The first-party pipeline files, shipped inside the distribution as ``sciconv.pipelines``."""
