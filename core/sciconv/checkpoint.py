@@ -96,7 +96,7 @@ def load_weights(path: Path, module: torch.nn.Module) -> None:
 
 def capture_rng() -> dict[str, Any]:
     """The global RNG states of python, numpy and torch (CPU and CUDA) as tensors and lists."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
+    _, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
     state: dict[str, Any] = {
         "python": list(random.getstate()[1]),
         "numpy": {

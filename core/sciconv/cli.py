@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sciconv import __version__
-from sciconv.errors import SciconvError
+from sciconv.errors import ConfigError, SciconvError
 
 
 def _print_err(message: str) -> None:
@@ -103,8 +103,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sciconv.pipeline import load_pipeline
 
     pipe = load_pipeline(args.file, args.overrides)
-    print(f"{args.file}: valid pipeline {pipe.config.name!r} ({pipe.config.task.name}, "
-          f"{pipe.config.dataset.name}, {pipe.config.model.name})")
+    print(
+        f"{args.file}: valid pipeline {pipe.config.name!r} ({pipe.config.task.name}, "
+        f"{pipe.config.dataset.name}, {pipe.config.model.name})"
+    )
     return 0
 
 
@@ -113,9 +115,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     target, overrides = _split_target(args.target, args.overrides)
     if target is None and args.resume is None:
-        raise SciconvError("pipeline run: name a pipeline or a pipeline file (or give --resume DIR)")
+        raise ConfigError("pipeline run: name a pipeline or a pipeline file (or give --resume DIR)")
     if args.resume is not None and args.run_dir is not None:
-        raise SciconvError("pipeline run: --run-dir and --resume cannot be used together")
+        raise ConfigError("pipeline run: --run-dir and --resume cannot be used together")
     result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
     shown = list(result.metrics.items())[:12]
     for key, value in shown:
@@ -137,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sciconv {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     parser.add_argument(
-        "--strict-plugins", action="store_true",
+        "--strict-plugins",
+        action="store_true",
         help="treat a plugin that fails to load as an error (also SCICONV_STRICT_PLUGINS=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -146,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="print a pipeline's resolved configuration",
-                       description="Print a pipeline's resolved configuration, overrides applied.")
+    p = sub.add_parser(
+        "show",
+        help="print a pipeline's resolved configuration",
+        description="Print a pipeline's resolved configuration, overrides applied.",
+    )
     p.add_argument("target", metavar="NAME|FILE")
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
     p.set_defaults(func=cmd_show)
@@ -159,13 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("plugins", help="list installed plugins", description="List installed plugins, "
-                       "their versions, hooks, contributions and load errors.")
+    p = sub.add_parser(
+        "plugins",
+        help="list installed plugins",
+        description="List installed plugins, their versions, hooks, contributions and load errors.",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_plugins)
 
-    p = sub.add_parser("validate", help="check a pipeline file without running it",
-                       description="Check a pipeline file (schema, component names and parameters).")
+    p = sub.add_parser(
+        "validate",
+        help="check a pipeline file without running it",
+        description="Check a pipeline file (schema, component names and parameters).",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE")
     p.set_defaults(func=cmd_validate)
@@ -176,12 +188,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pipeline`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.debug:
-        warnings.showwarning = _show_warning  # type: ignore[assignment]
-    if args.strict_plugins:
-        from sciconv.registry import set_strict
+    from sciconv.registry import set_strict
 
-        set_strict(True)
+    saved_showwarning = warnings.showwarning
+    try:
+        if not args.debug:
+            warnings.showwarning = _show_warning  # type: ignore[assignment]
+        if args.strict_plugins:
+            set_strict(True)
+        return _dispatch(args)
+    finally:
+        warnings.showwarning = saved_showwarning
+        if args.strict_plugins:
+            set_strict(None)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except SciconvError as exc:
@@ -196,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in getattr(exc, "__notes__", []):
             _print_err(f"note: {note}")
         return 130
-    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug
+    except Exception as exc:
         if args.debug:
             traceback.print_exc()
         _print_err(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")

@@ -153,7 +153,8 @@ def _format_error(err: Mapping[str, Any], source: str, overridden: Mapping[str, 
         return f"{source}: missing required key {dotted!r}"
     value = err.get("input")
     shown = repr(value) if not isinstance(value, dict) else "a mapping"
-    return f"{source}: {dotted}: {err['msg'].lower()} (got {shown})"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{source}: {dotted}: {msg[:1].lower()}{msg[1:]} (got {shown})"
 
 
 def validate_config(data: Any, source: str, overridden: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -227,6 +228,8 @@ def load_config_file(path: str | Path, overrides: Mapping[str, Any] | Iterable[s
     from sciconv.yamlio import read_yaml
 
     path = Path(path)
+    if not isinstance(overrides, Mapping):
+        overrides = list(overrides)  # used twice: to apply and to name them in errors
     data = read_yaml(path)
     if data is None:
         raise ConfigError(f"{path}: the file is empty; expected a pipeline mapping")

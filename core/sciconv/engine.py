@@ -197,7 +197,11 @@ class Engine:
                             {
                                 f"val_{k}": v
                                 for k, v in self.evaluate(
-                                    model, val_data, loss_fn=loss_fn, metrics=metrics, collate_fn=collate_fn,
+                                    model,
+                                    val_data,
+                                    loss_fn=loss_fn,
+                                    metrics=metrics,
+                                    collate_fn=collate_fn,
                                     batch_size=cfg.batch_size,
                                 ).items()
                             }
@@ -258,7 +262,11 @@ class Engine:
 
     @torch.no_grad()
     def predict(
-        self, model: nn.Module, data: Any, batch_size: int | None = None, collate_fn: Callable[..., Any] | None = None
+        self,
+        model: nn.Module,
+        data: Any,
+        batch_size: int | None = None,
+        collate_fn: Callable[..., Any] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Model outputs and targets over a whole dataset, concatenated on CPU, in dataset order."""
         model.to(self.device)

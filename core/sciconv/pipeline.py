@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciconv.config import PipelineConfig, apply_overrides, load_config_file, override_sources, validate_config
+from sciconv.config import (
+    PipelineConfig,
+    apply_overrides,
+    load_config_file,
+    override_sources,
+    validate_config,
+)
 from sciconv.errors import ConfigError, NotFoundError, SciconvError, did_you_mean
 from sciconv.registry import Registry, get_registry, singular
 
@@ -70,7 +76,7 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapp
     named = {p.name: p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     try:
         hints = typing.get_type_hints(target)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: check names only
+    except Exception:
         hints = {}
     checked: dict[str, Any] = {}
     for key, value in params.items():
@@ -91,12 +97,12 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapp
         except ValidationError as exc:
             expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
             msg = exc.errors()[0]["msg"].lower()
-            raise ConfigError(f"{where}.{key}: expected {expected} for {kind} {name!r}, got {value!r} ({msg})") from None
-        except Exception:  # noqa: BLE001 - annotation pydantic cannot build a validator for
+            raise ConfigError(
+                f"{where}.{key}: expected {expected} for {kind} {name!r}, got {value!r} ({msg})"
+            ) from None
+        except Exception:
             checked[key] = value
-    missing = [
-        p.name for p in named.values() if p.default is inspect.Parameter.empty and p.name not in params
-    ]
+    missing = [p.name for p in named.values() if p.default is inspect.Parameter.empty and p.name not in params]
     if missing:
         raise ConfigError(f"{where}: {kind} {name!r} requires {', '.join(repr(m) for m in missing)}")
     return checked
@@ -136,6 +142,8 @@ class Pipeline:
 
     def override(self, overrides: Overrides) -> Pipeline:
         """Apply dotted overrides (``{"train.lr": 3e-4}`` or ``["train.lr=3e-4"]``), in place."""
+        if not isinstance(overrides, Mapping):
+            overrides = list(overrides)
         data = apply_overrides(self.config.to_dict(), overrides)
         self.config = validate_config(data, str(self.source or self.config.name), override_sources(overrides))
         return self
@@ -183,7 +191,10 @@ class Pipeline:
             model_factory, model_params = self.model, dict(self.config.model.params)
         else:
             factory, name = self._resolve("model")
-            model_factory, model_params = factory, check_params("model", name, factory, self.config.model.params)
+            model_factory, model_params = (
+                factory,
+                check_params("model", name, factory, self.config.model.params),
+            )
         return dataset, model_factory, model_params, task
 
     def resolved_config(self) -> dict[str, Any]:
@@ -230,6 +241,8 @@ def load_run(run_dir: str | Path, overrides: Overrides = ()) -> Pipeline:
     """The pipeline saved in an earlier run directory (for resuming), with overrides applied."""
     from sciconv.rundir import RunDir
 
+    if not isinstance(overrides, Mapping):
+        overrides = list(overrides)
     rd = RunDir.existing(run_dir)
     data = rd.read_config()
     for kind in ("dataset", "model", "task"):

@@ -77,7 +77,7 @@ class Entry:
             obj: Any = importlib.import_module(module_name)
             for part in filter(None, attr.split(".")):
                 obj = getattr(obj, part)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, reported as such
+        except Exception as exc:
             raise PluginError(
                 f"{singular(self.kind)} {self.name!r} of plugin {self.plugin!r}: cannot load {self.ref!r}: "
                 f"{type(exc).__name__}: {exc}"
@@ -158,7 +158,7 @@ class Registry:
             )
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+            except Exception as exc:
                 self._fail(info, f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}")
                 continue
             self.add_plugin(plugin, info)
@@ -170,7 +170,7 @@ class Registry:
             raise PluginError(f"two plugins are named {info.name!r}")
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with a wrong signature
+        except Exception as exc:
             self._fail(info, f"invalid plugin: {type(exc).__name__}: {exc}")
             return
         self.plugins[info.name] = info
@@ -185,7 +185,7 @@ class Registry:
 
                 try:
                     impl.function(register=register)
-                except Exception as exc:  # noqa: BLE001 - a plugin's hook raising is its own failure
+                except Exception as exc:
                     self.pm.unregister(plugin)
                     del self.plugins[info.name]
                     self._fail(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
@@ -197,8 +197,7 @@ class Registry:
                 del self.plugins[info.name]
                 first = existing.plugin if existing is not None else info.name
                 raise PluginError(
-                    f"{singular(entry.kind)} {entry.name!r} is registered by two plugins: "
-                    f"{first!r} and {info.name!r}"
+                    f"{singular(entry.kind)} {entry.name!r} is registered by two plugins: {first!r} and {info.name!r}"
                 )
         for entry in staged:
             self.entries[entry.kind][entry.name] = entry
@@ -232,10 +231,12 @@ class Registry:
         info.error = message
         info.hooks = []
         self.plugins[info.name] = info
-        text = f"plugin {info.name!r} was skipped: {message}"
         if self.strict:
-            raise PluginError(text + f" (strict plugin loading; unset {STRICT_ENV} to skip it)")
-        warnings.warn(text, PluginWarning, stacklevel=3)
+            raise PluginError(
+                f"plugin {info.name!r} failed to load: {message} (strict plugin loading is on: "
+                f"--strict-plugins or {STRICT_ENV}=1)"
+            )
+        warnings.warn(f"plugin {info.name!r} was skipped: {message}", PluginWarning, stacklevel=3)
 
     # -- lookup --------------------------------------------------------------------------------
 

@@ -46,7 +46,11 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Pa
                 if not rows:
                     continue
                 label = key if len(fits) == 1 else (f"{fit}: {key}" if len(panel) > 1 else str(fit))
-                ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=label if len(fits) <= 12 else None)
+                ax.plot(
+                    [r["epoch"] for r in rows],
+                    [r[key] for r in rows],
+                    label=label if len(fits) <= 12 else None,
+                )
         ax.set_xlabel("epoch")
         ax.set_title("loss" if panel is losses else panel[0])
         ax.grid(alpha=0.3)
@@ -122,7 +126,8 @@ def render_report(
     ]
     if "spec" in summary:
         spec = summary["spec"]
-        line = f"- **Data**: samples of shape {tuple(spec['input_shape'])}, {spec['n_outputs']} outputs ({spec['task_type']})"
+        shape = tuple(spec["input_shape"])
+        line = f"- **Data**: samples of shape {shape}, {spec['n_outputs']} outputs ({spec['task_type']})"
         if spec.get("sfreq"):
             line += f", {spec['sfreq']:g} Hz"
         if spec.get("units"):
@@ -136,7 +141,11 @@ def render_report(
         out.append(f"- **Model size**: {summary['n_parameters']:,} trainable parameters")
     train = config.get("train", {})
     es = train.get("early_stopping", {})
-    stopping = f"early stopping on {es.get('monitor')} (patience {es.get('patience')})" if es.get("patience") else "no early stopping"
+    stopping = (
+        f"early stopping on {es.get('monitor')} (patience {es.get('patience')})"
+        if es.get("patience")
+        else "no early stopping"
+    )
     out.append(
         f"- **Training**: {train.get('optimizer')} lr {train.get('lr')}, weight decay {train.get('weight_decay')}, "
         f"batch {train.get('batch_size')}, up to {train.get('epochs')} epochs, {stopping}; "

@@ -27,11 +27,17 @@ def execute(
     from sciconv.engine import Engine, seed_everything
 
     config = pipe.config
-    dataset, model_factory, model_params, task = pipe._build()
+    # The run directory is claimed first, so that a refused --run-dir costs nothing.
     if resume is not None:
         rd, created = RunDir.existing(resume), False
     else:
         rd, created = RunDir.create(config.output.root, config.name, run_dir)
+    try:
+        dataset, model_factory, model_params, task = pipe._build()
+    except BaseException:
+        if resume is None:
+            rd.discard(created)
+        raise
 
     started = time.perf_counter()
     status: dict[str, Any] = {"status": "running", "pipeline": config.name, **environment()}
@@ -74,7 +80,12 @@ def execute(
         if config.output.plots:
             curves = plot_training_curves(history, rd.plots_dir / "training_curves.png")
             if curves is not None:
-                plots.append((curves.relative_to(rd.path).as_posix(), "Training curves: loss and validation metrics per epoch"))
+                plots.append(
+                    (
+                        curves.relative_to(rd.path).as_posix(),
+                        "Training curves: loss and validation metrics per epoch",
+                    )
+                )
             for path, caption in result.plots:
                 plots.append((Path(path).resolve().relative_to(rd.path.resolve()).as_posix(), caption))
         status.update(status="completed", wall_time_s=round(time.perf_counter() - started, 3))
@@ -107,5 +118,10 @@ def execute(
         raise
     log(f"done in {status['wall_time_s']:.1f} s: {rd.path}")
     return RunResult(
-        metrics=metrics, run_dir=rd.path, model=result.model, config=config, history=history, table=result.table
+        metrics=metrics,
+        run_dir=rd.path,
+        model=result.model,
+        config=config,
+        history=history,
+        table=result.table,
     )

@@ -61,9 +61,7 @@ class DataSpec:
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
             if self.task_type == "classification" and len(self.classes) != self.n_outputs:
-                raise DataError(
-                    f"DataSpec.classes names {len(self.classes)} classes but n_outputs is {self.n_outputs}"
-                )
+                raise DataError(f"DataSpec.classes names {len(self.classes)} classes but n_outputs is {self.n_outputs}")
         if self.task_type == "classification" and self.classes is None:
             raise DataError("DataSpec.classes is required when task_type is 'classification'")
 

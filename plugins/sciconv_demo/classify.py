@@ -59,7 +59,10 @@ class ClassificationTask(TaskBase):
             x_tr, y_tr = _stack(data.train)
             x_te, y_te = _stack(data.test)
             peak = float(np.mean(spectral_peak_predict(x_te, data.spec.sfreq, data.spec.extra["freqs"]) == y_te))
-            feats_tr, feats_te = log_psd_features(x_tr, data.spec.sfreq), log_psd_features(x_te, data.spec.sfreq)
+            feats_tr, feats_te = (
+                log_psd_features(x_tr, data.spec.sfreq),
+                log_psd_features(x_te, data.spec.sfreq),
+            )
             mean, std = feats_tr.mean(0), feats_tr.std(0) + 1e-8
             centroids = np.stack([((feats_tr[y_tr == k] - mean) / std).mean(0) for k in range(data.spec.n_outputs)])
             dist = (((feats_te - mean) / std)[:, None, :] - centroids[None]) ** 2

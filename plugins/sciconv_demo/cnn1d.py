@@ -24,7 +24,12 @@ class CNN1d(nn.Module):
     """
 
     def __init__(
-        self, spec: DataSpec, n_filters: int = 16, n_blocks: int = 3, kernel_size: int = 7, dropout: float = 0.25
+        self,
+        spec: DataSpec,
+        n_filters: int = 16,
+        n_blocks: int = 3,
+        kernel_size: int = 7,
+        dropout: float = 0.25,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -21,7 +21,7 @@ def pink_noise(rng: np.random.Generator, shape: tuple[int, ...], alpha: float) -
     """Gaussian noise with power spectral density proportional to 1/f^alpha along the last axis,
     normalised to unit variance. ``shape``: (..., n_times)."""
     n = shape[-1]
-    spectrum = rng.standard_normal(shape[:-1] + (n // 2 + 1,)) + 1j * rng.standard_normal(shape[:-1] + (n // 2 + 1,))
+    spectrum = rng.standard_normal((*shape[:-1], n // 2 + 1)) + 1j * rng.standard_normal((*shape[:-1], n // 2 + 1))
     freqs = np.fft.rfftfreq(n)
     freqs[0] = freqs[1]
     spectrum *= freqs ** (-alpha / 2.0)
@@ -72,9 +72,13 @@ class OscillationDataset(DatasetBase):
             raise ConfigError("dataset.params.freqs: need at least two class frequencies")
         nyquist = self.sfreq / 2
         if max(self.freqs) * 2 >= nyquist:
-            raise ConfigError(f"dataset.params.freqs: the 2nd harmonic of {max(self.freqs)} Hz exceeds Nyquist ({nyquist} Hz)")
+            raise ConfigError(
+                f"dataset.params.freqs: the 2nd harmonic of {max(self.freqs)} Hz exceeds Nyquist ({nyquist} Hz)"
+            )
         if self.n_trials < 5 * len(self.freqs):
-            raise ConfigError(f"dataset.params.n_trials: need at least {5 * len(self.freqs)} trials for {len(self.freqs)} classes")
+            raise ConfigError(
+                f"dataset.params.n_trials: need at least {5 * len(self.freqs)} trials for {len(self.freqs)} classes"
+            )
         rng = np.random.default_rng(self.seed)
         n_times = round(self.duration * self.sfreq)
         t = np.arange(n_times) / self.sfreq
@@ -91,7 +95,9 @@ class OscillationDataset(DatasetBase):
             source = envelope * (np.sin(2 * np.pi * f * t + phase) + 0.3 * np.sin(4 * np.pi * f * t + 2 * phase))
             x[i] += amplitude * pattern[:, None] * source[None, :]
         if self.line_freq > 0 and self.line_freq < nyquist:
-            x += 2.0 * np.sin(2 * np.pi * self.line_freq * t + rng.uniform(0, 2 * np.pi, (self.n_trials, self.n_chans, 1)))
+            x += 2.0 * np.sin(
+                2 * np.pi * self.line_freq * t + rng.uniform(0, 2 * np.pi, (self.n_trials, self.n_chans, 1))
+            )
         return x.astype(np.float32), labels.astype(np.int64)
 
     def load(self) -> DataBundle:

@@ -58,22 +58,49 @@ def use_backend(name: str) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
-def conv1d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1, groups: int = 1, *, backend: str | None = None) -> torch.Tensor:
+def conv1d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    *,
+    backend: str | None = None,
+) -> torch.Tensor:
     """1D convolution with ``torch.nn.functional.conv1d``'s semantics. Shapes: input (N, C_in, L),
     weight (C_out, C_in / groups, K) -> (N, C_out, L_out)."""
     return get_backend(backend).conv1d(input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1, groups: int = 1, *, backend: str | None = None) -> torch.Tensor:
+def conv2d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    *,
+    backend: str | None = None,
+) -> torch.Tensor:
     """2D convolution with ``torch.nn.functional.conv2d``'s semantics. Shapes: input (N, C_in, H, W),
     weight (C_out, C_in / groups, kH, kW) -> (N, C_out, H_out, W_out)."""
     return get_backend(backend).conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv3d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1, groups: int = 1, *, backend: str | None = None) -> torch.Tensor:
+def conv3d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    *,
+    backend: str | None = None,
+) -> torch.Tensor:
     """3D convolution with ``torch.nn.functional.conv3d``'s semantics. Shapes: input (N, C_in, D, H, W),
     weight (C_out, C_in / groups, kD, kH, kW) -> (N, C_out, D_out, H_out, W_out)."""
     return get_backend(backend).conv3d(input, weight, bias, stride, padding, dilation, groups)

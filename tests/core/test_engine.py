@@ -1,0 +1,107 @@
+"""The training engine: learning, validation, early stopping, seeding, devices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from sciconv.config import EarlyStoppingConfig, TrainConfig
+from sciconv.engine import Engine, accuracy, resolve_device, seed_everything
+from sciconv.errors import ConfigError
+
+
+def blobs(n: int = 200, seed: int = 0) -> TensorDataset:
+    """Two Gaussian blobs in 2D, linearly separable."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 2, generator=g) * 0.5 + (y[:, None] * 2.0 - 1.0) * 1.5
+    return TensorDataset(x, y)
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
+
+
+def config(**kw: object) -> TrainConfig:
+    base = {"epochs": 5, "batch_size": 32, "lr": 0.01, "progress": False}
+    base.update(kw)
+    return TrainConfig.model_validate(base)
+
+
+def test_fit_learns_and_records_history() -> None:
+    seed_everything(0)
+    engine = Engine(config(epochs=10))
+    result = engine.fit(mlp(), blobs(), blobs(seed=1), metrics={"accuracy": accuracy})
+    assert [r["epoch"] for r in result.history] == list(range(1, 11))
+    assert {"fit", "train_loss", "val_loss", "val_accuracy", "lr", "time_s"} <= set(result.history[0])
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert engine.evaluate(result.model, blobs(seed=2), metrics={"accuracy": accuracy})["accuracy"] > 0.95
+
+
+def test_same_seed_same_history_and_different_seed_differs() -> None:
+    def run(seed: int) -> list[float]:
+        seed_everything(seed)
+        return [r["train_loss"] for r in Engine(config(seed=seed)).fit(mlp(), blobs(), blobs(seed=1)).history]
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_early_stopping_stops_and_restores_best() -> None:
+    seed_everything(0)
+    # Validation labels are the opposite of training labels: val loss rises as training succeeds.
+    train = blobs()
+    x, y = blobs(seed=1).tensors
+    flipped = TensorDataset(x, 1 - y)
+    cfg = config(epochs=50, early_stopping=EarlyStoppingConfig(patience=3, monitor="val_loss", mode="min"))
+    result = Engine(cfg).fit(mlp(), train, flipped)
+    assert result.stopped_early
+    assert len(result.history) == result.best_epoch + 3
+    best = min(r["val_loss"] for r in result.history)
+    assert result.best_value == pytest.approx(best)
+    # The model returned is the best epoch's: its validation loss is the best one recorded.
+    restored = Engine(cfg).evaluate(result.model, flipped)["loss"]
+    assert restored == pytest.approx(best, rel=1e-5)
+
+
+def test_no_early_stopping_without_validation() -> None:
+    cfg = config(epochs=4, early_stopping=EarlyStoppingConfig(patience=1))
+    result = Engine(cfg).fit(mlp(), blobs())
+    assert len(result.history) == 4 and not result.stopped_early
+
+
+def test_unknown_monitor_is_a_config_error() -> None:
+    cfg = config(early_stopping=EarlyStoppingConfig(patience=2, monitor="val_acc"))
+    with pytest.raises(ConfigError, match=r"val_acc.*measured: train_loss, val_loss, val_accuracy"):
+        Engine(cfg).fit(mlp(), blobs(), blobs(seed=1), metrics={"accuracy": accuracy})
+
+
+def test_per_fit_overrides_are_validated() -> None:
+    engine = Engine(config())
+    result = engine.fit(mlp(), blobs(), epochs=2, batch_size=200)
+    assert len(result.history) == 2
+    with pytest.raises(Exception, match="epochs"):
+        engine.fit(mlp(), blobs(), epochs=0)
+
+
+def test_diverging_loss_is_reported() -> None:
+    x, y = blobs().tensors
+    bad = TensorDataset(x * float("inf"), y)
+    with pytest.raises(FloatingPointError, match="training loss"):
+        Engine(config()).fit(mlp(), bad)
+
+
+def test_device_resolution() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fit_on_cuda() -> None:
+    result = Engine(config(device="cuda")).fit(mlp(), blobs(), blobs(seed=1))
+    assert next(result.model.parameters()).device.type == "cuda"

@@ -1,0 +1,489 @@
+"""The plugin registry: lazy references, name rules, failing plugins, duplicates and strict mode."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sciconv
+import sciconv.registry as registry_module
+from sciconv.errors import NotFoundError, PluginError
+from sciconv.registry import (
+    STRICT_ENV,
+    PluginInfo,
+    PluginWarning,
+    Registry,
+    extra_plugin,
+    get_registry,
+    reset_registry,
+    set_strict,
+    strict_from_env,
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_global_registry(monkeypatch) -> Iterator[None]:
+    """Every test starts and ends with a lenient, not-yet-built global registry."""
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    set_strict(None)
+    yield
+    set_strict(None)
+    reset_registry()
+
+
+def make_plugin(**hooks: list[tuple[str, Any]]) -> Any:
+    """A plugin object whose ``register_<kind>`` hooks register the given (name, ref) pairs."""
+
+    class Plugin:
+        pass
+
+    for kind, items in hooks.items():
+
+        def hook(register: Any, _items: list[tuple[str, Any]] = items) -> None:
+            for name, ref in _items:
+                register(name, ref)
+
+        hook.__name__ = f"register_{kind}"
+        setattr(Plugin, f"register_{kind}", staticmethod(sciconv.hookimpl(hook)))
+    return Plugin()
+
+
+def add(registry: Registry, plugin: Any, name: str) -> PluginInfo:
+    info = PluginInfo(name=name)
+    registry.add_plugin(plugin, info)
+    return info
+
+
+def snapshot(registry: Registry) -> tuple[Any, ...]:
+    return (
+        dict(registry.plugins),
+        {kind: dict(entries) for kind, entries in registry.entries.items()},
+        sorted(name for name, _ in registry.pm.list_name_plugin()),
+    )
+
+
+# --- registration and lazy references -----------------------------------------------------------
+
+
+class ModelPlugin:
+    @sciconv.hookimpl
+    def register_models(self, register: Any) -> None:
+        register("tp.model", "no_such_module_for_sciconv_tests:Model")
+
+    @sciconv.hookimpl
+    def register_datasets(self, register: Any) -> None:
+        register("tp.data", "no_such_module_for_sciconv_tests.sub:make_data")
+
+
+def test_lazy_reference_is_not_imported_at_registration() -> None:
+    registry = Registry()
+    info = add(registry, ModelPlugin(), "tp")
+    assert info.error is None
+    assert sorted(info.hooks) == ["register_datasets", "register_models"]
+    assert registry.names("models") == ["tp.model"]
+    entry = registry.entry("models", "tp.model")
+    assert (entry.kind, entry.name, entry.plugin) == ("models", "tp.model", "tp")
+    assert entry.ref == "no_such_module_for_sciconv_tests:Model"
+    assert "no_such_module_for_sciconv_tests" not in sys.modules
+
+
+def test_loading_a_broken_reference_names_plugin_and_reference() -> None:
+    registry = Registry()
+    add(registry, ModelPlugin(), "tp")
+    with pytest.raises(PluginError) as info:
+        registry.load("models", "tp.model")
+    message = str(info.value)
+    assert "'tp.model'" in message
+    assert "plugin 'tp'" in message
+    assert "'no_such_module_for_sciconv_tests:Model'" in message
+    assert "ModuleNotFoundError" in message
+
+
+def test_lazy_reference_is_imported_on_first_load(tmp_path, monkeypatch) -> None:
+    module = "sciconv_test_lazy_mod_7f3a"
+    (tmp_path / f"{module}.py").write_text("class Outer:\n    class Inner:\n        value = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    registry = Registry()
+    plugin = make_plugin(models=[("lz.inner", f"{module}:Outer.Inner"), ("lz.missing", f"{module}:Nope")])
+    add(registry, plugin, "lz")
+    assert module not in sys.modules
+    assert registry.load("models", "lz.inner").value == 42
+    assert module in sys.modules
+    with pytest.raises(PluginError, match=r"model 'lz.missing' of plugin 'lz'.*AttributeError"):
+        registry.load("models", "lz.missing")
+
+
+def test_object_registered_directly_is_returned_as_is() -> None:
+    def factory(spec: Any) -> None:
+        return None
+
+    registry = Registry()
+    add(registry, make_plugin(models=[("obj.factory", factory)]), "obj")
+    assert registry.load("models", "obj.factory") is factory
+
+
+def test_pipeline_reference_resolves_to_a_file(tmp_path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("description: x\n")
+    registry = Registry()
+    plugin = make_plugin(
+        pipelines=[
+            ("by-path", path),
+            ("no-file", tmp_path / "missing.yaml"),
+            ("no-pkg", "no_such_pkg_xyz:p.yaml"),
+        ]
+    )
+    add(registry, plugin, "pp")
+    assert registry.load("pipelines", "by-path") == path
+    with pytest.raises(PluginError, match=r"pipeline 'no-file' of plugin 'pp'.*does not exist"):
+        registry.load("pipelines", "no-file")
+    with pytest.raises(PluginError, match=r"pipeline 'no-pkg' of plugin 'pp'.*'no_such_pkg_xyz' not found"):
+        registry.load("pipelines", "no-pkg")
+
+
+def test_same_name_in_different_kinds_is_allowed() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("ns.x", "m:a")], datasets=[("ns.x", "m:b")]), "ns")
+    assert registry.entry("models", "ns.x").ref == "m:a"
+    assert registry.entry("datasets", "ns.x").ref == "m:b"
+
+
+# --- invalid contributions and failing plugins ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("models", "nonamespace"),
+        ("models", "Upper.case"),
+        ("datasets", "a..b"),
+        ("datasets", ".a"),
+        ("tasks", "ns.with space"),
+        ("tasks", 42),
+        ("pipelines", "Bad-Name"),
+        ("pipelines", "dotted.name"),
+        ("conv_backends", "fft/x"),
+    ],
+)
+def test_invalid_name_skips_the_plugin_with_a_warning(kind: str, name: Any) -> None:
+    good = ("ok.fine", "m:a") if kind not in ("pipelines", "conv_backends") else ("fine", "m:a")
+    registry = Registry()
+    plugin = make_plugin(**{kind: [good, (name, "m:a")]})
+    with pytest.warns(PluginWarning) as record:
+        info = add(registry, plugin, "badname")
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "plugin 'badname'" in message
+    assert repr(name) in message
+    assert info.error is not None and repr(name) in info.error
+    assert registry.plugins["badname"].error == info.error
+    assert registry.plugins["badname"].hooks == []
+    assert all(not entries for entries in registry.entries.values())  # the good name is not kept either
+    assert registry.pm.get_plugin("badname") is None
+
+
+def test_invalid_name_is_an_error_in_strict_mode() -> None:
+    registry = Registry(strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(PluginError) as info:
+            add(registry, make_plugin(models=[("nonamespace", "m:a")]), "badname")
+    assert "'badname'" in str(info.value)
+    assert "'nonamespace'" in str(info.value)
+    assert registry.entries["models"] == {}
+    assert registry.pm.get_plugin("badname") is None
+
+
+def test_reference_without_attribute_skips_the_plugin() -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning, match=r"'module:attribute'"):
+        info = add(registry, make_plugin(models=[("ns.m", "just_a_module")]), "noattr")
+    assert info.error is not None
+    assert registry.entries["models"] == {}
+
+
+class RaisingPlugin:
+    @sciconv.hookimpl
+    def register_datasets(self, register: Any) -> None:
+        register("rp.data", "m:d")
+
+    @sciconv.hookimpl
+    def register_models(self, register: Any) -> None:
+        raise RuntimeError("kaboom in the hook")
+
+
+def test_hook_that_raises_is_warned_and_skipped() -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning) as record:
+        info = add(registry, RaisingPlugin(), "raiser")
+    message = str(record[0].message)
+    assert "plugin 'raiser' was skipped" in message
+    assert "register_models" in message
+    assert "RuntimeError: kaboom in the hook" in message
+    assert "kaboom" in (info.error or "")
+    assert registry.entries["datasets"] == {}  # nothing of a failed plugin is kept
+    assert registry.pm.get_plugin("raiser") is None
+    # the registry stays usable: another plugin still registers
+    add(registry, make_plugin(models=[("ok.m", "m:a")]), "ok")
+    assert registry.names("models") == ["ok.m"]
+
+
+def test_hook_that_raises_is_an_error_in_strict_mode() -> None:
+    registry = Registry(strict=True)
+    with pytest.raises(PluginError, match=r"'raiser'.*kaboom"):
+        add(registry, RaisingPlugin(), "raiser")
+    assert registry.entries["datasets"] == {}
+    assert registry.pm.get_plugin("raiser") is None
+
+
+def test_hookimpl_with_a_wrong_signature_is_skipped() -> None:
+    class WrongSignature:
+        @sciconv.hookimpl
+        def register_models(self, reg: Any) -> None:  # the hook argument is `register`
+            reg("ws.m", "m:a")
+
+    registry = Registry()
+    with pytest.warns(PluginWarning, match=r"plugin 'ws' was skipped"):
+        info = add(registry, WrongSignature(), "ws")
+    assert info.error is not None
+    assert registry.entries["models"] == {}
+
+
+def test_failed_plugin_can_be_replaced_by_a_working_one() -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning):
+        add(registry, RaisingPlugin(), "p")
+    add(registry, make_plugin(models=[("p.m", "m:a")]), "p")
+    assert registry.plugins["p"].error is None
+    assert registry.names("models") == ["p.m"]
+
+
+# --- duplicates -----------------------------------------------------------------------------------
+
+
+def test_same_name_from_two_plugins_is_an_error_naming_both() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("shared.model", "a:M")]), "alpha")
+    before = snapshot(registry)
+    second = make_plugin(datasets=[("beta.data", "b:D")], models=[("shared.model", "b:M")])
+    with pytest.raises(PluginError) as info:
+        add(registry, second, "beta")
+    message = str(info.value)
+    assert "'shared.model'" in message
+    assert "'alpha'" in message
+    assert "'beta'" in message
+    assert snapshot(registry) == before  # nothing of 'beta' was kept
+    assert registry.entry("models", "shared.model").plugin == "alpha"
+    # 'beta' is fully gone: it can be registered again once it no longer clashes
+    add(registry, make_plugin(datasets=[("beta.data", "b:D")]), "beta")
+    assert registry.names("datasets") == ["beta.data"]
+
+
+def test_duplicate_is_an_error_even_when_not_strict() -> None:
+    registry = Registry(strict=False)
+    add(registry, make_plugin(tasks=[("x.t", "a:T")]), "one")
+    with pytest.raises(PluginError, match=r"'one' and 'two'"):
+        add(registry, make_plugin(tasks=[("x.t", "b:T")]), "two")
+
+
+def test_same_name_twice_from_one_plugin_is_an_error() -> None:
+    registry = Registry()
+    with pytest.raises(PluginError, match=r"'twice.m'.*'twice'"):
+        add(registry, make_plugin(models=[("twice.m", "a:M"), ("twice.m", "a:N")]), "twice")
+    assert registry.plugins == {}
+    assert registry.entries["models"] == {}
+
+
+def test_two_plugins_with_the_same_plugin_name_is_an_error() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("a.m", "a:M")]), "same")
+    with pytest.raises(PluginError, match=r"two plugins are named 'same'"):
+        add(registry, make_plugin(models=[("b.m", "b:M")]), "same")
+    assert registry.names("models") == ["a.m"]
+
+
+# --- lookup and removal ---------------------------------------------------------------------------
+
+
+def test_unknown_name_suggests_close_names() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("demo.cnn1d", "a:M"), ("demo.cnn2d", "a:N")]), "d")
+    with pytest.raises(NotFoundError) as info:
+        registry.entry("models", "demo.cnn1")
+    assert str(info.value).startswith("unknown model 'demo.cnn1'; did you mean 'demo.cnn1d'")
+    with pytest.raises(NotFoundError, match=r"registered: demo.cnn1d, demo.cnn2d"):
+        registry.load("models", "zzz.qqq")
+    with pytest.raises(NotFoundError, match=r"unknown dataset 'x.y' \(none are registered\)"):
+        registry.entry("datasets", "x.y")
+
+
+def test_remove_plugin_removes_its_names() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("keep.m", "a:M")]), "keep")
+    add(registry, make_plugin(models=[("gone.m", "b:M")], pipelines=[("gone-pipe", Path("x.yaml"))]), "gone")
+    registry.remove_plugin("gone")
+    assert registry.names("models") == ["keep.m"]
+    assert registry.names("pipelines") == []
+    assert "gone" not in registry.plugins
+    assert registry.pm.get_plugin("gone") is None
+    with pytest.raises(NotFoundError):
+        registry.entry("models", "gone.m")
+    add(registry, make_plugin(models=[("gone.m", "c:M")]), "other")  # the name is free again
+    registry.remove_plugin("never-registered")  # a no-op
+
+
+def test_extra_plugin_on_the_global_registry() -> None:
+    plugin = make_plugin(models=[("extra.model", "x:M")], pipelines=[("extra-pipe", Path("e.yaml"))])
+    with extra_plugin(plugin, "extra", version="9.9") as registry:
+        assert registry is get_registry()
+        assert registry.entry("models", "extra.model").plugin == "extra"
+        assert registry.plugins["extra"].version == "9.9"
+        assert {"core", "demo", "extra"} <= set(registry.plugins)
+    assert "extra" not in get_registry().plugins
+    assert "extra.model" not in get_registry().names("models")
+    assert "extra-pipe" not in get_registry().names("pipelines")
+
+
+def test_extra_plugin_is_removed_when_the_block_raises() -> None:
+    with pytest.raises(KeyError), extra_plugin(make_plugin(models=[("boom.m", "x:M")]), "boom"):
+        raise KeyError("inside")
+    assert "boom" not in get_registry().plugins
+
+
+def test_real_entry_points_register_core_and_demo() -> None:
+    registry = get_registry()
+    assert registry.plugins["core"].error is None
+    assert registry.plugins["demo"].error is None
+    assert registry.plugins["demo"].module == "sciconv_demo.plugin"
+    assert registry.entry("pipelines", "demo-signal").plugin == "demo"
+    assert registry.entry("datasets", "demo.oscillations").plugin == "demo"
+    assert registry.entry("models", "demo.cnn1d").plugin == "demo"
+    assert registry.entry("tasks", "demo.classify").plugin == "demo"
+    assert registry.entry("conv_backends", "torch").plugin == "core"
+    assert registry.load("pipelines", "demo-signal").is_file()
+    assert get_registry() is registry  # cached
+
+
+# --- entry points, broken plugins and strict mode ---------------------------------------------------
+
+
+class FakeDist:
+    name = "fake-dist"
+    version = "1.2.3"
+
+
+class FakeEntryPoint:
+    def __init__(self, name: str, value: str, obj: Any = None, error: BaseException | None = None) -> None:
+        self.name, self.value, self.group, self.dist = name, value, "sciconv", FakeDist()
+        self._obj, self._error = obj, error
+
+    def load(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._obj
+
+
+@pytest.fixture
+def broken_entry_points(monkeypatch) -> list[FakeEntryPoint]:
+    points = [
+        FakeEntryPoint("broken", "broken_mod", error=ImportError("No module named 'heavy_dependency'")),
+        FakeEntryPoint("good", "good_mod", obj=make_plugin(models=[("good.m", "good_mod.models:M")])),
+    ]
+    groups: list[str | None] = []
+
+    def entry_points(**params: Any) -> list[FakeEntryPoint]:
+        groups.append(params.get("group"))
+        return points
+
+    monkeypatch.setattr(registry_module.importlib.metadata, "entry_points", entry_points)
+    assert importlib.metadata.entry_points is entry_points
+    yield points
+    assert set(groups) == {"sciconv"}
+
+
+def test_broken_entry_point_is_warned_and_recorded(broken_entry_points) -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning) as record:
+        registry.load_entry_points()
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "plugin 'broken' was skipped" in message
+    assert "'broken_mod'" in message
+    assert "ImportError: No module named 'heavy_dependency'" in message
+    info = registry.plugins["broken"]
+    assert info.error is not None and "heavy_dependency" in info.error
+    assert (info.version, info.distribution, info.module, info.hooks) == (
+        "1.2.3",
+        "fake-dist",
+        "broken_mod",
+        [],
+    )
+    assert info.to_dict()["error"] == info.error
+    # the good plugin still loads
+    assert registry.plugins["good"].error is None
+    assert registry.names("models") == ["good.m"]
+
+
+def test_entry_point_listed_twice_is_loaded_once(monkeypatch) -> None:
+    plugin = make_plugin(models=[("twice.m", "t:M")])
+    points = [FakeEntryPoint("twice", "t", obj=plugin), FakeEntryPoint("twice", "t", obj=plugin)]
+    monkeypatch.setattr(registry_module.importlib.metadata, "entry_points", lambda **_: points)
+    registry = Registry()
+    registry.load_entry_points()
+    assert registry.names("models") == ["twice.m"]
+
+
+def test_global_registry_warns_about_a_broken_entry_point(broken_entry_points) -> None:
+    with pytest.warns(PluginWarning, match="broken"):
+        registry = get_registry()
+    assert registry.plugins["broken"].error is not None
+    assert registry.names("models") == ["good.m"]
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
+def test_strict_mode_from_the_environment(broken_entry_points, monkeypatch, value: str) -> None:
+    monkeypatch.setenv(STRICT_ENV, value)
+    assert strict_from_env()
+    set_strict(None)
+    with pytest.raises(PluginError) as info:
+        get_registry()
+    assert "'broken'" in str(info.value)
+    assert "heavy_dependency" in str(info.value)
+    with pytest.raises(PluginError):  # a failed build is not cached as a half-loaded registry
+        get_registry()
+
+
+@pytest.mark.parametrize("value", ["0", "", "false", "no"])
+def test_lenient_mode_from_the_environment(broken_entry_points, monkeypatch, value: str) -> None:
+    monkeypatch.setenv(STRICT_ENV, value)
+    assert not strict_from_env()
+    set_strict(None)
+    with pytest.warns(PluginWarning):
+        assert get_registry().strict is False
+
+
+def test_set_strict_overrides_the_environment(broken_entry_points, monkeypatch) -> None:
+    monkeypatch.setenv(STRICT_ENV, "0")
+    set_strict(True)
+    with pytest.raises(PluginError, match="broken"):
+        get_registry()
+    monkeypatch.setenv(STRICT_ENV, "1")
+    set_strict(False)
+    with pytest.warns(PluginWarning):
+        assert get_registry().strict is False
+    set_strict(None)
+    with pytest.raises(PluginError):
+        get_registry()
+
+
+def test_set_strict_drops_the_cached_registry() -> None:
+    first = get_registry()
+    set_strict(False)
+    assert get_registry() is not first

@@ -1,0 +1,167 @@
+"""sciconv.testing: every conformance check catches the contract violation it names."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from sciconv import DataBundle, DataSpec, hookimpl
+from sciconv.registry import get_registry
+from sciconv.testing import (
+    ConformanceError,
+    check_dataset,
+    check_model,
+    check_pipeline_file,
+    check_plugin,
+    check_task,
+    registered_plugin,
+)
+
+SPEC = DataSpec((3, 32), 4, classes=("a", "b", "c", "d"), sfreq=100.0)
+
+
+class Good(nn.Module):
+    def __init__(self, spec: DataSpec, hidden: int = 8) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(spec.n_chans * spec.n_times, hidden), nn.ReLU(), nn.Linear(hidden, spec.n_outputs)
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Unused(Good):
+    def __init__(self, spec: DataSpec) -> None:
+        super().__init__(spec)
+        self.extra = nn.Linear(2, 2)
+
+
+class WrongShape(Good):
+    def forward(self, x):
+        return super().forward(x)[:, :2]
+
+
+class HiddenState(Good):
+    """Keeps a random buffer outside the state dict: outputs change after a weights round trip."""
+
+    def __init__(self, spec: DataSpec) -> None:
+        super().__init__(spec)
+        self.shift = torch.randn(spec.n_outputs)
+
+    def forward(self, x):
+        return super().forward(x) + self.shift
+
+
+def test_check_model_accepts_a_good_model() -> None:
+    assert isinstance(check_model(Good, SPEC, {"hidden": 4}), Good)
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (Unused, "without gradient.*extra"),
+        (WrongShape, r"output shape \(2, 2\), expected \(2, 4\)"),
+        (HiddenState, "differs after a safetensors round trip"),
+        (lambda spec: "x", "expected torch.nn.Module"),
+    ],
+)
+def test_check_model_catches(factory, message) -> None:
+    with pytest.raises(ConformanceError, match=message):
+        check_model(factory, SPEC)
+
+
+def test_check_model_checks_params() -> None:
+    with pytest.raises(Exception, match=r"unknown parameter 'hiden'.*did you mean 'hidden'"):
+        check_model(Good, SPEC, {"hiden": 3})
+
+
+def _dataset(x: torch.Tensor, y: torch.Tensor, spec: DataSpec = SPEC):
+    class Data:
+        def load(self) -> DataBundle:
+            return DataBundle(TensorDataset(x, y), None, TensorDataset(x, y), spec)
+
+    return Data
+
+
+def test_check_dataset_accepts_good_data() -> None:
+    bundle = check_dataset(_dataset(torch.randn(10, 3, 32), torch.arange(10) % 4))
+    assert bundle.spec == SPEC
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (torch.randn(10, 3, 31), torch.arange(10) % 4, r"shape \(3, 31\), spec.input_shape is \(3, 32\)"),
+        (torch.full((10, 3, 32), float("nan")), torch.arange(10) % 4, "NaN"),
+        (torch.randn(10, 3, 32), torch.arange(10), "label 9 outside"),
+        (torch.randn(10, 3, 32), torch.rand(10), "not an integer class index"),
+        (torch.zeros(10, 3, 32, dtype=torch.int64), torch.arange(10) % 4, "expected floating point"),
+        (torch.randn(0, 3, 32), torch.zeros(0, dtype=torch.int64), "train split is empty"),
+    ],
+)
+def test_check_dataset_catches(x, y, message) -> None:
+    with pytest.raises(ConformanceError, match=message):
+        check_dataset(_dataset(x, y))
+
+
+def test_check_task_and_pipeline() -> None:
+    with pytest.raises(ConformanceError, match="no run"):
+        check_task(lambda: object())
+    assert check_pipeline_file("demo-signal").config.name == "demo-signal"
+    with pytest.raises(ConformanceError, match="did you mean 'demo-signal'"):
+        check_pipeline_file("demo-signl")
+
+
+class _Partial:
+    """A plugin with a model no pipeline uses, and a conv backend that is wrong."""
+
+    @hookimpl
+    def register_models(self, register):
+        register("partial.good", Good)
+
+    @hookimpl
+    def register_conv_backends(self, register):
+        class Off:
+            conv1d = staticmethod(lambda *a: torch.nn.functional.conv1d(*a) + 1)
+            conv2d = staticmethod(torch.nn.functional.conv2d)
+            conv3d = staticmethod(torch.nn.functional.conv3d)
+
+        register("off-by-one", Off())
+
+
+def test_check_plugin_requires_every_component_and_correct_backends() -> None:
+    with registered_plugin(_Partial(), "partial"), pytest.raises(ConformanceError, match="conv1d differs from torch"):
+        check_plugin("partial")
+    with pytest.raises(ConformanceError, match="not installed"):
+        check_plugin("partial")
+
+
+def test_check_plugin_names_unexercised_components() -> None:
+    class OnlyModel:
+        @hookimpl
+        def register_models(self, register):
+            register("only.good", Good)
+
+    with registered_plugin(OnlyModel(), "only"):
+        with pytest.raises(ConformanceError, match=r"models \['only.good'\] are used by none"):
+            check_plugin("only")
+        report = check_plugin("only", extra_models={"only.good": (SPEC, {"hidden": 2})})
+        assert report.models == ["only.good"]
+
+
+def test_register_plugin_fixture_registers_until_the_test_ends(register_plugin) -> None:
+    class P:
+        @hookimpl
+        def register_models(self, register):
+            register("fixture.model", Good)
+
+    register_plugin(P(), name="fixture-plugin")
+    assert "fixture.model" in get_registry().names("models")
+
+
+def test_register_plugin_fixture_cleaned_up() -> None:
+    assert "fixture.model" not in get_registry().names("models")
+    assert "fixture-plugin" not in get_registry().plugins
