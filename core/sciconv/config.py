@@ -83,19 +83,6 @@ class ConvConfig(_Strict):
     backend: str = "torch"
 
 
-class ParallelConfig(_Strict):
-    """Parallelism of independent jobs (subjects, folds, seeds, ensemble members)."""
-
-    n_jobs: int = Field(default=1, ge=-1)
-
-    @field_validator("n_jobs")
-    @classmethod
-    def _check_n_jobs(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("n_jobs must be a positive count or -1 (all cores)")
-        return value
-
-
 class OutputConfig(_Strict):
     """Where runs are written: ``<root>/<pipeline>/<timestamp>/`` unless ``--run-dir`` is given."""
 
@@ -113,7 +100,6 @@ class PipelineConfig(_Strict):
     model: ComponentConfig
     train: TrainConfig = Field(default_factory=TrainConfig)
     conv: ConvConfig = Field(default_factory=ConvConfig)
-    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict[str, Any]:

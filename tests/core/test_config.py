@@ -56,7 +56,6 @@ def test_schema_defaults(tmp_path) -> None:
     assert (stopping.patience, stopping.monitor, stopping.mode) == (None, "val_loss", "min")
     assert (stopping.min_delta, stopping.restore_best) == (0.0, True)
     assert config.conv.backend == "torch"
-    assert config.parallel.n_jobs == 1
     assert (config.output.root, config.output.plots) == ("runs", True)
 
 
@@ -88,7 +87,6 @@ def test_to_dict_round_trips(tmp_path) -> None:
         "model",
         "train",
         "conv",
-        "parallel",
         "output",
     ]
     assert data["model"]["params"] == {"k": [1, 2]}
@@ -158,7 +156,7 @@ def test_several_problems_are_counted(tmp_path) -> None:
         ("train: {epochs: 0}\n", "train.epochs"),
         ("train: {optimizer: rmsprop}\n", "train.optimizer"),
         ("train: {device: gpu}\n", "train.device"),
-        ("parallel: {n_jobs: 0}\n", "parallel.n_jobs"),
+        ("output: {plots: maybe}\n", "output.plots"),
         ("train: {early_stopping: {mode: best}}\n", "train.early_stopping.mode"),
         ("train: 5\n", "train"),
     ],
@@ -325,7 +323,7 @@ def test_override_of_unknown_key_gets_did_you_mean(tmp_path, override: str, expe
         ("train.lr=-1", "train.lr"),
         ("train.early_stopping.patience=x", "train.early_stopping.patience"),
         ("train.device=tpu", "train.device"),
-        ("parallel.n_jobs=[1]", "parallel.n_jobs"),
+        ("output.root=[1]", "output.root"),
         ("conv=torch", "conv"),
     ],
 )
