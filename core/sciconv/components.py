@@ -9,7 +9,10 @@
   :class:`~sciconv.context.RunContext` and returns a :class:`TaskResult`. Subclass :class:`TaskBase`.
 
 Following scikit-learn, ``__init__`` of datasets and tasks only stores its (keyword) parameters:
-the pipeline's ``params`` are checked against that signature before anything runs.
+the pipeline's ``params`` are checked against that signature before anything runs. A dataset or task
+may also define ``validate()``, which checks the parameters' values without doing any work (no data
+read, nothing trained) and raises :class:`~sciconv.errors.ConfigError` naming the parameter;
+``pipeline validate`` and every run call it before anything is written.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class DataBundle:
 
 class DatasetBase(ABC):
     """Base of datasets: store parameters in ``__init__``, produce data in :meth:`load`."""
+
+    def validate(self) -> None:  # noqa: B027 - optional hook, nothing to check by default
+        """Check the parameters' values cheaply (no data read); raise ConfigError naming the parameter."""
 
     @abstractmethod
     def load(self) -> DataBundle:
@@ -90,6 +96,9 @@ class TaskResult:
 
 class TaskBase(ABC):
     """Base of tasks: store parameters in ``__init__``, do the work in :meth:`run`."""
+
+    def validate(self) -> None:  # noqa: B027 - optional hook, nothing to check by default
+        """Check the parameters' values cheaply (nothing run); raise ConfigError naming the parameter."""
 
     @abstractmethod
     def run(self, ctx: RunContext) -> TaskResult:

@@ -293,7 +293,9 @@ class Engine:
         """``{"loss": ..., <metric>: ...}`` of ``model`` on ``data`` (eval mode, no gradients)."""
         outputs, targets = self.predict(model, data, batch_size=batch_size, collate_fn=collate_fn)
         loss_fn = loss_fn or nn.CrossEntropyLoss()
-        result = {"loss": float(loss_fn(outputs, targets).item())}
+        # The loss runs where training runs it (a loss may hold tensors on the device, e.g. class weights).
+        loss = loss_fn(outputs.to(self.device), targets.to(self.device))
+        result = {"loss": float(loss.item())}
         for key, metric in (metrics or {}).items():
             result[key] = float(metric(outputs, targets))
         return result

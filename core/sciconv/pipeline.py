@@ -108,6 +108,15 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapp
     return checked
 
 
+def _instantiate(kind: str, name: str, factory: Callable[..., Any], params: Mapping[str, Any]) -> Any:
+    try:
+        return factory(**params)
+    except SciconvError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(f"{kind} {name!r}: cannot be built with {dict(params)}: {exc}") from None
+
+
 # --- the pipeline object ------------------------------------------------------------------------
 
 
@@ -163,12 +172,21 @@ class Pipeline:
         return factory, section.name
 
     def validate(self) -> None:
-        """Resolve every component by name and check its parameters, without building anything."""
+        """Resolve every component by name and check its parameters, without doing any work.
+
+        Parameter names and types are checked against each component's signature; datasets and tasks
+        (whose ``__init__`` only stores parameters) are then built and their ``validate()`` called, if
+        they define one, to check the values.
+        """
         for kind in ("dataset", "model", "task"):
             if getattr(self, kind) is not None:
                 continue
             factory, name = self._resolve(kind)
-            check_params(kind, name, factory, getattr(self.config, kind).params)
+            params = check_params(kind, name, factory, getattr(self.config, kind).params)
+            if kind != "model":
+                component = _instantiate(kind, name, factory, params)
+                if callable(getattr(component, "validate", None)):
+                    component.validate()
         try:
             get_registry().entry("conv_backends", self.config.conv.backend)
         except NotFoundError as exc:
@@ -177,13 +195,9 @@ class Pipeline:
     def _build(self) -> tuple[Any, Callable[..., Any], dict[str, Any], Any]:
         def instantiate(kind: str) -> Any:
             factory, name = self._resolve(kind)
-            params = check_params(kind, name, factory, getattr(self.config, kind).params)
-            try:
-                return factory(**params)
-            except SciconvError:
-                raise
-            except TypeError as exc:
-                raise ConfigError(f"{kind} {name!r}: cannot be built with {params}: {exc}") from None
+            return _instantiate(
+                kind, name, factory, check_params(kind, name, factory, getattr(self.config, kind).params)
+            )
 
         dataset = self.dataset if self.dataset is not None else instantiate("dataset")
         task = self.task if self.task is not None else instantiate("task")

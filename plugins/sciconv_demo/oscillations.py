@@ -66,8 +66,8 @@ class OscillationDataset(DatasetBase):
         self.line_freq = line_freq
         self.seed = seed
 
-    def simulate(self) -> tuple[np.ndarray, np.ndarray]:
-        """Trials ``(n_trials, n_chans, n_times)`` in microvolts and labels ``(n_trials,)``."""
+    def validate(self) -> None:
+        """Check the parameters (see the class docstring) without simulating anything."""
         if len(self.freqs) < 2:
             raise ConfigError("dataset.params.freqs: need at least two class frequencies")
         nyquist = self.sfreq / 2
@@ -79,6 +79,13 @@ class OscillationDataset(DatasetBase):
             raise ConfigError(
                 f"dataset.params.n_trials: need at least {5 * len(self.freqs)} trials for {len(self.freqs)} classes"
             )
+        if self.n_chans < 1 or self.sfreq <= 0 or self.duration <= 0:
+            raise ConfigError("dataset.params: n_chans, sfreq and duration must be positive")
+
+    def simulate(self) -> tuple[np.ndarray, np.ndarray]:
+        """Trials ``(n_trials, n_chans, n_times)`` in microvolts and labels ``(n_trials,)``."""
+        self.validate()
+        nyquist = self.sfreq / 2
         rng = np.random.default_rng(self.seed)
         n_times = round(self.duration * self.sfreq)
         t = np.arange(n_times) / self.sfreq

@@ -105,3 +105,15 @@ def test_device_resolution() -> None:
 def test_fit_on_cuda() -> None:
     result = Engine(config(device="cuda")).fit(mlp(), blobs(), blobs(seed=1))
     assert next(result.model.parameters()).device.type == "cuda"
+
+
+def test_evaluate_runs_the_loss_where_training_runs_it() -> None:
+    """A loss holding device tensors (class weights) works in evaluate as in training."""
+    engine = Engine(config(epochs=1))
+    weight = torch.tensor([1.0, 3.0], device=engine.device)
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    result = engine.fit(mlp(), blobs(), blobs(seed=1), loss_fn=loss_fn)
+    got = engine.evaluate(result.model, blobs(seed=1), loss_fn=loss_fn)["loss"]
+    outputs, targets = engine.predict(result.model, blobs(seed=1))
+    expected = nn.CrossEntropyLoss(weight=weight.cpu())(outputs, targets).item()
+    assert got == pytest.approx(expected, rel=1e-6)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _code_blocks(text: str) -> list[str]:
@@ -27,8 +28,18 @@ def test_readme_names_registered_pipelines_and_cli_commands() -> None:
     from sciconv.registry import get_registry
 
     readme = (REPO / "README.md").read_text()
+    example = (REPO / "examples" / "third_party_plugin" / "sciconv_ecg" / "plugin.py").read_text()
     for name in re.findall(r"pipeline run ([a-z][a-z0-9-]*)", readme):
-        assert name in get_registry().names("pipelines") or name == "ecg-beats", name
+        assert name in get_registry().names("pipelines") or f'"{name}"' in example, name
     subcommands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in subcommands:
         assert f"pipeline {command}" in readme
+
+
+def test_readme_plugin_snippet_matches_the_example() -> None:
+    readme = (REPO / "README.md").read_text()
+    example = (REPO / "examples" / "third_party_plugin" / "sciconv_ecg" / "plugin.py").read_text()
+    refs = re.findall(r'"(sciconv_ecg[\w.]*:[\w.-]+)"', readme)
+    assert len(refs) == 4
+    for ref in refs:
+        assert f'"{ref}"' in example, f"README shows {ref}, which the example does not register"

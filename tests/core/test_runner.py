@@ -165,3 +165,14 @@ def test_tampered_checkpoint_refused_on_resume(tmp_path: Path) -> None:
     weights.write_bytes(bytes(data))
     with pytest.raises(sciconv.CheckpointError, match="SHA-256 does not match"):
         pipe.run(resume=tmp_path / "run")
+
+
+def test_component_validate_runs_before_anything_is_written(tmp_path: Path) -> None:
+    """A dataset's validate() refuses a bad value at load_pipeline time: no run directory, no data."""
+    with pytest.raises(ConfigError, match=r"dataset\.params\.freqs: the 2nd harmonic of 80"):
+        sciconv.load_pipeline("demo-signal", {"dataset.params.freqs": [6.0, 80.0]})
+    pipe = sciconv.load_pipeline("demo-signal", SMALL)
+    pipe.config.dataset.params["n_trials"] = 4  # changed in code after loading: run() validates again
+    with pytest.raises(ConfigError, match="n_trials: need at least 20"):
+        pipe.run(tmp_path / "run")
+    assert not (tmp_path / "run").exists()

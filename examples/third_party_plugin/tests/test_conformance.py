@@ -1,0 +1,56 @@
+"""The plugin's own conformance test, as a plugin author writes it.
+
+After ``pip install -e examples/third_party_plugin`` the entry point registers the plugin ``ecg`` and
+:func:`sciconv.testing.check_plugin` checks it as installed. From a source checkout where the example
+is not installed (pytest puts it on ``sys.path``, see ``__init__.py``), the fixture registers its hook
+module in process, under the same name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+import pytest
+
+from sciconv.registry import get_registry
+from sciconv.testing import check_plugin, registered_plugin
+
+SMALL = {"ecg-beats": {"dataset.params.n_beats": 120}}
+
+
+@pytest.fixture(scope="module")
+def ecg_plugin() -> Iterator[str]:
+    """The name of the registered ECG plugin (installed, or registered in process for the module)."""
+    if "ecg" in get_registry().plugins:
+        yield "ecg"
+        return
+    module = importlib.import_module("sciconv_ecg.plugin")
+    with registered_plugin(module, "ecg"):
+        yield "ecg"
+
+
+def test_check_plugin(ecg_plugin: str) -> None:
+    report = check_plugin(ecg_plugin, pipeline_overrides=SMALL)
+    assert report.pipelines == ["ecg-beats"]
+    assert report.datasets == ["ecg.beats"]
+    assert report.models == ["ecg.beat-cnn"]
+    assert report.tasks == ["ecg.beat-classification"]
+
+
+def test_registered_hooks_and_names(ecg_plugin: str) -> None:
+    registry = get_registry()
+    info = registry.plugins[ecg_plugin]
+    assert info.error is None
+    assert sorted(info.hooks) == ["register_datasets", "register_models", "register_pipelines", "register_tasks"]
+    owned = {
+        kind: sorted(n for n, e in entries.items() if e.plugin == ecg_plugin)
+        for kind, entries in registry.entries.items()
+    }
+    assert owned == {
+        "datasets": ["ecg.beats"],
+        "models": ["ecg.beat-cnn"],
+        "tasks": ["ecg.beat-classification"],
+        "pipelines": ["ecg-beats"],
+        "conv_backends": [],
+    }
