@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sciconv.checkpoint import atomic_write_bytes
 from sciconv.components import TaskResult
 from sciconv.context import RunContext
-from sciconv.errors import SciconvError
+from sciconv.errors import CheckpointError, SciconvError
 from sciconv.pipeline import Pipeline, RunResult, environment
 from sciconv.report import plot_training_curves, render_report
 from sciconv.rundir import RunDir, flatten_metrics
@@ -28,8 +29,11 @@ def execute(
 
     config = pipe.config
     # The run directory is claimed first, so that a refused --run-dir costs nothing.
+    previous: dict[Path, bytes] = {}
     if resume is not None:
         rd, created = RunDir.existing(resume), False
+        # A completed run being extended keeps its result if the continuation fails.
+        previous = {f: f.read_bytes() for f in (rd.config_file, rd.status_file) if f.is_file()}
     else:
         rd, created = RunDir.create(config.output.root, config.name, run_dir)
     try:
@@ -105,6 +109,10 @@ def execute(
     except BaseException as exc:
         if resume is None and not rd.has_checkpoints():
             rd.discard(created)
+        elif rd.metrics_file.is_file() and previous:
+            for path, data in previous.items():
+                atomic_write_bytes(path, data)
+            exc.add_note(f"the earlier result in {rd.path} is unchanged")
         else:
             if history:
                 rd.write_history(history)
@@ -114,7 +122,8 @@ def execute(
                 wall_time_s=round(time.perf_counter() - started, 3),
             )
             rd.write_status(status)
-            exc.add_note(f"the run directory {rd.path} keeps its checkpoints; continue with --resume {rd.path}")
+            if not isinstance(exc, CheckpointError):
+                exc.add_note(f"the run directory {rd.path} keeps its checkpoints; continue with --resume {rd.path}")
         raise
     log(f"done in {status['wall_time_s']:.1f} s: {rd.path}")
     return RunResult(

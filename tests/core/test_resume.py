@@ -86,3 +86,57 @@ def test_resume_with_more_epochs_continues_training(tmp_path: Path) -> None:
     more = sciconv.run(resume=tmp_path / "run", overrides={"train.epochs": 4})
     assert [r["epoch"] for r in more.history] == [1, 2, 3, 4]
     assert more.history[:2] == first.history
+
+
+def _start_and_wait_for_checkpoint(run_dir: Path, env: dict[str, str], cwd: Path, epoch: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sciconv", "run", "demo-signal", *OVERRIDES, "--run-dir", str(run_dir)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoints" / "model" / f"epoch-{epoch:06d}").exists():
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return proc
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    run_dir = tmp_path / "run"
+    proc = _start_and_wait_for_checkpoint(run_dir, subprocess_env, tmp_path, epoch=2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    assert f"--resume {run_dir}" in stderr
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted"
+    assert latest_checkpoint(run_dir / "checkpoints" / "model") is not None
+
+
+def test_tampered_checkpoint_is_one_clear_cli_error(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    run_dir = tmp_path / "run"
+    proc = _start_and_wait_for_checkpoint(run_dir, subprocess_env, tmp_path, epoch=2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    last = latest_checkpoint(run_dir / "checkpoints" / "model")
+    (last.path / "state.pt").write_bytes(b"\x80\x04not a checkpoint")
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sciconv", "run", "--resume", str(run_dir)],
+        env=subprocess_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 1
+    errors = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "state.pt" in errors[0] and "SHA-256 does not match" in errors[0]
+    assert "Traceback" not in resumed.stderr
+    assert not (run_dir / "metrics.json").exists()

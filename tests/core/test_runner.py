@@ -176,3 +176,16 @@ def test_component_validate_runs_before_anything_is_written(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="n_trials: need at least 20"):
         pipe.run(tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_failed_continuation_leaves_a_completed_run_unchanged(tmp_path: Path) -> None:
+    sciconv.run("demo-signal", overrides=SMALL, run_dir=tmp_path / "run")
+    files = ("config.yaml", "status.json", "metrics.json", "report.md", "history.csv")
+    before = {name: (tmp_path / "run" / name).read_bytes() for name in files}
+    last = sorted((tmp_path / "run" / "checkpoints" / "model").glob("epoch-*"))[-1]
+    (last / "state.pt").write_bytes(b"tampered")
+    with pytest.raises(sciconv.CheckpointError) as info:
+        sciconv.run(resume=tmp_path / "run", overrides={"train.epochs": 5})
+    assert any("unchanged" in note for note in info.value.__notes__)
+    assert not any("--resume" in note for note in info.value.__notes__)
+    assert {name: (tmp_path / "run" / name).read_bytes() for name in files} == before
