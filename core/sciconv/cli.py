@@ -131,19 +131,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------
 
 
+def _add_global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--debug", action="store_true", default=default, help="show the full traceback of an error")
+    parser.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        default=default,
+        help="treat a plugin that fails to load as an error (also SCICONV_STRICT_PLUGINS=1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
         description="Run sciconv pipelines: domain deep-learning methods with their data, baselines and reports.",
     )
     parser.add_argument("--version", action="version", version=f"sciconv {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    parser.add_argument(
-        "--strict-plugins",
-        action="store_true",
-        help="treat a plugin that fails to load as an error (also SCICONV_STRICT_PLUGINS=1)",
-    )
+    _add_global_flags(parser, default=False)
+    # The same flags are accepted after the command too (`pipeline run x --debug`).
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_flags(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_parser = sub.add_parser
+
+    def add_parser(*args: Any, **kwargs: Any) -> argparse.ArgumentParser:
+        return _add_parser(*args, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("list", help="list runnable pipelines", description="List runnable pipelines.")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -450,3 +450,13 @@ def test_broken_plugin_is_an_error_in_strict_mode(broken_plugin_env, tmp_path, a
     assert proc.returncode != 0
     assert_one_error(proc.stderr, "'broken'", "brokenplug cannot start")
     assert "demo-signal" not in proc.stdout
+
+
+def test_global_flags_are_accepted_after_the_command(capsys) -> None:
+    from sciconv.cli import main
+
+    assert main(["show", "demo-signl", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "did you mean 'demo-signal'" in err
+    assert main(["show", "demo-signl"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -112,8 +112,12 @@ class _BackendConv:
     backend: str | None
     _op: str
 
+    def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.backend = backend
+
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        op = get_backend(self.backend).__getattribute__(self._op)
+        op = getattr(get_backend(self.backend), self._op)
         if self.padding_mode != "zeros":  # type: ignore[attr-defined]
             input = nn.functional.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)  # type: ignore[attr-defined]
             return op(input, weight, bias, self.stride, 0, self.dilation, self.groups)  # type: ignore[attr-defined]
@@ -126,29 +130,17 @@ class Conv1d(_BackendConv, nn.Conv1d):
 
     _op = "conv1d"
 
-    def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.backend = backend
-
 
 class Conv2d(_BackendConv, nn.Conv2d):
     """``torch.nn.Conv2d`` on a sciconv backend. Shapes: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
 
     _op = "conv2d"
 
-    def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.backend = backend
-
 
 class Conv3d(_BackendConv, nn.Conv3d):
     """``torch.nn.Conv3d`` on a sciconv backend. Shapes: (N, C_in, D, H, W) -> (N, C_out, D', H', W')."""
 
     _op = "conv3d"
-
-    def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.backend = backend
 
 
 __all__ = [
