@@ -235,6 +235,22 @@ def verify_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(path, int(manifest["epoch"]))
 
 
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete what a killed writer left behind (``.tmp-*`` folders and ``.*.tmp`` files) in ``directory``.
+
+    Only call this when no other process writes there (on resume). Returns what was removed.
+    """
+    if not directory.is_dir():
+        return []
+    stale = [p for p in directory.iterdir() if p.name.startswith((".tmp-", ".stale-")) or p.name.endswith(".tmp")]
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
+
+
 def latest_checkpoint(directory: Path) -> Checkpoint | None:
     """The newest checkpoint under ``directory``, verified; ``None`` if there is none.
 

@@ -29,6 +29,7 @@ from sciconv.checkpoint import (
     capture_rng,
     latest_checkpoint,
     load_weights,
+    remove_stale_temporaries,
     restore_rng,
     save_weights,
     write_checkpoint,
@@ -158,6 +159,7 @@ class Engine:
         stopped_early = False
 
         if self.resume and ckpt_dir is not None:
+            remove_stale_temporaries(ckpt_dir)
             ckpt = latest_checkpoint(ckpt_dir)
             if ckpt is not None:
                 state = ckpt.load_state()

@@ -37,28 +37,19 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path: Path, subprocess_env:
     assert done.returncode == 0, done.stderr
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sciconv", "run", "demo-signal", *OVERRIDES, "--run-dir", str(killed)],
-        env=subprocess_env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _start_and_wait_for_checkpoint(killed, subprocess_env, tmp_path, epoch=3)
     ckpt_dir = killed / "checkpoints" / "model"
-    deadline = time.monotonic() + 120
-    while not (ckpt_dir / "epoch-000003").exists():
-        assert proc.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate(timeout=60)
     assert not (killed / "metrics.json").exists(), "the run finished before the kill: not a mid-training test"
     last = latest_checkpoint(ckpt_dir)  # verifies hashes: the kill left no corrupt checkpoint
     assert last is not None and 3 <= last.epoch < 8
-    assert not any(p.name.startswith(".tmp") for p in ckpt_dir.iterdir() if p.name.startswith(".tmp-epoch"))
+
+    (ckpt_dir / ".tmp-epoch-000004-leftover").mkdir()  # what a kill during a checkpoint write leaves
 
     resumed = pipeline("run", "--resume", str(killed), env=subprocess_env, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
+    assert not [p for p in ckpt_dir.iterdir() if p.name.startswith(".")], "resume must clear stale temporaries"
     expected = json.loads((reference / "metrics.json").read_text())
     got = json.loads((killed / "metrics.json").read_text())
     assert got == expected
