@@ -94,7 +94,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from sciconv.pipeline import load_pipeline
     from sciconv.yamlio import dump_yaml
 
-    pipe = load_pipeline(args.target, args.overrides)
+    # Shown even when a value still has to be given (e.g. dataset.params.root); run and validate check it.
+    pipe = load_pipeline(args.target, args.overrides, check_values=False)
     sys.stdout.write(dump_yaml(pipe.resolved_config()))
     return 0
 

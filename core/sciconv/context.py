@@ -84,6 +84,17 @@ class RunContext:
             }
         return self._data
 
+    @property
+    def model_factory(self) -> Callable[..., Any]:
+        """The pipeline's model factory, ``factory(spec, **params)`` (picklable by reference, for tasks
+        that build models in worker processes)."""
+        return self._model_factory
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        """The pipeline's ``model.params``, checked against the factory's signature."""
+        return dict(self._model_params)
+
     def build_model(self, spec: DataSpec | None = None, **params: Any) -> torch.nn.Module:
         """A new model from the pipeline's model component, sized from ``spec`` (default: the
         dataset's), with the pipeline's ``model.params`` updated by ``params``."""

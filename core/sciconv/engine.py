@@ -337,14 +337,26 @@ class Engine:
 
 
 def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    """The configured optimizer. A model may name parameters exempt from weight decay with a
+    ``no_weight_decay()`` method returning their names (as timm does; e.g. biases, when the method's
+    L2 regularisation covers weights only)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
         raise ConfigError("the model has no trainable parameters")
+    exempt = set(model.no_weight_decay()) if callable(getattr(model, "no_weight_decay", None)) else set()
+    unknown = exempt - {n for n, _ in model.named_parameters()}
+    if unknown:
+        raise ConfigError(f"no_weight_decay() names parameters the model does not have: {sorted(unknown)}")
+    groups = [
+        {"params": [p for n, p in named if n not in exempt], "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in named if n in exempt], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(groups, lr=cfg.lr)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
 def _derived_seed(seed: int, name: str) -> int:

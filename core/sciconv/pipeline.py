@@ -171,19 +171,20 @@ class Pipeline:
             raise ConfigError(f"{singular(kind + 's')} {section.name!r} is registered as a non-callable object")
         return factory, section.name
 
-    def validate(self) -> None:
+    def validate(self, check_values: bool = True) -> None:
         """Resolve every component by name and check its parameters, without doing any work.
 
-        Parameter names and types are checked against each component's signature; datasets and tasks
-        (whose ``__init__`` only stores parameters) are then built and their ``validate()`` called, if
-        they define one, to check the values.
+        Parameter names and types are checked against each component's signature; with
+        ``check_values``, datasets and tasks (whose ``__init__`` only stores parameters) are then built
+        and their ``validate()`` called, if they define one, to check the values (a required
+        ``dataset.params.root``, ranges).
         """
         for kind in ("dataset", "model", "task"):
             if getattr(self, kind) is not None:
                 continue
             factory, name = self._resolve(kind)
             params = check_params(kind, name, factory, getattr(self.config, kind).params)
-            if kind != "model":
+            if kind != "model" and check_values:
                 component = _instantiate(kind, name, factory, params)
                 if callable(getattr(component, "validate", None)):
                     component.validate()
@@ -242,12 +243,13 @@ class Pipeline:
         return execute(self, run_dir=run_dir, resume=resume, log=log or _log_stderr)
 
 
-def load_pipeline(target: str | Path, overrides: Overrides = ()) -> Pipeline:
-    """A registered pipeline name, or a pipeline file, with overrides applied and validated."""
+def load_pipeline(target: str | Path, overrides: Overrides = (), check_values: bool = True) -> Pipeline:
+    """A registered pipeline name, or a pipeline file, with overrides applied and validated (see
+    :meth:`Pipeline.validate`; ``check_values=False`` skips the components' own value checks)."""
     path = resolve_pipeline_file(target)
     config = load_config_file(path, overrides)
     pipe = Pipeline(config, source=path)
-    pipe.validate()
+    pipe.validate(check_values=check_values)
     return pipe
 
 

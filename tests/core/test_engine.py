@@ -117,3 +117,26 @@ def test_evaluate_runs_the_loss_where_training_runs_it() -> None:
     outputs, targets = engine.predict(result.model, blobs(seed=1))
     expected = nn.CrossEntropyLoss(weight=weight.cpu())(outputs, targets).item()
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_no_weight_decay_exempts_named_parameters() -> None:
+    class Exempt(nn.Sequential):
+        def no_weight_decay(self) -> list[str]:
+            return ["0.bias"]
+
+    def trained(net: nn.Sequential, weight_decay: float) -> nn.Sequential:
+        with torch.no_grad():
+            net[0].weight.fill_(1.0)
+            net[0].bias.copy_(torch.tensor([0.5, -0.5]))
+        # Zero inputs: the weights get no gradient from the loss, so only decay moves them.
+        data = TensorDataset(torch.zeros(4, 2), torch.tensor([0, 1, 1, 1]))
+        cfg = config(epochs=3, batch_size=4, optimizer="sgd", momentum=0.0, lr=0.1, weight_decay=weight_decay)
+        Engine(cfg).fit(net, data)
+        return net
+
+    exempt = trained(Exempt(nn.Linear(2, 2)), weight_decay=0.5)
+    decayed = trained(nn.Sequential(nn.Linear(2, 2)), weight_decay=0.5)
+    undecayed = trained(nn.Sequential(nn.Linear(2, 2)), weight_decay=0.0)
+    assert torch.allclose(exempt[0].weight, torch.full((2, 2), 0.95**3))
+    assert torch.allclose(exempt[0].bias, undecayed[0].bias)
+    assert not torch.allclose(exempt[0].bias, decayed[0].bias)

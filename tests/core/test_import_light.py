@@ -18,6 +18,14 @@ HEAVY = (
     "sciconv_demo.cnn1d",
     "sciconv_demo.oscillations",
     "sciconv_demo.classify",
+    "mne",
+    "sklearn",
+    "pandas",
+    "joblib",
+    "h5py",
+    "sciconv_bci_ssvep.speller_task",
+    "sciconv_bci_ssvep.guney_dnn",
+    "sciconv_bci_ssvep.datasets",
 )
 
 PROBE = """

@@ -1,0 +1,370 @@
+"""A reader of SSVEP recordings in the formats MNE reads: FIF, EDF, BDF and BrainVision.
+
+Every recording file under a folder is one session; each subject's sessions are its blocks, so
+leave-one-block-out evaluation is cross-session evaluation. Subjects are the sub-folders of the root
+(``root/subject01/*.fif``); a file directly in the root belongs to the subject named by its file-name
+prefix (the part before the first ``_``, ``-`` or ``.``). Within a subject, files are sorted by name and
+numbered 0, 1, ... as blocks.
+
+Events come from, in this order: a sibling event file (``<name>-eve.fif`` next to ``<name>_raw.fif`` or
+``<name>.edf``, also ``_eve.fif``), the recording's stim channel (:func:`mne.find_events`), or its
+annotations (:func:`mne.events_from_annotations`; an annotation counts when its description is a class
+name of ``event_id`` or ends in the event code, as BrainVision's ``Stimulus/S  2`` does).
+
+The default ``event_id`` is that of the SSVEP exoskeleton dataset (Kalunga et al. 2016), whose sample
+lives in ``shared/data/ssvep-exoskeleton``: see :data:`EXOSKELETON_EVENTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciconv.errors import ConfigError, DataError
+from sciconv_bci_ssvep.recording import SSVEPRecording
+
+# Exoskeleton dataset (Kalunga et al. 2016, as in MOABB's SSVEPExo): event code of each class, in class
+# order. The event marks the audio cue; the LEDs flicker for the 5 s trial that follows it.
+EXOSKELETON_EVENTS: dict[str, int] = {"rest": 1, "13 Hz": 2, "17 Hz": 4, "21 Hz": 3}
+# Stimulus frequency of each exoskeleton class in Hz; NaN for the rest class.
+EXOSKELETON_FREQS: dict[str, float] = {"rest": math.nan, "13 Hz": 13.0, "17 Hz": 17.0, "21 Hz": 21.0}
+
+# Recording files by suffix; FIF files must follow MNE's naming (raw.fif, _eeg.fif, ...).
+_RAW_SUFFIXES = ("raw.fif", "raw.fif.gz", "_eeg.fif", "_meg.fif", ".edf", ".bdf", ".vhdr")
+_EVENT_SUFFIXES = ("-eve.fif", "_eve.fif", "-eve.fif.gz", "_eve.fif.gz")
+_FREQ_NAME = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:hz)?\s*$", re.IGNORECASE)
+
+
+def _is_recording(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and name.endswith(_RAW_SUFFIXES) and not name.endswith(_EVENT_SUFFIXES)
+
+
+def _stem(path: Path) -> str:
+    """The file name without the recording suffix (``x_raw.fif`` -> ``x``, ``x.edf`` -> ``x``)."""
+    name = path.name
+    for suffix in ("_raw.fif.gz", "-raw.fif.gz", "_raw.fif", "-raw.fif", "raw.fif.gz", "raw.fif"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name.rsplit(".", 1)[0]
+
+
+def _find_recordings(root: Path) -> dict[str, list[Path]]:
+    """Recording files per subject (sub-folder or file-name prefix), each list sorted by file name."""
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: the recordings folder does not exist" if not root.exists() else f"{root}: not a folder"
+        )
+    by_subject: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("*")):
+        if not _is_recording(path):
+            continue
+        relative = path.relative_to(root)
+        subject = relative.parts[0] if len(relative.parts) > 1 else re.split(r"[_\-.]", path.name, maxsplit=1)[0]
+        by_subject.setdefault(subject, []).append(path)
+    if not by_subject:
+        raise DataError(
+            f"{root}: no recordings found (looked for *raw.fif, *_eeg.fif, *.edf, *.bdf and *.vhdr, in sub-folders too)"
+        )
+    return {s: sorted(files, key=lambda p: p.name) for s, files in sorted(by_subject.items())}
+
+
+def _read_raw(path: Path) -> Any:
+    import mne
+
+    name = path.name.lower()
+    try:
+        if name.endswith((".fif", ".fif.gz")):
+            return mne.io.read_raw_fif(path, preload=False, verbose="error")
+        if name.endswith(".edf"):
+            return mne.io.read_raw_edf(path, preload=False, verbose="error")
+        if name.endswith(".bdf"):
+            return mne.io.read_raw_bdf(path, preload=False, verbose="error")
+        return mne.io.read_raw_brainvision(path, preload=False, verbose="error")
+    except Exception as e:  # MNE raises many types for a malformed file
+        raise DataError(f"{path}: cannot read the recording ({type(e).__name__}: {e})") from e
+
+
+def _annotation_code(event_id: Mapping[str, int]) -> Any:
+    codes = set(event_id.values())
+
+    def code(description: str) -> int | None:
+        if description in event_id:
+            return int(event_id[description])
+        m = re.search(r"(\d+)\s*$", description)
+        if m and int(m.group(1)) in codes:
+            return int(m.group(1))
+        return None
+
+    return code
+
+
+def _events(path: Path, raw: Any, event_id: Mapping[str, int]) -> tuple[np.ndarray, str]:
+    """``(events (n, 3) with sample indices relative to raw.first_samp + first_samp, source)``."""
+    import mne
+
+    stem = _stem(path)
+    for suffix in _EVENT_SUFFIXES:
+        sibling = path.with_name(stem + suffix)
+        if sibling.exists():
+            try:
+                return mne.read_events(sibling, verbose="error"), sibling.name
+            except Exception as e:
+                raise DataError(f"{sibling}: cannot read the event file ({type(e).__name__}: {e})") from e
+    if "stim" in raw.get_channel_types():
+        events = mne.find_events(raw, shortest_event=1, initial_event=True, verbose="error")
+        if len(events):
+            return events, "the stim channel"
+    if len(raw.annotations):
+        events, _ = mne.events_from_annotations(raw, event_id=_annotation_code(event_id), verbose="error")
+        return events, "the annotations"
+    raise DataError(f"{path}: no events: no sibling {stem}-eve.fif, no stim channel with events and no annotations")
+
+
+def _check_event_id(event_id: Mapping[str, int]) -> dict[str, int]:
+    if not isinstance(event_id, Mapping) or not event_id:
+        raise ConfigError(f"event_id must be a non-empty mapping of class name to event code, got {event_id!r}")
+    out = {}
+    for name, code in event_id.items():
+        if isinstance(code, bool) or not isinstance(code, int | np.integer):
+            raise ConfigError(f"event_id[{name!r}] must be an integer event code, got {code!r}")
+        out[str(name)] = int(code)
+    if len(set(out.values())) != len(out):
+        raise ConfigError(f"event_id maps two classes to the same code: {out}")
+    return out
+
+
+def _stimulus_freqs(
+    event_id: dict[str, int], stimulus_freqs: Mapping[str, float] | Sequence[float] | None
+) -> np.ndarray:
+    names = list(event_id)
+    if stimulus_freqs is None:
+        freqs = []
+        for name in names:
+            m = _FREQ_NAME.match(name)
+            freqs.append(float(m.group(1)) if m else math.nan)
+        return np.asarray(freqs, dtype=float)
+    if isinstance(stimulus_freqs, Mapping):
+        missing = [n for n in names if n not in stimulus_freqs]
+        if missing:
+            raise ConfigError(f"stimulus_freqs has no frequency for class(es) {missing}; classes: {names}")
+        values = [stimulus_freqs[n] for n in names]
+    else:
+        values = list(stimulus_freqs)
+        if len(values) != len(names):
+            raise ConfigError(f"stimulus_freqs has {len(values)} entries for {len(names)} classes {names}")
+    try:
+        return np.asarray([math.nan if v is None else float(v) for v in values], dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"stimulus_freqs must hold numbers (Hz) or NaN, got {values!r}") from e
+
+
+def _pick_names(path: Path, raw: Any, channels: Sequence[str] | None) -> list[str]:
+    """Channel names to keep from ``raw``, in the requested order (case-insensitive match)."""
+    if channels is None:
+        names = [raw.ch_names[i] for i in range(len(raw.ch_names)) if raw.get_channel_types()[i] == "eeg"]
+        if not names:
+            raise DataError(f"{path}: no EEG channels; channels: {', '.join(raw.ch_names)}")
+        return names
+    lookup = {c.lower(): c for c in raw.ch_names}
+    missing = [c for c in channels if c.lower() not in lookup]
+    if missing:
+        raise DataError(
+            f"{path}: channel(s) {', '.join(missing)} not in the recording; it has {', '.join(raw.ch_names)}"
+        )
+    return [lookup[c.lower()] for c in channels]
+
+
+def _has_positions(info: Any) -> bool:
+    locs = np.array([ch["loc"][:3] for ch in info["chs"]])
+    return bool(np.isfinite(locs).all() and np.any(np.abs(locs) > 0, axis=1).all())
+
+
+def read_mne_recordings(
+    root: str | Path,
+    event_id: Mapping[str, int] | None = None,
+    tmin: float = 0.0,
+    tmax: float = 5.0,
+    channels: Sequence[str] | None = None,
+    latency: float = 0.0,
+    stimulus_freqs: Mapping[str, float] | Sequence[float] | None = None,
+    l_freq: float | None = None,
+    notch_freqs: float | Sequence[float] | None = None,
+) -> SSVEPRecording:
+    """Read every MNE-readable recording under ``root`` as epochs of an SSVEP experiment.
+
+    Args:
+        root: folder of recordings (``*raw.fif``/``*_eeg.fif``, ``*.edf``, ``*.bdf``, ``*.vhdr``), one
+            sub-folder per subject; each file is one session (= block).
+        event_id: class name -> event code, in class order (the class index is the position here);
+            ``None`` uses :data:`EXOSKELETON_EVENTS`. Events with other codes are ignored.
+        tmin: epoch start relative to the event, s; must be <= 0 (the event is the stimulus onset).
+            To skip the first part of a trial, raise ``latency`` instead.
+        tmax: epoch end relative to the event, s (exclusive: ``round((tmax - tmin) * sfreq)`` samples).
+        channels: channel names to keep, in this order, matched case-insensitively; ``None`` keeps
+            every EEG channel of the first recording (all recordings must then have the same set).
+        latency: s from onset to the start of the analysis window (``SSVEPRecording.window``).
+        stimulus_freqs: frequency in Hz of each class (a mapping by class name or a sequence in class
+            order; NaN for a class without a stimulus). ``None``: :data:`EXOSKELETON_FREQS` with the
+            default ``event_id``, otherwise parsed from class names like ``"13 Hz"`` or ``"13"`` (other
+            names, such as ``"rest"``, get NaN).
+        l_freq: optional high-pass cut-off in Hz, applied to each continuous recording before epoching.
+        notch_freqs: optional notch frequency (or frequencies) in Hz, applied likewise.
+
+    Returns:
+        An ``SSVEPRecording`` (``name="mne"``, ``onset=-tmin``) with epochs in volts, each epoch's mean
+        removed per channel (the recordings may carry large DC offsets), ordered by subject, session and
+        time; metadata ``subject`` (sub-folder name), ``block`` (session index within the subject),
+        ``target`` (class index), ``frequency``, ``phase`` (0 for a stimulus class, NaN for one without
+        a frequency) and ``session`` (the file's path relative to ``root``). Channels without positions
+        get MNE's 10-05 template positions.
+
+    Raises:
+        DataError: a missing folder, no recordings, an unreadable file, a file without events or
+            without any event of ``event_id``, requested channels missing from a file, or files with
+            different channel sets or sampling rates.
+        ConfigError: invalid ``event_id``, ``stimulus_freqs``, ``tmin``/``tmax``, ``latency`` or filters.
+    """
+    import mne
+    import pandas as pd
+
+    from sciconv_bci_ssvep.mat_io import _standard_1005
+
+    root = Path(root)
+    default = event_id is None
+    event_id = _check_event_id(EXOSKELETON_EVENTS if default else event_id)
+    if stimulus_freqs is None and default:
+        stimulus_freqs = EXOSKELETON_FREQS
+    freqs = _stimulus_freqs(event_id, stimulus_freqs)
+    phases = np.where(np.isnan(freqs), np.nan, 0.0)
+    if not (np.isfinite(tmin) and np.isfinite(tmax)) or tmin > 0 or tmax <= tmin:
+        raise ConfigError(f"need tmin <= 0 < tmax (s from the event), got tmin={tmin!r}, tmax={tmax!r}")
+    if not np.isfinite(latency) or not 0 <= latency - tmin < tmax - tmin:
+        raise ConfigError(f"latency must put the window start inside the epoch [{tmin:g}, {tmax:g}) s, got {latency!r}")
+    if channels is not None and (isinstance(channels, str) or len(channels) == 0):
+        raise ConfigError(f"channels must be a non-empty list of channel names or None, got {channels!r}")
+    if l_freq is not None and not (np.isfinite(l_freq) and l_freq > 0):
+        raise ConfigError(f"l_freq must be a positive frequency in Hz or None, got {l_freq!r}")
+
+    code_to_class = {code: k for k, code in enumerate(event_id.values())}
+    recordings = _find_recordings(root)
+    data, meta = [], {"subject": [], "block": [], "target": [], "session": []}
+    reference: tuple[Path, list[str], float] | None = None
+    first_info = None
+    n_samples = None
+    for subject, files in recordings.items():
+        for block, path in enumerate(files):
+            raw = _read_raw(path)
+            names = _pick_names(path, raw, channels)
+            sfreq = float(raw.info["sfreq"])
+            if reference is None:
+                reference = (path, names, sfreq)
+                first_info = raw.info
+                n_samples = round((tmax - tmin) * sfreq)
+            else:
+                ref_path, ref_names, ref_sfreq = reference
+                if sfreq != ref_sfreq:
+                    raise DataError(
+                        f"{path}: sampled at {sfreq:g} Hz but {ref_path} at {ref_sfreq:g} Hz; resample the recordings "
+                        "to one rate"
+                    )
+                if set(names) != set(ref_names):
+                    raise DataError(
+                        f"{path}: EEG channels {', '.join(names)} differ from those of {ref_path} "
+                        f"({', '.join(ref_names)}); pass channels=[...] to choose common ones"
+                    )
+                names = list(ref_names)
+            all_events, source = _events(path, raw, event_id)
+            events = all_events[np.isin(all_events[:, 2], list(code_to_class))]
+            if len(events) == 0:
+                raise DataError(
+                    f"{path}: no events with the codes of event_id {event_id} in {source}; "
+                    f"codes found: {sorted(set(all_events[:, 2].tolist()))}"
+                )
+            raw.pick(names)
+            if l_freq is not None or notch_freqs is not None:
+                raw.load_data(verbose="error")
+                try:
+                    if notch_freqs is not None:
+                        raw.notch_filter(notch_freqs, verbose="error")
+                    if l_freq is not None:
+                        raw.filter(l_freq, None, verbose="error")
+                except ValueError as e:
+                    raise ConfigError(f"cannot filter {path}: {e}") from e
+            present = {name: code for name, code in event_id.items() if code in set(events[:, 2].tolist())}
+            epochs = mne.Epochs(
+                raw,
+                events,
+                event_id=present,
+                tmin=tmin,
+                tmax=tmin + (n_samples - 1) / sfreq,
+                baseline=(None, None),
+                preload=True,
+                reject_by_annotation=False,
+                event_repeated="drop",
+                verbose="error",
+            )
+            dropped = len(events) - len(epochs)
+            if dropped:
+                warnings.warn(
+                    f"{path}: {dropped} of {len(events)} trials dropped (epoch outside the recording)", stacklevel=2
+                )
+            x = epochs.get_data(picks=names)  # in the order of names
+            if x.shape[-1] != n_samples:  # guards the sample arithmetic of tmax above
+                raise DataError(f"{path}: epochs of {x.shape[-1]} samples, expected {n_samples}")
+            data.append(x)
+            targets = [code_to_class[int(c)] for c in epochs.events[:, 2]]
+            meta["subject"] += [subject] * len(x)
+            meta["block"] += [block] * len(x)
+            meta["target"] += targets
+            meta["session"] += [path.relative_to(root).as_posix()] * len(x)
+
+    assert reference is not None and n_samples is not None and first_info is not None
+    _, ch_names, sfreq = reference
+    info = mne.create_info(ch_names, sfreq, ch_types="eeg")
+    if first_info.get("line_freq"):
+        info["line_freq"] = first_info["line_freq"]
+    stacked = np.concatenate(data)
+    targets = np.asarray(meta["target"], dtype=int)
+    codes = np.asarray(list(event_id.values()))[targets]
+    events = np.column_stack([np.arange(len(targets)) * n_samples, np.zeros(len(targets), int), codes])
+    metadata = pd.DataFrame(
+        {
+            "subject": meta["subject"],
+            "block": np.asarray(meta["block"], dtype=int),
+            "target": targets,
+            "frequency": freqs[targets],
+            "phase": phases[targets],
+            "session": meta["session"],
+        }
+    )
+    epochs = mne.EpochsArray(
+        stacked,
+        info,
+        events=events,
+        tmin=tmin,
+        event_id=event_id,
+        metadata=metadata,
+        on_missing="ignore",
+        verbose=False,
+    )
+    montage = first_info.get_montage()
+    if montage is not None and _has_positions(first_info):
+        epochs.set_montage(montage, on_missing="ignore", verbose=False)
+    else:
+        epochs.set_montage(_standard_1005(), match_case=False, on_missing="ignore", verbose=False)
+    return SSVEPRecording(
+        epochs=epochs,
+        freqs=freqs,
+        phases=phases,
+        class_names=tuple(event_id),
+        onset=-float(tmin),
+        latency=float(latency),
+        name="mne",
+    )

@@ -1,0 +1,533 @@
+"""The SSVEP speller protocol of Guney et al. (2021): two-stage DNN training, leave-one-block-out.
+
+For each window length T and each held-out block b:
+
+1. every trial is cropped to T seconds from stimulus onset + visual latency and split into the DNN's
+   sub-bands (:func:`~sciconv_bci_ssvep.filterbank.guney_subbands`);
+2. **stage 1** trains one global model on every subject's training blocks (the core engine, with the
+   pipeline's ``train`` settings: the paper uses Adam, lr 1e-4, L2 1e-3, batch 100, 1000 epochs);
+3. **stage 2** fine-tunes a copy of it per subject on that subject's training blocks (full batch,
+   ``stage2_epochs``, the first two dropouts raised to ``stage2_dropout``), in parallel with joblib;
+4. the stage-1 model, each stage-2 model and the baselines (FBCCA, training-free, and ensemble TRCA,
+   fitted on the subject's training blocks) classify the subject's held-out block.
+
+Accuracy and ITR (Wolpaw, with ``T + gaze_shift`` seconds per selection) are computed per (subject,
+block) cell; a subject's number is the mean over its cells, and the report gives the mean over subjects
+± its standard error. Finished folds are journalled in ``cells.csv`` in the run directory, so
+``--resume`` skips them (stage 1 of an unfinished fold resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from torch.utils.data import TensorDataset
+
+from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
+from sciconv.checkpoint import atomic_write_text
+from sciconv.config import TrainConfig
+from sciconv.context import RunContext
+from sciconv.engine import Engine
+from sciconv.errors import ConfigError, DataError
+from sciconv_bci_ssvep import published
+from sciconv_bci_ssvep.baselines import FBCCA, TRCA
+from sciconv_bci_ssvep.filterbank import guney_subbands
+from sciconv_bci_ssvep.itr import itr_bits_per_min
+from sciconv_bci_ssvep.recording import SSVEPRecording
+
+METHODS = ("dnn", "dnn_stage1", "fbcca", "etrca")
+METHOD_NAMES = {
+    "dnn": "DNN (stage 1 + 2)",
+    "dnn_stage1": "DNN, stage 1 only",
+    "fbcca": "FBCCA (training-free)",
+    "etrca": "ensemble TRCA",
+}
+_JOURNAL_FIELDS = ("method", "window", "block", "subject", "accuracy", "n_test")
+
+
+class SpellerTask(TaskBase):
+    """Leave-one-block-out evaluation of the two-stage DNN beside FBCCA and ensemble TRCA.
+
+    Args:
+        windows: window lengths T in seconds, each evaluated separately.
+        test_blocks: the held-out blocks (0-based), one fold each; ``None`` = every block (full LOBO).
+        n_subbands: sub-bands of the DNN's filter bank (3 in the paper).
+        stage2_epochs: epochs of the per-subject fine-tuning (1000 in the paper; full batch).
+        stage2_dropout: the first two dropout probabilities in stage 2 (0.6 Benchmark, 0.7 BETA).
+        stage1_dropout: the three dropout probabilities in stage 1 (0.1, 0.1, 0.95).
+        gaze_shift: seconds added to T per selection in the ITR (0.5 s in the paper).
+        baselines: which baselines to run: ``fbcca``, ``etrca``.
+        fbcca_harmonics: harmonics of the FBCCA references (5).
+        baseline_subbands: sub-bands of the FBCCA/TRCA filter bank (5).
+        n_jobs: parallel workers for the per-subject stage 2 (joblib; -1 = all cores).
+        reference: published numbers quoted in the report: ``auto`` (from the dataset), ``benchmark``,
+            ``beta`` or ``none``.
+    """
+
+    def __init__(
+        self,
+        windows: tuple[float, ...] = (0.4,),
+        test_blocks: tuple[int, ...] | None = None,
+        n_subbands: int = 3,
+        stage2_epochs: int = 1000,
+        stage2_dropout: float = 0.6,
+        stage1_dropout: tuple[float, float, float] = (0.1, 0.1, 0.95),
+        gaze_shift: float = 0.5,
+        baselines: tuple[str, ...] = ("fbcca", "etrca"),
+        fbcca_harmonics: int = 5,
+        baseline_subbands: int = 5,
+        n_jobs: int = 1,
+        reference: str = "auto",
+    ) -> None:
+        self.windows = windows
+        self.test_blocks = test_blocks
+        self.n_subbands = n_subbands
+        self.stage2_epochs = stage2_epochs
+        self.stage2_dropout = stage2_dropout
+        self.stage1_dropout = stage1_dropout
+        self.gaze_shift = gaze_shift
+        self.baselines = baselines
+        self.fbcca_harmonics = fbcca_harmonics
+        self.baseline_subbands = baseline_subbands
+        self.n_jobs = n_jobs
+        self.reference = reference
+
+    def validate(self) -> None:
+        """Check the parameters' values (before any data is read)."""
+        if not self.windows or any(not (t > 0) for t in self.windows):
+            raise ConfigError(f"task.params.windows: expected positive window lengths in s, got {list(self.windows)}")
+        if len(set(self.windows)) != len(self.windows):
+            raise ConfigError(f"task.params.windows: repeated window lengths in {list(self.windows)}")
+        if not 1 <= self.n_subbands <= 10:
+            raise ConfigError(f"task.params.n_subbands: expected 1 to 10 sub-bands, got {self.n_subbands}")
+        if self.stage2_epochs < 0:
+            raise ConfigError(f"task.params.stage2_epochs: expected >= 0, got {self.stage2_epochs}")
+        for name in ("stage2_dropout",):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"task.params.{name}: expected a probability in [0, 1), got {getattr(self, name)}")
+        if len(self.stage1_dropout) != 3 or not all(0.0 <= p < 1.0 for p in self.stage1_dropout):
+            raise ConfigError(f"task.params.stage1_dropout: expected three probabilities, got {self.stage1_dropout}")
+        if self.gaze_shift < 0:
+            raise ConfigError(f"task.params.gaze_shift: expected >= 0 s, got {self.gaze_shift}")
+        unknown = set(self.baselines) - {"fbcca", "etrca"}
+        if unknown:
+            raise ConfigError(f"task.params.baselines: unknown {sorted(unknown)}; expected 'fbcca' and/or 'etrca'")
+        if self.reference not in ("auto", "benchmark", "beta", "none"):
+            raise ConfigError(f"task.params.reference: expected auto, benchmark, beta or none, got {self.reference!r}")
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise ConfigError(f"task.params.n_jobs: expected a positive count or -1, got {self.n_jobs}")
+
+    # -- the protocol ------------------------------------------------------------------------------
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        self.validate()
+        data = ctx.load_data()
+        recording: SSVEPRecording | None = data.info.get("recording")
+        if not isinstance(recording, SSVEPRecording):
+            raise DataError(
+                f"task ssvep.speller needs an SSVEP dataset (bundle.info['recording']); "
+                f"dataset {ctx.config.dataset.name!r} does not provide one"
+            )
+        meta = recording.epochs.metadata
+        subjects = recording.subjects
+        blocks = list(self.test_blocks) if self.test_blocks is not None else recording.blocks
+        missing = sorted(set(blocks) - set(recording.blocks))
+        if missing:
+            raise ConfigError(
+                f"task.params.test_blocks: blocks {missing} are not in the data (blocks: {recording.blocks})"
+            )
+        if len(recording.blocks) < 2:
+            raise DataError("leave-one-block-out needs at least two blocks (sessions) per subject")
+        y_all = meta["target"].to_numpy().astype(np.int64)
+        block_all = meta["block"].to_numpy().astype(int)
+        subject_all = meta["subject"].to_numpy()
+        journal = _Journal(ctx.run_dir.path / "cells.csv", resume=ctx.resume)
+        ctx.log(
+            f"ssvep.speller: {len(subjects)} subjects, blocks {recording.blocks}, {len(recording.freqs)} targets, "
+            f"windows {list(self.windows)} s, folds {blocks}"
+        )
+
+        for window in self.windows:
+            try:
+                x_raw = recording.window(window)  # (n, C, N) microvolts
+            except ValueError as exc:
+                raise ConfigError(f"task.params.windows: T = {window:g} s does not fit the epochs: {exc}") from None
+            x_dnn = torch.from_numpy(guney_subbands(x_raw, recording.sfreq, self.n_subbands))
+            y = torch.from_numpy(y_all)
+            spec = DataSpec(
+                input_shape=tuple(x_dnn.shape[1:]),
+                n_outputs=len(recording.class_names),
+                task_type="classification",
+                sfreq=recording.sfreq,
+                classes=recording.class_names,
+                units="uV",
+                extra={"channels": list(recording.epochs.ch_names), "window_s": window},
+            )
+            for block in blocks:
+                if journal.fold_done(window, block):
+                    ctx.log(f"T = {window:g} s, block {block}: done in an earlier run, skipped")
+                    continue
+                rows = self._fold(ctx, recording, spec, x_raw, x_dnn, y, block_all, subject_all, window, block)
+                journal.add(rows)
+                acc = {m: np.mean([r["accuracy"] for r in rows if r["method"] == m]) for m in METHODS}
+                ctx.log(
+                    f"T = {window:g} s, block {block}: "
+                    + ", ".join(f"{m} {acc[m]:.3f}" for m in METHODS if not math.isnan(acc[m]))
+                )
+
+        return self._result(ctx, recording, journal.rows, blocks, subjects)
+
+    def _fold(
+        self,
+        ctx: RunContext,
+        recording: SSVEPRecording,
+        spec: DataSpec,
+        x_raw: np.ndarray,
+        x_dnn: torch.Tensor,
+        y: torch.Tensor,
+        block_all: np.ndarray,
+        subject_all: np.ndarray,
+        window: float,
+        block: int,
+    ) -> list[dict[str, Any]]:
+        train = block_all != block
+        test = block_all == block
+        fold = f"T{window:g}-block{block}"
+        model = ctx.build_model(spec, dropout=tuple(self.stage1_dropout))
+        stage1 = ctx.fit(model, TensorDataset(x_dnn[train], y[train]), name=f"{fold}-stage1").model
+        stage1_state = {k: v.detach().cpu().clone() for k, v in stage1.state_dict().items()}
+        self._global_model = stage1
+
+        rows: list[dict[str, Any]] = []
+
+        def add(method: str, subject: str, predicted: np.ndarray, truth: np.ndarray) -> None:
+            rows.append(
+                {
+                    "method": method,
+                    "window": window,
+                    "block": block,
+                    "subject": subject,
+                    "accuracy": float(np.mean(predicted == truth)),
+                    "n_test": len(truth),
+                }
+            )
+
+        subjects = list(dict.fromkeys(subject_all))
+        cfg = ctx.config.train.model_copy(
+            update={"epochs": max(self.stage2_epochs, 1), "progress": False, "early_stopping": _no_stopping()}
+        )
+        jobs = []
+        for subject in subjects:
+            tr = train & (subject_all == subject)
+            te = test & (subject_all == subject)
+            if not te.any():
+                continue
+            outputs, _ = ctx.predict(stage1, TensorDataset(x_dnn[te], y[te]))
+            add("dnn_stage1", subject, outputs.argmax(1).numpy(), y[te].numpy())
+            jobs.append(
+                delayed(_finetune)(
+                    ctx.model_factory,
+                    {**ctx.model_params, "dropout": tuple(self.stage1_dropout)},
+                    spec,
+                    stage1_state,
+                    (self.stage2_dropout, self.stage2_dropout),
+                    cfg,
+                    self.stage2_epochs,
+                    x_dnn[tr],
+                    y[tr],
+                    x_dnn[te],
+                    f"{fold}-{subject}",
+                    self.n_jobs != 1,
+                )
+            )
+        finetuned = Parallel(n_jobs=self.n_jobs)(jobs)
+        for subject, predicted in zip(
+            [s for s in subjects if (test & (subject_all == s)).any()], finetuned, strict=True
+        ):
+            add("dnn", subject, predicted, y[test & (subject_all == subject)].numpy())
+
+        for subject in subjects:
+            tr = train & (subject_all == subject)
+            te = test & (subject_all == subject)
+            if not te.any():
+                continue
+            truth = y[te].numpy()
+            if "fbcca" in self.baselines:
+                fbcca = FBCCA(
+                    sfreq=recording.sfreq,
+                    freqs=recording.freqs,
+                    phases=recording.phases,
+                    n_harmonics=self.fbcca_harmonics,
+                    n_subbands=self.baseline_subbands,
+                )
+                add("fbcca", subject, fbcca.fit(x_raw[tr], truth_of(y, tr)).predict(x_raw[te]), truth)
+            if "etrca" in self.baselines:
+                trca = TRCA(sfreq=recording.sfreq, n_subbands=self.baseline_subbands, ensemble=True)
+                add("etrca", subject, trca.fit(x_raw[tr], truth_of(y, tr)).predict(x_raw[te]), truth)
+        return rows
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _result(
+        self,
+        ctx: RunContext,
+        recording: SSVEPRecording,
+        rows: list[dict[str, Any]],
+        blocks: Sequence[int],
+        subjects: Sequence[str],
+    ) -> TaskResult:
+        n_classes = len(recording.class_names)
+        summary = summarise(rows, n_classes, self.gaze_shift)
+        metrics: dict[str, float] = {}
+        table: list[ResultRow] = []
+        for method in METHODS:
+            for window in self.windows:
+                cell = summary.get((method, window))
+                if cell is None:
+                    continue
+                metrics[f"{method}.acc@{window:g}"] = cell["acc"]
+                metrics[f"{method}.itr@{window:g}"] = cell["itr"]
+                metrics[f"{method}.acc_se@{window:g}"] = cell["acc_se"]
+                metrics[f"{method}.itr_se@{window:g}"] = cell["itr_se"]
+                table.append(
+                    ResultRow(
+                        f"{METHOD_NAMES[method]}, T = {window:g} s",
+                        {
+                            "accuracy (%)": f"{100 * cell['acc']:.2f} ± {100 * cell['acc_se']:.2f}",
+                            "ITR (bits/min)": f"{cell['itr']:.1f} ± {cell['itr_se']:.1f}",
+                        },
+                    )
+                )
+        reference = self.reference if self.reference != "auto" else _reference_for(recording.name)
+        source = published.CITATION + (", real data" if recording.name.startswith("simulated") else "")
+        for window, numbers in published.reference_rows(reference).items():
+            table.append(
+                ResultRow(
+                    f"DNN, {reference} dataset, T = {window:g} s",
+                    {"accuracy (%)": f"{100 * numbers['acc']:.2f}", "ITR (bits/min)": f"{numbers['itr']:.1f}"},
+                    source=source,
+                    published=True,
+                )
+            )
+        if reference == "benchmark":
+            table.append(
+                ResultRow(
+                    "DNN, stage 1 only, benchmark dataset, T = 0.4 s",
+                    {"accuracy (%)": f"{100 * published.BENCHMARK_STAGE1_ACC_AT_04:.2f}"},
+                    source=source,
+                    published=True,
+                )
+            )
+        metrics["n_subjects"] = float(len(subjects))
+        metrics["n_folds"] = float(len(blocks))
+        plots = []
+        if ctx.config.output.plots:
+            path = plot_vs_window(
+                summary, self.windows, published.reference_rows(reference), ctx.plots_dir / "acc_itr_vs_window.png"
+            )
+            plots.append((path, "Accuracy and ITR against the window length T (mean ± SE over subjects)"))
+        sections = {
+            "Protocol": (
+                f"{recording.name} data: {len(subjects)} subjects, {len(recording.blocks)} blocks, "
+                f"{n_classes} targets, {len(recording.epochs.ch_names)} channels "
+                f"({', '.join(recording.epochs.ch_names)}) at {recording.sfreq:g} Hz; windows start at stimulus onset "
+                f"+ {recording.latency:g} s visual latency. Leave-one-block-out over blocks {list(blocks)}"
+                f"{' (all)' if list(blocks) == recording.blocks else ' (a subset of the folds)'}. Stage 1: "
+                f"{ctx.config.train.epochs} epochs, batch {ctx.config.train.batch_size}, "
+                f"{ctx.config.train.optimizer} lr {ctx.config.train.lr}, "
+                f"L2 {ctx.config.train.weight_decay} on weights; stage 2: {self.stage2_epochs} epochs, full batch, "
+                f"dropout {self.stage2_dropout}. ITR uses T + {self.gaze_shift:g} s per selection, computed per "
+                "(subject, block) and averaged. ± is the standard error over subjects."
+            ),
+            "Per-subject accuracy": per_subject_table(rows, self.windows),
+        }
+        # LOBO trains one global model per (T, fold) and one per subject; the last fold's global model is
+        # the one handed back (None when every fold was finished by an earlier, resumed run).
+        return TaskResult(
+            metrics=metrics, model=getattr(self, "_global_model", None), table=table, plots=plots, sections=sections
+        )
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def truth_of(y: torch.Tensor, mask: np.ndarray) -> np.ndarray:
+    """Labels of the masked trials as a numpy array."""
+    return y[torch.from_numpy(mask)].numpy()
+
+
+def _no_stopping() -> Any:
+    from sciconv.config import EarlyStoppingConfig
+
+    return EarlyStoppingConfig(patience=None, restore_best=False)
+
+
+def _derived_seed(seed: int, name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "little")
+
+
+def _finetune(
+    factory: Any,
+    params: dict[str, Any],
+    spec: DataSpec,
+    state: dict[str, torch.Tensor],
+    dropout: tuple[float, float],
+    cfg: TrainConfig,
+    epochs: int,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    name: str,
+    in_worker: bool,
+) -> np.ndarray:
+    """Stage 2 for one subject: start from the global model, fine-tune on the subject's training
+    trials (full batch), and return the predicted targets of its test trials. Seeded from ``name`` so
+    the result does not depend on the number of workers."""
+    if in_worker:
+        torch.set_num_threads(1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_derived_seed(cfg.seed, name))
+        model = factory(spec, **params)
+        model.load_state_dict(state)
+        if callable(getattr(model, "set_dropout", None)):
+            model.set_dropout(*dropout)
+        engine = Engine(cfg.model_copy(update={"batch_size": max(len(x_train), 1)}), checkpoint_root=None)
+        if epochs > 0:
+            model = engine.fit(model, TensorDataset(x_train, y_train), name=name).model
+        outputs, _ = engine.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
+    return outputs.argmax(1).numpy()
+
+
+def _reference_for(dataset: str) -> str:
+    if dataset in ("benchmark", "simulated-benchmark"):
+        return "benchmark"
+    if dataset == "beta":
+        return "beta"
+    return "none"
+
+
+def summarise(
+    rows: Sequence[dict[str, Any]], n_classes: int, gaze_shift: float
+) -> dict[tuple[str, float], dict[str, float]]:
+    """Mean ± SE over subjects of accuracy and ITR per (method, window). A subject's value is the mean
+    over its (subject, block) cells; ITR is computed per cell, with ``window + gaze_shift`` seconds."""
+    out: dict[tuple[str, float], dict[str, float]] = {}
+    keys = sorted({(r["method"], float(r["window"])) for r in rows})
+    for method, window in keys:
+        cells = [r for r in rows if r["method"] == method and float(r["window"]) == window]
+        per_subject_acc: dict[str, list[float]] = {}
+        per_subject_itr: dict[str, list[float]] = {}
+        for r in cells:
+            per_subject_acc.setdefault(r["subject"], []).append(float(r["accuracy"]))
+            per_subject_itr.setdefault(r["subject"], []).append(
+                float(itr_bits_per_min(float(r["accuracy"]), n_classes, window + gaze_shift))
+            )
+        acc = np.array([np.mean(v) for v in per_subject_acc.values()])
+        itr = np.array([np.mean(v) for v in per_subject_itr.values()])
+        n = len(acc)
+        out[(method, window)] = {
+            "acc": float(acc.mean()),
+            "acc_se": float(acc.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+            "itr": float(itr.mean()),
+            "itr_se": float(itr.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+        }
+    return out
+
+
+def per_subject_table(rows: Sequence[dict[str, Any]], windows: Sequence[float]) -> str:
+    """Markdown table of each subject's mean accuracy (%) per method at the largest window."""
+    window = max(windows)
+    subjects = list(dict.fromkeys(r["subject"] for r in rows))
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    lines = [f"At T = {window:g} s, mean over held-out blocks:", "", "| subject | " + " | ".join(methods) + " |"]
+    lines.append("|---|" + "---|" * len(methods))
+    for subject in subjects:
+        cells = []
+        for m in methods:
+            values = [
+                r["accuracy"] for r in rows if r["subject"] == subject and r["method"] == m and r["window"] == window
+            ]
+            cells.append(f"{100 * np.mean(values):.1f}" if values else "")
+        lines.append(f"| {subject} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_vs_window(
+    summary: dict[tuple[str, float], dict[str, float]],
+    windows: Sequence[float],
+    reference: dict[float, dict[str, float]],
+    path: Path,
+) -> Path:
+    """Accuracy and ITR against T for each method, with the published DNN curve when there is one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ts = sorted(windows)
+    for method in METHODS:
+        if (method, ts[0]) not in summary:
+            continue
+        for ax, key in zip(axes, ("acc", "itr"), strict=True):
+            values = [summary[(method, t)][key] * (100 if key == "acc" else 1) for t in ts]
+            errors = [summary[(method, t)][f"{key}_se"] * (100 if key == "acc" else 1) for t in ts]
+            ax.errorbar(ts, values, yerr=errors, marker="o", capsize=3, label=METHOD_NAMES[method])
+    if reference:
+        rt = sorted(reference)
+        axes[0].plot(rt, [100 * reference[t]["acc"] for t in rt], "k--", label="DNN, published (real data)")
+        axes[1].plot(rt, [reference[t]["itr"] for t in rt], "k--", label="DNN, published (real data)")
+    axes[0].set_ylabel("accuracy (%)")
+    axes[1].set_ylabel("ITR (bits/min)")
+    for ax in axes:
+        ax.set_xlabel("window T (s)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+class _Journal:
+    """Per-cell accuracies of finished folds, kept in ``cells.csv`` so that a resumed run skips them."""
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if resume and path.is_file():
+            with path.open(newline="") as fh:
+                for row in csv.DictReader(fh):
+                    self.rows.append(
+                        {
+                            "method": row["method"],
+                            "window": float(row["window"]),
+                            "block": int(row["block"]),
+                            "subject": row["subject"],
+                            "accuracy": float(row["accuracy"]),
+                            "n_test": int(row["n_test"]),
+                        }
+                    )
+
+    def fold_done(self, window: float, block: int) -> bool:
+        return any(r["window"] == window and r["block"] == block and r["method"] == "dnn" for r in self.rows)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.rows.extend(rows)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_JOURNAL_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buffer.getvalue())
