@@ -100,6 +100,12 @@ class TaskBase(ABC):
     def validate(self) -> None:  # noqa: B027 - optional hook, nothing to check by default
         """Check the parameters' values cheaply (nothing run); raise ConfigError naming the parameter."""
 
+    def model_spec(self, spec: DataSpec) -> DataSpec:
+        """The spec the task builds its models from, given the dataset's. The default is the dataset's
+        own; a task that transforms samples first (crops, filter banks) returns the transformed shape.
+        The conformance kit sizes models with it."""
+        return spec
+
     @abstractmethod
     def run(self, ctx: RunContext) -> TaskResult:
         """Train and evaluate through ``ctx`` (data, model factory, engine, run directory)."""

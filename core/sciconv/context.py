@@ -100,7 +100,10 @@ class RunContext:
         dataset's), with the pipeline's ``model.params`` updated by ``params``."""
         spec = spec or self.load_data().spec
         model = self._model_factory(spec, **{**self._model_params, **params})
-        self.summary.setdefault("n_parameters", sum(p.numel() for p in model.parameters() if p.requires_grad))
+        counts = self.summary.setdefault("n_parameters", [])
+        count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if count not in counts:
+            counts.append(count)
         return model
 
     def fit(self, model: torch.nn.Module, train_data: Any, val_data: Any = None, **kwargs: Any) -> FitResult:

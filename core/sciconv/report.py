@@ -133,12 +133,20 @@ def render_report(
         if spec.get("units"):
             line += f", {spec['units']}"
         if spec.get("classes"):
-            line += f"; classes: {', '.join(map(str, spec['classes']))}"
+            classes = [str(c) for c in spec["classes"]]
+            shown = ", ".join(classes if len(classes) <= 12 else [*classes[:10], "...", classes[-1]])
+            line += f"; classes: {shown}"
         out.append(line)
     if "splits" in summary:
         out.append("- **Splits**: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
-    if "n_parameters" in summary:
-        out.append(f"- **Model size**: {summary['n_parameters']:,} trainable parameters")
+    counts = sorted(summary.get("n_parameters", []))
+    if len(counts) == 1:
+        out.append(f"- **Model size**: {counts[0]:,} trainable parameters")
+    elif counts:
+        out.append(
+            f"- **Model size**: {counts[0]:,} to {counts[-1]:,} trainable parameters "
+            f"({len(counts)} input shapes were used)"
+        )
     train = config.get("train", {})
     es = train.get("early_stopping", {})
     stopping = (

@@ -632,6 +632,29 @@ def write_benchmark_subject(path: str | Path, data: np.ndarray) -> Path:
     return _atomic_savemat(Path(path), {"data": np.asfortranarray(data, dtype=np.float64)})
 
 
+def write_beta_subject(
+    path: str | Path, eeg: np.ndarray, freqs: np.ndarray, phases: np.ndarray, srate: float = 250.0
+) -> Path:
+    """Write one subject in the BETA layout: struct ``data`` with ``EEG`` float64 ``[64, n_samples, n_blocks,
+    n_targets]`` in µV (block and target axes in BETA's order) and ``suppl_info`` with ``freqs`` (Hz),
+    ``phases`` (rad) and ``srate`` (Hz). Atomic like :func:`write_benchmark_subject`. Returns the path."""
+    eeg = np.asarray(eeg)
+    freqs = np.asarray(freqs, dtype=np.float64).reshape(-1)
+    phases = np.asarray(phases, dtype=np.float64).reshape(-1)
+    if eeg.ndim != 4 or eeg.shape[0] != N_CHANNELS or eeg.dtype.kind not in "biuf":
+        raise ConfigError(
+            f"BETA EEG must be a numeric [64, samples, n_blocks, n_targets] array, got {_shape(eeg.shape)}"
+        )
+    if not np.isfinite(eeg).all():
+        raise ConfigError("BETA EEG holds NaN or inf")
+    if freqs.shape != phases.shape or freqs.size != eeg.shape[3]:
+        raise ConfigError(
+            f"BETA needs one frequency and phase per target ({eeg.shape[3]}), got {freqs.size}, {phases.size}"
+        )
+    suppl = {"freqs": freqs[None, :], "phases": phases[None, :], "srate": float(srate)}
+    return _atomic_savemat(Path(path), {"data": {"EEG": np.asfortranarray(eeg, dtype=np.float64), "suppl_info": suppl}})
+
+
 def write_freq_phase(root: str | Path, freqs: np.ndarray, phases: np.ndarray) -> Path:
     """Write ``root/Freq_Phase.mat`` with ``freqs`` (Hz) and ``phases`` (rad) as 1 x n_targets rows.
 

@@ -187,7 +187,7 @@ def check_plugin(
     """Run the conformance checks over everything ``plugin`` contributes.
 
     Each of the plugin's pipelines is validated (with ``pipeline_overrides[name]`` applied, to make its
-    data small) and its dataset, model (sized from that dataset's spec) and task are checked. A
+    data small) and its dataset, task and model (sized from ``task.model_spec(dataset spec)``) are checked. A
     dataset, model or task that no pipeline uses must be given in ``extra_*`` (params, or spec and
     params for models), so that every component is exercised. Convolution backends must expose
     ``conv1d/conv2d/conv3d`` matching torch's on a small input.
@@ -213,8 +213,11 @@ def check_plugin(
         cfg = pipe.config
         bundle = check_dataset(cfg.dataset.name, cfg.dataset.params)
         specs[cfg.dataset.name] = bundle.spec
-        check_model(cfg.model.name, bundle.spec, cfg.model.params)
-        check_task(cfg.task.name, cfg.task.params)
+        task = check_task(cfg.task.name, cfg.task.params)
+        model_spec = task.model_spec(bundle.spec) if callable(getattr(task, "model_spec", None)) else bundle.spec
+        if not isinstance(model_spec, DataSpec):
+            raise ConformanceError(f"task {cfg.task.name!r}: model_spec() returned {type(model_spec).__name__}")
+        check_model(cfg.model.name, model_spec, cfg.model.params)
         report.pipelines.append(name)
         for kind, component in (
             ("datasets", cfg.dataset.name),

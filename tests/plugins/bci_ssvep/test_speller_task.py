@@ -1,0 +1,147 @@
+"""The speller protocol end to end on small simulated data, its bookkeeping, and the plugin's conformance."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sciconv
+from sciconv.errors import ConfigError
+from sciconv.testing import check_plugin
+from sciconv_bci_ssvep.itr import itr_bits_per_min
+from sciconv_bci_ssvep.mat_io import write_beta_subject
+from sciconv_bci_ssvep.simulator import simulate_benchmark, simulate_subject
+from sciconv_bci_ssvep.speller_task import summarise
+
+TINY = {
+    "dataset.params.n_subjects": 2,
+    "dataset.params.n_blocks": 3,
+    "task.params.windows": [0.3, 0.5],
+    "task.params.test_blocks": [0],
+    "task.params.stage2_epochs": 2,
+    "task.params.n_jobs": 1,
+    "train.epochs": 2,
+    "train.progress": False,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> sciconv.RunResult:
+    return sciconv.run("bci-ssvep", overrides=TINY, run_dir=tmp_path_factory.mktemp("ssvep") / "run")
+
+
+def test_metrics_for_every_method_and_window(tiny_run: sciconv.RunResult) -> None:
+    for method in ("dnn", "dnn_stage1", "fbcca", "etrca"):
+        for window in ("0.3", "0.5"):
+            acc, itr = tiny_run.metrics[f"{method}.acc@{window}"], tiny_run.metrics[f"{method}.itr@{window}"]
+            assert 0.0 <= acc <= 1.0
+            assert itr >= 0.0
+    assert tiny_run.metrics["n_subjects"] == 2 and tiny_run.metrics["n_folds"] == 1
+    # The training-free baseline is far above chance (1/40) on this simulated data, even at 0.5 s.
+    assert tiny_run.metrics["fbcca.acc@0.5"] > 0.2
+
+
+def test_run_directory_explains_itself(tiny_run: sciconv.RunResult) -> None:
+    run = tiny_run.run_dir
+    report = (run / "report.md").read_text()
+    assert "DNN (stage 1 + 2), T = 0.5 s" in report and "ensemble TRCA" in report and "FBCCA" in report
+    assert "published: Guney et al., IEEE TBME 2021" in report
+    assert "![Accuracy and ITR against the window length" in report
+    assert (run / "plots" / "acc_itr_vs_window.png").stat().st_size > 10_000
+    with (run / "cells.csv").open() as fh:
+        cells = list(csv.DictReader(fh))
+    assert len(cells) == 4 * 2 * 2  # methods (TRCA alone is not run by default) x windows x subjects, one fold
+    assert "trca.acc@0.5" not in tiny_run.metrics
+    assert json.loads((run / "metrics.json").read_text()) == tiny_run.metrics
+    assert tiny_run.model is not None  # the last fold's global (stage-1) model
+
+
+def test_itr_is_averaged_over_cells_not_computed_from_the_mean() -> None:
+    rows = [
+        {"method": "dnn", "window": 0.4, "block": b, "subject": s, "accuracy": a, "n_test": 40}
+        for s, b, a in [("S1", 0, 1.0), ("S1", 1, 0.5), ("S2", 0, 0.2), ("S2", 1, 0.9)]
+    ]
+    result = summarise(rows, 40, 0.5)[("dnn", 0.4)]
+    per_subject = [
+        np.mean([itr_bits_per_min(1.0, 40, 0.9), itr_bits_per_min(0.5, 40, 0.9)]),
+        np.mean([itr_bits_per_min(0.2, 40, 0.9), itr_bits_per_min(0.9, 40, 0.9)]),
+    ]
+    assert result["itr"] == pytest.approx(np.mean(per_subject))
+    assert result["acc"] == pytest.approx(np.mean([0.75, 0.55]))
+    assert result["acc_se"] == pytest.approx(np.std([0.75, 0.55], ddof=1) / np.sqrt(2))
+    assert result["itr"] != pytest.approx(itr_bits_per_min(0.65, 40, 0.9))
+
+
+def test_resume_skips_finished_folds_and_parallel_equals_serial(tmp_path: Path) -> None:
+    overrides = {**TINY, "task.params.windows": [0.4]}
+    first = sciconv.run("bci-ssvep", overrides=overrides, run_dir=tmp_path / "run")
+    # Continue the same run with a second fold: fold 0 comes from the journal, fold 1 is computed, in parallel.
+    more = sciconv.run(resume=tmp_path / "run", overrides={"task.params.test_blocks": [0, 1], "task.params.n_jobs": 2})
+    assert more.metrics["n_folds"] == 2
+    with (tmp_path / "run" / "cells.csv").open() as fh:
+        cells = list(csv.DictReader(fh))
+    fold0 = sorted((c["method"], c["subject"], c["accuracy"]) for c in cells if c["block"] == "0")
+    assert len(fold0) == 4 * 2 and len(cells) == 2 * len(fold0)
+    # The same two folds computed from scratch, serially, give the same numbers.
+    fresh = sciconv.run(
+        "bci-ssvep", overrides={**overrides, "task.params.test_blocks": [0, 1]}, run_dir=tmp_path / "fresh"
+    )
+    assert fresh.metrics == more.metrics
+    assert first.metrics["dnn.acc@0.4"] == pytest.approx(
+        np.mean([float(c["accuracy"]) for c in cells if c["block"] == "0" and c["method"] == "dnn"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"task.params.windows": [6.0]}, r"T = 6 s does not fit the epochs"),
+        ({"task.params.test_blocks": [7]}, r"blocks \[7\] are not in the data"),
+        ({"task.params.windows": [0.4, 0.4]}, "repeated window"),
+        ({"task.params.baselines": ["cca"]}, "unknown"),
+        ({"task.params.stage2_dropout": 1.5}, "probability"),
+        ({"dataset.params.n_blocks": 1}, "at least 2"),
+    ],
+)
+def test_bad_task_parameters(tmp_path: Path, overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        sciconv.run("bci-ssvep", overrides={**TINY, **overrides}, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_root_is_required_for_real_data_pipelines(tmp_path: Path) -> None:
+    for name in ("bci-ssvep-benchmark", "bci-ssvep-beta", "bci-ssvep-exo"):
+        with pytest.raises(ConfigError, match=r"dataset\.params\.root"):
+            sciconv.load_pipeline(name)
+
+
+def _beta_folder(root: Path) -> Path:
+    root.mkdir()
+    sub = simulate_subject(1, seed=0, n_blocks=2, n_targets=40, snr_db=-2.5, physics=None)
+    write_beta_subject(root / "S1.mat", sub.data[:, :1000].transpose(0, 1, 3, 2), sub.freqs, sub.phases)
+    return root
+
+
+def test_conformance_of_every_component_and_pipeline(tmp_path: Path) -> None:
+    exo = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ssvep-exoskeleton"
+    if not exo.is_dir():
+        pytest.skip(f"the real SSVEP sample is not at {exo}: bci-ssvep-exo needs a folder of recordings")
+    benchmark = tmp_path / "benchmark"
+    simulate_benchmark(benchmark, n_subjects=1, seed=0, n_blocks=2)
+    report = check_plugin(
+        "bci-ssvep",
+        pipeline_overrides={
+            "bci-ssvep": {"dataset.params.n_subjects": 1, "dataset.params.n_blocks": 2},
+            "bci-ssvep-benchmark": {"dataset.params.root": str(benchmark)},
+            "bci-ssvep-beta": {"dataset.params.root": str(_beta_folder(tmp_path / "beta"))},
+            "bci-ssvep-exo": {"dataset.params.root": str(exo)},
+        },
+    )
+    assert sorted(report.datasets) == sorted(
+        ["ssvep.simulated-benchmark", "ssvep.benchmark", "ssvep.beta", "ssvep.mne-recordings"]
+    )
+    assert report.models == ["ssvep.guney-dnn"] and report.tasks == ["ssvep.speller"]
