@@ -57,10 +57,20 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Pa
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG through a temporary file and a rename (never half a file),
+    close it, and return ``path``. Tasks use it for the figures they add to the report."""
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     tmp.replace(path)
     return path
 

@@ -38,6 +38,7 @@ from sciconv_bci_ssvep.recording import (
     OCCIPITAL_9,
     SSVEPRecording,
     benchmark_stimuli,
+    build_epochs,
 )
 
 BENCHMARK_N_SAMPLES = 1500  # 6 s at 250 Hz: -0.5 .. 5.5 s around onset
@@ -287,35 +288,13 @@ def _build_recording(
 ) -> SSVEPRecording:
     """``data`` in volts, ``(n_trials, n_channels, n_samples)``, 250 Hz, onset 0.5 s in."""
     import mne
-    import pandas as pd
 
     ch_names = [mne_channel_name(BENCHMARK_CHANNELS[i]) for i in channel_indices]
     info = mne.create_info(ch_names, BENCHMARK_SFREQ, ch_types="eeg")
     info["line_freq"] = 50.0
-    targets = np.asarray(meta["target"], dtype=int)
     class_names = _class_names(freqs)
-    n = len(targets)
-    events = np.column_stack([np.arange(n) * data.shape[-1], np.zeros(n, int), targets + 1])
-    metadata = pd.DataFrame(
-        {
-            "subject": meta["subject"],
-            "block": np.asarray(meta["block"], dtype=int),
-            "target": targets,
-            "frequency": freqs[targets],
-            "phase": phases[targets],
-            "session": meta["session"],
-        }
-    )
-    epochs = mne.EpochsArray(
-        data,
-        info,
-        events=events,
-        tmin=-BENCHMARK_ONSET_S,
-        event_id={c: k + 1 for k, c in enumerate(class_names)},
-        metadata=metadata,
-        on_missing="ignore",
-        verbose=False,
-    )
+    event_id = {c: k + 1 for k, c in enumerate(class_names)}
+    epochs = build_epochs(data, info, meta, freqs, phases, event_id, tmin=-BENCHMARK_ONSET_S)
     epochs.set_montage(benchmark_montage(), verbose=False)
     return SSVEPRecording(
         epochs=epochs,

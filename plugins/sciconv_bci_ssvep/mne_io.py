@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from sciconv.errors import ConfigError, DataError
-from sciconv_bci_ssvep.recording import SSVEPRecording
+from sciconv_bci_ssvep.recording import SSVEPRecording, build_epochs
 
 # Exoskeleton dataset (Kalunga et al. 2016, as in MOABB's SSVEPExo): event code of each class, in class
 # order. The event marks the audio cue; the LEDs flicker for the 5 s trial that follows it.
@@ -232,7 +232,6 @@ def read_mne_recordings(
         ConfigError: invalid ``event_id``, ``stimulus_freqs``, ``tmin``/``tmax``, ``latency`` or filters.
     """
     import mne
-    import pandas as pd
 
     from sciconv_bci_ssvep.mat_io import _standard_1005
 
@@ -330,30 +329,7 @@ def read_mne_recordings(
     info = mne.create_info(ch_names, sfreq, ch_types="eeg")
     if first_info.get("line_freq"):
         info["line_freq"] = first_info["line_freq"]
-    stacked = np.concatenate(data)
-    targets = np.asarray(meta["target"], dtype=int)
-    codes = np.asarray(list(event_id.values()))[targets]
-    events = np.column_stack([np.arange(len(targets)) * n_samples, np.zeros(len(targets), int), codes])
-    metadata = pd.DataFrame(
-        {
-            "subject": meta["subject"],
-            "block": np.asarray(meta["block"], dtype=int),
-            "target": targets,
-            "frequency": freqs[targets],
-            "phase": phases[targets],
-            "session": meta["session"],
-        }
-    )
-    epochs = mne.EpochsArray(
-        stacked,
-        info,
-        events=events,
-        tmin=tmin,
-        event_id=event_id,
-        metadata=metadata,
-        on_missing="ignore",
-        verbose=False,
-    )
+    epochs = build_epochs(np.concatenate(data), info, meta, freqs, phases, event_id, tmin=tmin)
     montage = first_info.get_montage()
     if montage is not None and _has_positions(first_info):
         epochs.set_montage(montage, on_missing="ignore", verbose=False)

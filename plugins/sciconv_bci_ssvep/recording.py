@@ -8,8 +8,9 @@ each session (file) is a block, so leave-one-block-out is cross-session evaluati
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -112,3 +113,44 @@ class SSVEPRecording:
                 f"{duration + extra_after:g} s but the epochs hold {available:.3f} s after that point"
             )
         return data[:, :, start : start + n + extra] * 1e6
+
+
+def build_epochs(
+    data: np.ndarray,
+    info: mne.Info,
+    meta: Mapping[str, Sequence[Any]],
+    freqs: np.ndarray,
+    phases: np.ndarray,
+    event_id: Mapping[str, int],
+    tmin: float,
+) -> mne.EpochsArray:
+    """The epochs every reader returns: ``data`` ``(n_trials, n_channels, n_samples)`` in volts, with the
+    metadata columns of :class:`SSVEPRecording` built from ``meta`` (``subject``, ``block``, ``target``,
+    ``session`` per trial) and the stimulus table. ``event_id`` maps class names, in target order, to
+    event codes."""
+    import mne
+    import pandas as pd
+
+    targets = np.asarray(meta["target"], dtype=int)
+    codes = np.asarray(list(event_id.values()))[targets]
+    events = np.column_stack([np.arange(len(targets)) * data.shape[-1], np.zeros(len(targets), int), codes])
+    metadata = pd.DataFrame(
+        {
+            "subject": meta["subject"],
+            "block": np.asarray(meta["block"], dtype=int),
+            "target": targets,
+            "frequency": freqs[targets],
+            "phase": phases[targets],
+            "session": meta["session"],
+        }
+    )
+    return mne.EpochsArray(
+        data,
+        info,
+        events=events,
+        tmin=tmin,
+        event_id=dict(event_id),
+        metadata=metadata,
+        on_missing="ignore",
+        verbose=False,
+    )

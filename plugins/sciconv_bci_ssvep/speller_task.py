@@ -38,6 +38,7 @@ from sciconv.config import TrainConfig
 from sciconv.context import RunContext
 from sciconv.engine import Engine, seed_everything
 from sciconv.errors import ConfigError, DataError
+from sciconv.report import save_figure
 from sciconv_bci_ssvep import published
 from sciconv_bci_ssvep.baselines import FBCCA, TRCA
 from sciconv_bci_ssvep.filterbank import guney_subbands
@@ -521,12 +522,7 @@ def plot_vs_window(
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 class _Journal:

@@ -15,6 +15,7 @@ from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
 from sciconv.engine import accuracy
 from sciconv.errors import ConfigError, DataError
+from sciconv.report import save_figure
 from sciconv_ecg.metrics import binary_metrics, roc_auc
 from sciconv_ecg.qrs import QRSWidthClassifier, qrs_bounds
 
@@ -220,7 +221,7 @@ class BeatClassificationTask(TaskBase):
             ax.grid(alpha=0.3)
         axes[0].set_ylabel(f"lead {spec.channels[0] if spec.channels else ''} ({spec.units or 'a.u.'})")
         fig.tight_layout()
-        path = _save(fig, ctx.plots_dir / "example_beats.png")
+        path = save_figure(fig, ctx.plots_dir / "example_beats.png")
         if widths is None:
             return path, "Example test beats per class"
         return path, "Example test beats per class; ticks mark the baseline's measured QRS onset and offset"
@@ -244,19 +245,8 @@ def _plot_widths(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = _save(fig, ctx.plots_dir / "qrs_widths.png")
+    path = save_figure(fig, ctx.plots_dir / "qrs_widths.png")
     return path, "Measured QRS durations of the test beats and the threshold fitted on the train split"
-
-
-def _save(fig: Any, path: Path) -> Path:
-    """Write a figure under a temporary name, then rename it (a reader never sees half a file)."""
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
 
 
 def _check_spec(spec: DataSpec, dataset: str) -> str:
