@@ -1,0 +1,497 @@
+"""Sparse 3D convolution over active voxels: submanifold and strided (regular) sparse convolution.
+
+A :class:`SparseVoxelTensor` holds the features of the active sites of a batch of voxel grids. A
+:class:`Rulebook` (neighbour map) lists, for each kernel offset, the pairs (input row, output row) that the
+offset connects; it is built with vectorised torch ops (linearised coordinate keys, ``torch.sort`` and
+``torch.searchsorted``, no Python loop over voxels), once per layer geometry, and cached on the tensor so
+that a stack of layers with the same geometry reuses it (like spconv's ``indice_key``). The convolution is
+gather-GEMM-scatter per kernel offset (``index_select``, ``matmul``, ``index_add_``), so autograd flows
+through both the features and the weights with plain differentiable torch ops.
+
+Conventions match ``torch.nn.functional.conv3d``: weight (C_out, C_in, kD, kH, kW), the output site ``o``
+of a regular sparse conv receives ``sum_k W[k] x[o * stride - padding + k * dilation]``; a submanifold conv
+is the dense conv with padding ``dilation * (k // 2)`` evaluated at the input's active sites only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+Triple = tuple[int, int, int]
+# Padded grids up to this many sites (times the batch size) a direct-address table
+# (or up to this many sites per active site) use a direct-address table for the neighbour search
+# instead of sort + searchsorted.
+_DENSE_TABLE_LIMIT = 1 << 22
+_DENSE_TABLE_PER_SITE = 32
+
+
+def _triple(value: int | tuple[int, ...], name: str) -> Triple:
+    """``value`` as a triple of ints (an int is repeated)."""
+    if isinstance(value, int):
+        return (value, value, value)
+    out = tuple(int(v) for v in value)
+    if len(out) != 3:
+        raise ValueError(f"{name} must be an int or a triple, got {value!r}")
+    return out  # type: ignore[return-value]
+
+
+def _linearise(batch: torch.Tensor, zyx: torch.Tensor, shape: Triple) -> torch.Tensor:
+    """Linear keys ``((b * D + z) * H + y) * W + x``. Shapes: batch (...), zyx (..., 3) -> (...) int64."""
+    d, h, w = shape
+    return ((batch * d + zyx[..., 0]) * h + zyx[..., 1]) * w + zyx[..., 2]
+
+
+def _delinearise(keys: torch.Tensor, shape: Triple) -> torch.Tensor:
+    """Inverse of :func:`_linearise`. Shapes: keys (M,) -> coords (M, 4) as (batch, z, y, x)."""
+    d, h, w = shape
+    x = keys % w
+    rest = keys // w
+    y = rest % h
+    rest = rest // h
+    z = rest % d
+    b = rest // d
+    return torch.stack((b, z, y, x), dim=1)
+
+
+class SparseVoxelTensor:
+    """Features at the active sites of a batch of 3D voxel grids.
+
+    Shapes: ``features`` (N, C) float, ``coords`` (N, 4) int64 as (batch, z, y, x), ``spatial_shape``
+    (D, H, W); ``batch_size`` B. Coordinates must lie in ``[0, B) x [0, D) x [0, H) x [0, W)`` and be
+    unique; the constructor checks both (``validate=False`` skips the checks, for internal use).
+    Rulebooks built for these coordinates are cached on the tensor and shared with tensors derived
+    from it with the same coordinates (:meth:`replace_features`, submanifold conv outputs).
+    """
+
+    def __init__(
+        self,
+        features: torch.Tensor,
+        coords: torch.Tensor,
+        spatial_shape: tuple[int, ...],
+        batch_size: int | None = None,
+        *,
+        validate: bool = True,
+        _cache: dict[Any, Rulebook] | None = None,
+    ) -> None:
+        self.features = features
+        self.coords = coords
+        self.spatial_shape: Triple = _triple(spatial_shape, "spatial_shape")
+        if batch_size is None:
+            batch_size = int(coords[:, 0].max().item()) + 1 if coords.numel() else 1
+        self.batch_size = int(batch_size)
+        self._cache: dict[Any, Rulebook] = {} if _cache is None else _cache
+        self._stamp = self._coords_stamp()
+        if validate:
+            self.validate()
+
+    def _coords_stamp(self) -> tuple[int, int, int]:
+        """Identity of the coordinates: a cached rulebook is valid while this is unchanged."""
+        return (id(self.coords), self.coords.data_ptr(), self.coords._version)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on wrong shapes/dtypes, coordinates outside the grid, or duplicates."""
+        f, c = self.features, self.coords
+        if not isinstance(f, torch.Tensor) or f.dim() != 2 or not f.is_floating_point():
+            raise ValueError(f"features must be a floating-point (N, C) tensor, got {_describe(f)}")
+        if not isinstance(c, torch.Tensor) or c.dim() != 2 or c.shape[1] != 4 or c.dtype != torch.int64:
+            raise ValueError(f"coords must be an int64 (N, 4) tensor of (batch, z, y, x), got {_describe(c)}")
+        if f.shape[0] != c.shape[0]:
+            raise ValueError(f"features has {f.shape[0]} rows but coords has {c.shape[0]}")
+        if f.device != c.device:
+            raise ValueError(f"features on {f.device} but coords on {c.device}")
+        if any(s <= 0 for s in self.spatial_shape) or self.batch_size <= 0:
+            raise ValueError(f"spatial_shape {self.spatial_shape} and batch_size {self.batch_size} must be positive")
+        if c.shape[0] == 0:
+            return
+        upper = torch.tensor((self.batch_size, *self.spatial_shape), device=c.device)
+        outside = ((c < 0) | (c >= upper)).any(dim=1)
+        if bool(outside.any()):
+            bad = c[outside.nonzero()[0, 0]].tolist()
+            raise ValueError(
+                f"{int(outside.sum())} coordinate(s) outside batch_size {self.batch_size} x spatial_shape "
+                f"{self.spatial_shape}, e.g. (batch, z, y, x) = {tuple(bad)}"
+            )
+        keys, _ = torch.sort(_linearise(c[:, 0], c[:, 1:], self.spatial_shape))
+        dup = keys[1:] == keys[:-1]
+        if bool(dup.any()):
+            bad = _delinearise(keys[1:][dup][:1], self.spatial_shape)[0].tolist()
+            raise ValueError(
+                f"{int(dup.sum())} duplicated coordinate(s) (same batch and site), e.g. (batch, z, y, x) = {tuple(bad)}"
+            )
+
+    @property
+    def num_active(self) -> int:
+        """Number of active sites N."""
+        return int(self.coords.shape[0])
+
+    def replace_features(self, features: torch.Tensor) -> SparseVoxelTensor:
+        """Same coordinates (and rulebook cache), new features. Shapes: features (N, C')."""
+        if features.dim() != 2 or features.shape[0] != self.num_active:
+            raise ValueError(f"features must be ({self.num_active}, C), got {tuple(features.shape)}")
+        return SparseVoxelTensor(
+            features, self.coords, self.spatial_shape, self.batch_size, validate=False, _cache=self._cache
+        )
+
+    @classmethod
+    def from_dense(cls, x: torch.Tensor) -> SparseVoxelTensor:
+        """Active sites = sites with any nonzero channel. Shapes: x (B, C, D, H, W) -> N active sites."""
+        if x.dim() != 5:
+            raise ValueError(f"from_dense expects a (B, C, D, H, W) tensor, got shape {tuple(x.shape)}")
+        mask = (x != 0).any(dim=1)
+        coords = mask.nonzero()
+        features = x.permute(0, 2, 3, 4, 1)[mask]
+        return cls(features, coords, tuple(x.shape[2:]), x.shape[0], validate=False)
+
+    def to_dense(self) -> torch.Tensor:
+        """Dense grid with zeros at inactive sites (differentiable). Shapes: -> (B, C, D, H, W)."""
+        b, c = self.batch_size, self.features.shape[1]
+        dense = self.features.new_zeros((b, *self.spatial_shape, c))
+        idx = tuple(self.coords.unbind(dim=1))
+        dense = dense.index_put(idx, self.features)
+        return dense.permute(0, 4, 1, 2, 3).contiguous()
+
+    def __repr__(self) -> str:
+        return (
+            f"SparseVoxelTensor(N={self.num_active}, C={self.features.shape[1]}, "
+            f"spatial_shape={self.spatial_shape}, batch_size={self.batch_size})"
+        )
+
+
+def _describe(t: Any) -> str:
+    if isinstance(t, torch.Tensor):
+        return f"{t.dtype} tensor of shape {tuple(t.shape)}"
+    return type(t).__name__
+
+
+@dataclass
+class Rulebook:
+    """Neighbour map of one layer geometry.
+
+    For kernel offset ``k`` (C order over (kD, kH, kW), matching ``weight.reshape(C_out, C_in, -1)``),
+    ``in_idx[k]`` and ``out_idx[k]`` (both (P_k,) int64) are the connected (input row, output row) pairs.
+    ``out_coords`` (M, 4) are the output sites, ``out_spatial_shape`` their grid. For a submanifold
+    rulebook the centre offset is the identity and is stored as ``identity_offset`` with empty pairs.
+    """
+
+    submanifold: bool
+    kernel_size: Triple
+    stride: Triple
+    padding: Triple
+    dilation: Triple
+    num_in: int
+    out_coords: torch.Tensor
+    out_spatial_shape: Triple
+    in_idx: list[torch.Tensor]
+    out_idx: list[torch.Tensor]
+    identity_offset: int | None = None
+    pair_counts: list[int] = field(default_factory=list)
+
+    @property
+    def num_out(self) -> int:
+        """Number of output sites M."""
+        return int(self.out_coords.shape[0])
+
+    @property
+    def num_pairs(self) -> int:
+        """Total (input, output) pairs over all offsets, the identity offset included."""
+        return sum(self.pair_counts) + (self.num_in if self.identity_offset is not None else 0)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.submanifold, self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+def _kernel_offsets(kernel_size: Triple, device: torch.device) -> torch.Tensor:
+    """All kernel offsets in C order. Shapes: -> (kD * kH * kW, 3) int64."""
+    grids = torch.meshgrid(*(torch.arange(k, device=device) for k in kernel_size), indexing="ij")
+    return torch.stack([g.reshape(-1) for g in grids], dim=1)
+
+
+def _split(kk: torch.Tensor, values: tuple[torch.Tensor, ...], num: int) -> tuple[list[int], list[list[torch.Tensor]]]:
+    """Split rows sorted by offset ``kk`` into per-offset chunks."""
+    counts = torch.bincount(kk, minlength=num).tolist()
+    return counts, [list(v.split(counts)) for v in values]
+
+
+def build_rulebook(
+    x: SparseVoxelTensor,
+    kernel_size: int | tuple[int, int, int],
+    stride: int | tuple[int, int, int] = 1,
+    padding: int | tuple[int, int, int] = 0,
+    dilation: int | tuple[int, int, int] = 1,
+    *,
+    submanifold: bool = False,
+) -> Rulebook:
+    """Build the neighbour map of ``x``'s coordinates for one layer geometry (no caching; see
+    :func:`get_rulebook`). A submanifold rulebook (odd kernel, stride 1, centred: padding is
+    ``dilation * (k // 2)``) has output sites = input sites; a regular one has as output sites every site
+    of the output grid reached by an active input. Shapes: x.coords (N, 4) -> Rulebook with out_coords (M, 4)."""
+    ks = _triple(kernel_size, "kernel_size")
+    st, pd, dl = _triple(stride, "stride"), _triple(padding, "padding"), _triple(dilation, "dilation")
+    if any(k <= 0 for k in ks) or any(s <= 0 for s in st) or any(d <= 0 for d in dl) or any(p < 0 for p in pd):
+        raise ValueError(f"invalid geometry: kernel_size={ks}, stride={st}, padding={pd}, dilation={dl}")
+    coords = x.coords
+    device = coords.device
+    shape = x.spatial_shape
+    n = coords.shape[0]
+    offsets = _kernel_offsets(ks, device)  # (K, 3)
+    num_k = offsets.shape[0]
+    batch = coords[:, 0]
+    zyx = coords[:, 1:]
+    dl_t = torch.tensor(dl, device=device)
+    if submanifold:
+        if any(k % 2 == 0 for k in ks) or st != (1, 1, 1):
+            raise ValueError(f"submanifold conv needs an odd kernel and stride 1, got kernel_size={ks}, stride={st}")
+        centre = torch.tensor([k // 2 for k in ks], device=device)
+        rel = (offsets - centre) * dl_t  # (K, 3)
+        identity = int(((offsets - centre) == 0).all(dim=1).nonzero()[0, 0])
+        # Linearise in a grid padded by the kernel's reach, so that every neighbour has a valid key and
+        # each kernel offset is one scalar key shift: neighbour keys are (K, N) = keys + delta[k].
+        reach = [d * (k // 2) for d, k in zip(dl, ks, strict=True)]
+        padded: Triple = tuple(s + 2 * r for s, r in zip(shape, reach, strict=True))  # type: ignore[assignment]
+        keys = _linearise(batch, zyx + torch.tensor(reach, device=device), padded)
+        delta = rel[:, 0] * (padded[1] * padded[2]) + rel[:, 1] * padded[2] + rel[:, 2]
+        nkeys = keys.unsqueeze(0) + delta.unsqueeze(1)  # (K, N)
+        volume = x.batch_size * math.prod(padded)
+        if volume <= max(_DENSE_TABLE_LIMIT, _DENSE_TABLE_PER_SITE * n):
+            # direct-address table (a perfect hash of the linear keys): one gather per query
+            table = torch.full((volume,), -1, dtype=torch.int64, device=device)
+            table[keys] = torch.arange(n, device=device)
+            rows = table[nkeys]
+            found = rows >= 0
+        else:
+            sorted_keys, order = torch.sort(keys)
+            pos = torch.searchsorted(sorted_keys, nkeys).clamp_(max=max(n - 1, 0))
+            found = sorted_keys[pos] == nkeys if n else torch.zeros_like(nkeys, dtype=torch.bool)
+            rows = order[pos]
+        found[identity] = False  # the centre offset is the identity, applied as a plain GEMM
+        kk, oo = found.nonzero(as_tuple=True)
+        in_rows = rows[kk, oo]
+        counts, (ins, outs) = _split(kk, (in_rows, oo), num_k)
+        return Rulebook(True, ks, st, pd, dl, n, coords, shape, ins, outs, identity, counts)
+    out_shape = tuple(
+        (s + 2 * p - d * (k - 1) - 1) // t + 1 for s, p, d, k, t in zip(shape, pd, dl, ks, st, strict=True)
+    )
+    if any(s <= 0 for s in out_shape):
+        raise ValueError(f"kernel_size={ks} with dilation={dl} is larger than the padded input {shape} (padding={pd})")
+    out_shape_t: Triple = out_shape  # type: ignore[assignment]
+    num = zyx.unsqueeze(0) + torch.tensor(pd, device=device) - offsets.unsqueeze(1) * dl_t  # (K, N, 3) = o * stride
+    st_t = torch.tensor(st, device=device)
+    o = torch.div(num, st_t, rounding_mode="floor")
+    valid = ((num >= 0) & (num % st_t == 0) & (o < torch.tensor(out_shape, device=device))).all(dim=2)
+    kk, ii = valid.nonzero(as_tuple=True)
+    okeys = _linearise(batch[ii], o[kk, ii], out_shape_t)
+    uniq, inv = torch.unique(okeys, sorted=True, return_inverse=True)
+    out_coords = _delinearise(uniq, out_shape_t)
+    counts, (ins, outs) = _split(kk, (ii, inv), num_k)
+    return Rulebook(False, ks, st, pd, dl, n, out_coords, out_shape_t, ins, outs, None, counts)
+
+
+def get_rulebook(
+    x: SparseVoxelTensor,
+    kernel_size: int | tuple[int, int, int],
+    stride: int | tuple[int, int, int] = 1,
+    padding: int | tuple[int, int, int] = 0,
+    dilation: int | tuple[int, int, int] = 1,
+    *,
+    submanifold: bool = False,
+) -> Rulebook:
+    """:func:`build_rulebook`, cached on ``x`` (shared by tensors with the same coordinates) and keyed on
+    the geometry; rebuilt if the coordinates tensor was replaced or modified in place."""
+    stamp = x._coords_stamp()
+    if stamp != x._stamp:
+        x._cache.clear()
+        x._stamp = stamp
+    ks = _triple(kernel_size, "kernel_size")
+    dl = _triple(dilation, "dilation")
+    if submanifold:
+        key: tuple[Any, ...] = (True, ks, (1, 1, 1), tuple(d * (k // 2) for d, k in zip(dl, ks, strict=True)), dl)
+    else:
+        key = (False, ks, _triple(stride, "stride"), _triple(padding, "padding"), dl)
+    rb = x._cache.get(key)
+    if rb is None:
+        rb = build_rulebook(x, ks, stride, padding, dl, submanifold=submanifold)
+        x._cache[key] = rb
+    return rb
+
+
+def _check_weight(x: SparseVoxelTensor, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    if not isinstance(x, SparseVoxelTensor):
+        raise TypeError(f"expected a SparseVoxelTensor, got {type(x).__name__}")
+    if weight.dim() != 5:
+        raise ValueError(f"weight must be (C_out, C_in, kD, kH, kW), got shape {tuple(weight.shape)}")
+    c_in = x.features.shape[1]
+    if weight.shape[1] != c_in:
+        raise ValueError(f"weight expects {weight.shape[1]} input channels but the features have {c_in}")
+    if weight.dtype != x.features.dtype:
+        raise ValueError(f"weight dtype {weight.dtype} differs from features dtype {x.features.dtype}")
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[0]):
+        raise ValueError(f"bias must be ({weight.shape[0]},), got shape {tuple(bias.shape)}")
+
+
+def _gather_gemm_scatter(
+    features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rb: Rulebook
+) -> torch.Tensor:
+    """Apply a rulebook. Shapes: features (N, C_in), weight (C_out, C_in, kD, kH, kW) -> (M, C_out)."""
+    c_out = weight.shape[0]
+    w = weight.reshape(c_out, weight.shape[1], -1).permute(2, 1, 0)  # (K, C_in, C_out)
+    if rb.identity_offset is not None:
+        out = features @ w[rb.identity_offset]
+    else:
+        out = features.new_zeros((rb.num_out, c_out))
+    for k, count in enumerate(rb.pair_counts):
+        if count == 0:
+            continue
+        out.index_add_(0, rb.out_idx[k], features.index_select(0, rb.in_idx[k]) @ w[k])
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def submanifold_conv3d(
+    x: SparseVoxelTensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    dilation: int | tuple[int, int, int] = 1,
+    *,
+    rulebook: Rulebook | None = None,
+) -> SparseVoxelTensor:
+    """Submanifold sparse conv: output sites = input sites; equals ``F.conv3d(dense, weight, bias,
+    padding=dilation * (k // 2), dilation=dilation)`` at the active sites. Shapes: x.features (N, C_in),
+    weight (C_out, C_in, kD, kH, kW) with odd kernel sizes, bias (C_out,) -> features (N, C_out)."""
+    _check_weight(x, weight, bias)
+    ks: Triple = tuple(weight.shape[2:])  # type: ignore[assignment]
+    if any(k % 2 == 0 for k in ks):
+        raise ValueError(f"submanifold conv needs odd kernel sizes, got {ks}")
+    if rulebook is None:
+        rulebook = get_rulebook(x, ks, dilation=dilation, submanifold=True)
+    elif not rulebook.submanifold or rulebook.kernel_size != ks or rulebook.num_in != x.num_active:
+        raise ValueError("rulebook does not match this input/kernel (submanifold, kernel size, input sites)")
+    out = _gather_gemm_scatter(x.features, weight, bias, rulebook)
+    return SparseVoxelTensor(out, x.coords, x.spatial_shape, x.batch_size, validate=False, _cache=x._cache)
+
+
+def sparse_conv3d(
+    x: SparseVoxelTensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int | tuple[int, int, int] = 1,
+    padding: int | tuple[int, int, int] = 0,
+    dilation: int | tuple[int, int, int] = 1,
+    *,
+    rulebook: Rulebook | None = None,
+) -> SparseVoxelTensor:
+    """Regular (strided) sparse conv: the output sites are all sites of ``F.conv3d``'s output grid reached
+    by an active input, with ``F.conv3d``'s values there. Shapes: x.features (N, C_in), weight
+    (C_out, C_in, kD, kH, kW), bias (C_out,) -> features (M, C_out) on the grid (D', H', W')."""
+    _check_weight(x, weight, bias)
+    ks: Triple = tuple(weight.shape[2:])  # type: ignore[assignment]
+    if rulebook is None:
+        rulebook = get_rulebook(x, ks, stride, padding, dilation)
+    elif rulebook.submanifold or rulebook.kernel_size != ks or rulebook.num_in != x.num_active:
+        raise ValueError("rulebook does not match this input/kernel (regular, kernel size, input sites)")
+    out = _gather_gemm_scatter(x.features, weight, bias, rulebook)
+    return SparseVoxelTensor(out, rulebook.out_coords, rulebook.out_spatial_shape, x.batch_size, validate=False)
+
+
+class _SparseConvNd(nn.Module):
+    """Parameters and torch ``Conv3d``-style initialisation shared by the sparse conv modules."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int, int],
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _triple(kernel_size, "kernel_size")
+        kw = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty((out_channels, in_channels, *self.kernel_size), **kw))  # type: ignore[arg-type]
+        self.bias = nn.Parameter(torch.empty(out_channels, **kw)) if bias else None  # type: ignore[arg-type]
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Same as ``torch.nn.Conv3d.reset_parameters``."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_channels * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            nn.init.uniform_(self.bias, -bound, bound)
+
+
+class SubMConv3d(_SparseConvNd):
+    """Submanifold sparse conv module (see :func:`submanifold_conv3d`).
+    Shapes: features (N, C_in) -> (N, C_out), same sites."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int, int] = 3,
+        dilation: int | tuple[int, int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, bias, device, dtype)
+        if any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(f"submanifold conv needs odd kernel sizes, got {self.kernel_size}")
+        self.dilation = _triple(dilation, "dilation")
+
+    def forward(self, x: SparseVoxelTensor) -> SparseVoxelTensor:
+        return submanifold_conv3d(x, self.weight, self.bias, self.dilation)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, dilation={self.dilation}"
+
+
+class SparseConv3d(_SparseConvNd):
+    """Regular (strided) sparse conv module (see :func:`sparse_conv3d`).
+    Shapes: features (N, C_in) on (D, H, W) -> (M, C_out) on (D', H', W')."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int, int] = 3,
+        stride: int | tuple[int, int, int] = 1,
+        padding: int | tuple[int, int, int] = 0,
+        dilation: int | tuple[int, int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, bias, device, dtype)
+        self.stride = _triple(stride, "stride")
+        self.padding = _triple(padding, "padding")
+        self.dilation = _triple(dilation, "dilation")
+
+    def forward(self, x: SparseVoxelTensor) -> SparseVoxelTensor:
+        return sparse_conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}"
+        )
+
+
+__all__ = [
+    "Rulebook",
+    "SparseConv3d",
+    "SparseVoxelTensor",
+    "SubMConv3d",
+    "build_rulebook",
+    "get_rulebook",
+    "sparse_conv3d",
+    "submanifold_conv3d",
+]
