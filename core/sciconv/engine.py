@@ -135,7 +135,7 @@ class Engine:
         metrics = dict(metrics or {})
         model.to(self.device)
         optimizer = _make_optimizer(cfg, model)
-        generator = torch.Generator().manual_seed(_derived_seed(cfg.seed, name))
+        generator = torch.Generator().manual_seed(derive_seed(cfg.seed, name))
         loader = DataLoader(
             train_data,
             batch_size=cfg.batch_size,
@@ -359,7 +359,9 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
-def _derived_seed(seed: int, name: str) -> int:
+def derive_seed(seed: int, name: str) -> int:
+    """A seed for the named part of a run (a fit, a fold, a subject), derived from the run's seed, so that
+    each part is reproducible whatever ran before it or in which process. Returns a 63-bit integer."""
     digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
@@ -440,6 +442,7 @@ __all__ = [
     "FitResult",
     "Metric",
     "accuracy",
+    "derive_seed",
     "resolve_device",
     "seed_everything",
     "to_device",

@@ -20,7 +20,6 @@ block) cell; a subject's number is the mean over its cells, and the report gives
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 from collections.abc import Sequence
@@ -36,7 +35,7 @@ from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.checkpoint import atomic_write_text
 from sciconv.config import TrainConfig
 from sciconv.context import RunContext
-from sciconv.engine import Engine, seed_everything
+from sciconv.engine import Engine, derive_seed, seed_everything
 from sciconv.errors import ConfigError, DataError
 from sciconv.report import save_figure
 from sciconv_bci_ssvep import published
@@ -221,7 +220,7 @@ class SpellerTask(TaskBase):
         fold = f"T{window:g}-block{block}"
         # Each fold is seeded on its own, so its numbers do not depend on which folds ran before it
         # in this process (a resumed run skips finished ones).
-        seed_everything(_derived_seed(ctx.seed, fold))
+        seed_everything(derive_seed(ctx.seed, fold))
         model = ctx.build_model(spec, dropout=tuple(self.stage1_dropout))
         self._weights = getattr(self, "_weights", {})
         self._weights[window] = sum(p.numel() for n, p in model.named_parameters() if not n.endswith("bias"))
@@ -400,10 +399,6 @@ def _no_stopping() -> Any:
     return EarlyStoppingConfig(patience=None, restore_best=False)
 
 
-def _derived_seed(seed: int, name: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "little")
-
-
 def _finetune(
     factory: Any,
     params: dict[str, Any],
@@ -424,7 +419,7 @@ def _finetune(
     if in_worker:
         torch.set_num_threads(1)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_derived_seed(cfg.seed, name))
+        torch.manual_seed(derive_seed(cfg.seed, name))
         model = factory(spec, **params)
         model.load_state_dict(state)
         if callable(getattr(model, "set_dropout", None)):
