@@ -33,7 +33,7 @@ from torch.utils.data import TensorDataset
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.checkpoint import atomic_write_text
-from sciconv.config import TrainConfig
+from sciconv.config import EarlyStoppingConfig, TrainConfig
 from sciconv.context import RunContext
 from sciconv.engine import Engine, derive_seed, seed_everything
 from sciconv.errors import ConfigError, DataError
@@ -112,9 +112,10 @@ class SpellerTask(TaskBase):
             raise ConfigError(f"task.params.n_subbands: expected 1 to 10 sub-bands, got {self.n_subbands}")
         if self.stage2_epochs < 0:
             raise ConfigError(f"task.params.stage2_epochs: expected >= 0, got {self.stage2_epochs}")
-        for name in ("stage2_dropout",):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"task.params.{name}: expected a probability in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.stage2_dropout < 1.0:
+            raise ConfigError(
+                f"task.params.stage2_dropout: expected a probability in [0, 1), got {self.stage2_dropout}"
+            )
         if len(self.stage1_dropout) != 3 or not all(0.0 <= p < 1.0 for p in self.stage1_dropout):
             raise ConfigError(f"task.params.stage1_dropout: expected three probabilities, got {self.stage1_dropout}")
         if self.gaze_shift < 0:
@@ -244,7 +245,11 @@ class SpellerTask(TaskBase):
 
         subjects = list(dict.fromkeys(subject_all))
         cfg = ctx.config.train.model_copy(
-            update={"epochs": max(self.stage2_epochs, 1), "progress": False, "early_stopping": _no_stopping()}
+            update={
+                "epochs": max(self.stage2_epochs, 1),
+                "progress": False,
+                "early_stopping": EarlyStoppingConfig(patience=None, restore_best=False),
+            }
         )
         jobs = []
         for subject in subjects:
@@ -391,12 +396,6 @@ class SpellerTask(TaskBase):
 def truth_of(y: torch.Tensor, mask: np.ndarray) -> np.ndarray:
     """Labels of the masked trials as a numpy array."""
     return y[torch.from_numpy(mask)].numpy()
-
-
-def _no_stopping() -> Any:
-    from sciconv.config import EarlyStoppingConfig
-
-    return EarlyStoppingConfig(patience=None, restore_best=False)
 
 
 def _finetune(

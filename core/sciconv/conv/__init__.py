@@ -4,7 +4,9 @@
 ``Conv1d/Conv2d/Conv3d`` are drop-in subclasses of torch's with a ``backend`` attribute. With
 ``backend=None`` the backend active for the run is used (the pipeline's ``conv.backend``, set with
 :func:`use_backend`). Backends are registered by plugins through ``register_conv_backends``; the core
-registers ``torch`` (``torch.nn.functional``), the reference every other backend is tested against.
+registers ``torch`` (``torch.nn.functional``), the reference every other backend is tested against,
+``fft`` and ``im2win``; new backends can subclass :class:`ConvBackend`. Sparse voxel convolutions live in
+:mod:`sciconv.conv.sparse`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sciconv.conv.backend import ConvBackend
 from sciconv.errors import ConfigError, NotFoundError
 from sciconv.registry import get_registry
 
@@ -147,6 +150,7 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "Conv3d",
+    "ConvBackend",
     "active_backend",
     "available_backends",
     "conv1d",

@@ -45,6 +45,8 @@ from typing import Any
 
 import torch
 
+from sciconv.conv.backend import ConvBackend
+
 __all__ = ["FFTBackend", "backend", "causal_conv1d", "next_fast_len"]
 
 _NATIVE = (torch.float32, torch.float64)
@@ -100,7 +102,7 @@ class _Plan:
         return tuple(range(-self.nd, 0))
 
 
-class FFTBackend:
+class FFTBackend(ConvBackend):
     """Convolution backend computing ``torch.nn.functional.conv{1,2,3}d`` with real FFTs.
 
     Shapes (batched; the unbatched forms without N are accepted too, like torch):
@@ -123,46 +125,19 @@ class FFTBackend:
         self.misses = 0
 
     # ----------------------------------------------------------------- public ops
-    def conv1d(
+    def convnd(
         self,
+        nd: int,
         input: torch.Tensor,
         weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
+        bias: torch.Tensor | None,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
     ) -> torch.Tensor:
-        """``F.conv1d`` via FFT. input (N, C_in, L), weight (C_out, C_in / groups, K) -> (N, C_out, L_out)."""
-        return self._conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
-
-    def conv2d(
-        self,
-        input: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-    ) -> torch.Tensor:
-        """``F.conv2d`` via FFT. input (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW)
-        -> (N, C_out, H_out, W_out)."""
-        return self._conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
-
-    def conv3d(
-        self,
-        input: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-    ) -> torch.Tensor:
-        """``F.conv3d`` via FFT. input (N, C_in, D, H, W), weight (C_out, C_in / groups, kD, kH, kW)
-        -> (N, C_out, D_out, H_out, W_out)."""
-        return self._conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+        """``F.conv{nd}d`` via FFT (see the class docstring for shapes)."""
+        return self._conv(nd, f"conv{nd}d", input, weight, bias, stride, padding, dilation, groups)
 
     def causal_conv1d(
         self,

@@ -35,6 +35,8 @@ from typing import Any
 
 import torch
 
+from sciconv.conv.backend import ConvBackend
+
 _CHUNKS = 8  # the channels-last temporary of the transform is about 1/_CHUNKS of the input
 
 __all__ = ["Im2winBackend", "backend", "im2col_nbytes", "im2win_nbytes", "im2win_transform"]
@@ -358,7 +360,7 @@ def _im2win_conv(
     return out
 
 
-class Im2winBackend:
+class Im2winBackend(ConvBackend):
     """sciconv conv backend running 1D/2D/3D convolutions through the im2win window-order transform.
 
     Each op has ``torch.nn.functional.convNd``'s signature and semantics (stride, int/tuple/'same'/'valid'
@@ -367,46 +369,20 @@ class Im2winBackend:
 
     name = "im2win"
 
-    def conv1d(
+    def convnd(
         self,
+        nd: int,
         input: torch.Tensor,
         weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
+        bias: torch.Tensor | None,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
     ) -> torch.Tensor:
-        """(N, C_in, L), (C_out, C_in/G, K) -> (N, C_out, L_out). The H = 1 case: the buffer is the padded
-        input, channels last (``K`` = C_in/G per kernel tap)."""
-        return _im2win_conv(input, weight, bias, stride, padding, dilation, groups)
-
-    def conv2d(
-        self,
-        input: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-    ) -> torch.Tensor:
-        """(N, C_in, H, W), (C_out, C_in/G, kH, kW) -> (N, C_out, H_out, W_out); buffer
-        (G, N, H_out, W_q, kH, C_in/G)."""
-        return _im2win_conv(input, weight, bias, stride, padding, dilation, groups)
-
-    def conv3d(
-        self,
-        input: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-    ) -> torch.Tensor:
-        """(N, C_in, D, H, W), (C_out, C_in/G, kD, kH, kW) -> (N, C_out, D_out, H_out, W_out); buffer
-        (G, N, D_out, H_out, W_q, kD, kH, C_in/G)."""
+        """The ``nd``-d im2win convolution. conv1d is the H = 1 case (buffer: the padded input, channels
+        last); conv2d's buffer is ``(G, N, H_out, W_q, kH, C_in/G)``; conv3d's ``(G, N, D_out, H_out, W_q,
+        kD, kH, C_in/G)``."""
         return _im2win_conv(input, weight, bias, stride, padding, dilation, groups)
 
 
