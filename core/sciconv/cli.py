@@ -7,11 +7,13 @@ they read entry points, the plugins' light hook modules and the pipeline files' 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sciconv import __version__
@@ -129,6 +131,79 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_conv(args: argparse.Namespace) -> int:
+    from sciconv.conv import available_backends, get_backend
+    from sciconv.conv.auto import AutoTable, default_cache_path
+    from sciconv.conv.auto import backend as auto_backend
+    from sciconv.conv.tuning import Measurement, default_grid, quick_grid, trace_pipeline, tune
+
+    path = Path(args.cache) if args.cache else default_cache_path()
+    base = None
+    if path.exists() and not args.fresh:
+        try:
+            base = AutoTable.load(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--cache: {exc} (pass --fresh to replace it)") from None
+        if not base.matches_machine():
+            _print_err(f"note: {path} was measured on another machine or thread count; starting afresh")
+            base = None
+    if args.show:
+        if base is None:
+            print(f"no tuning cache for this machine at {path}; auto uses its defaults")
+            return 0
+        _print_table(base, path)
+        return 0
+    names = args.backends.split(",") if args.backends else [n for n in available_backends() if n != "auto"]
+    if "torch" not in names:
+        names.insert(0, "torch")
+    backends = {name: get_backend(name) for name in names}
+    if args.repeats < 1 or args.budget <= 0 or args.min_time < 0:
+        raise ConfigError("--repeats must be >= 1, --budget > 0 and --min-time >= 0")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device is available to this torch build")
+    calls = {"default": default_grid, "quick": quick_grid, "none": lambda device: []}[args.grid](args.device)
+    for target in args.pipelines:
+        traced = trace_pipeline(target, batch_size=args.batch_size)
+        _print_err(f"{target}: {len(traced)} convolution signatures")
+        calls.extend(dataclasses.replace(call, device=args.device) for call in traced)
+
+    def progress(m: Measurement) -> None:
+        times = ", ".join(f"{name} {t * 1e3:.3g} ms" for name, t in m.times.items())
+        wrong = "".join(f", {name} incorrect ({why})" for name, why in m.incorrect.items())
+        _print_err(f"{m.call.key}: {times}{wrong} -> {m.best}")
+
+    table = tune(
+        calls,
+        backends,
+        repeats=args.repeats,
+        budget_s=args.budget,
+        min_time_s=args.min_time,
+        base=base,
+        progress=progress,
+    )
+    table.save(path)
+    auto_backend.reload()
+    _print_table(table, path)
+    return 0
+
+
+def _print_table(table: Any, path: Path) -> None:
+    print(f"tuning cache: {path} ({len(table.shapes)} measured signatures)")
+    print("fft crossover (fewest kernel taps at which fft beats torch; '-' = never):")
+    for device, ops in sorted(table.crossover.items()):
+        for op, kinds in sorted(ops.items()):
+            for kind, modes in sorted(kinds.items()):
+                cells = ", ".join(f"{mode} {'-' if v is None else v}" for mode, v in sorted(modes.items()))
+                print(f"  {device} {op} {kind}: {cells}")
+    wins: dict[str, int] = {}
+    for entry in table.shapes.values():
+        wins[entry["best"]] = wins.get(entry["best"], 0) + 1
+    print("fastest backend per signature: " + ", ".join(f"{n} {c}" for n, c in sorted(wins.items())))
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -187,6 +262,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser(
+        "bench-conv",
+        help="measure conv backends here and cache the choices of the auto backend",
+        description=(
+            "Time every dense conv backend on a grid of shapes (and on the convolutions of the pipelines named),"
+            " check each against torch, and write the fastest correct backend per signature and the fitted fft"
+            " crossovers to the tuning cache that conv.backend=auto reads."
+        ),
+    )
+    p.add_argument("pipelines", nargs="*", metavar="PIPELINE", help="also measure these pipelines' own layers")
+    p.add_argument("--grid", choices=("default", "quick", "none"), default="default", help="shape grid to fit on")
+    p.add_argument("--backends", metavar="A,B", help="backends to measure (default: all registered but auto)")
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per backend and shape (median)")
+    p.add_argument("--budget", type=float, default=2.0, help="seconds one backend may spend on one shape")
+    p.add_argument("--min-time", type=float, default=0.2, help="seconds of cheap calls timed per backend and shape")
+    p.add_argument("--batch-size", type=int, help="batch size for tracing pipelines (default: train.batch_size)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device of the grid shapes")
+    p.add_argument("--cache", metavar="FILE", help="tuning cache to update (default: ~/.cache/sciconv/conv-auto.json)")
+    p.add_argument("--fresh", action="store_true", help="discard the cache's earlier measurements")
+    p.add_argument("--show", action="store_true", help="print the cache's crossovers and exit")
+    p.set_defaults(func=cmd_bench_conv)
 
     p = sub.add_parser(
         "validate",

@@ -158,7 +158,7 @@ def test_plugins_json(capsys) -> None:
     assert core["error"] is None and demo["error"] is None
     assert core["version"] == demo["version"] == sciconv.__version__
     assert core["hooks"] == ["register_conv_backends"]
-    assert core["contributes"]["conv_backends"] == ["fft", "im2win", "torch"]
+    assert core["contributes"]["conv_backends"] == ["auto", "fft", "im2win", "torch"]
     assert demo["hooks"] == ["register_datasets", "register_models", "register_pipelines", "register_tasks"]
     assert demo["contributes"] == {
         "datasets": ["demo.oscillations"],
@@ -174,7 +174,7 @@ def test_plugins_text(capsys) -> None:
     assert code == 0
     assert f"demo {sciconv.__version__}" in out
     assert "pipelines: demo-signal" in out
-    assert "conv_backends: fft, im2win, torch" in out
+    assert "conv_backends: auto, fft, im2win, torch" in out
 
 
 def test_list_and_plugins_do_not_import_torch() -> None:

@@ -5,14 +5,16 @@
 ``backend=None`` the backend active for the run is used (the pipeline's ``conv.backend``, set with
 :func:`use_backend`). Backends are registered by plugins through ``register_conv_backends``; the core
 registers ``torch`` (``torch.nn.functional``), the reference every other backend is tested against,
-``fft`` and ``im2win``; new backends can subclass :class:`ConvBackend`. Sparse voxel convolutions live in
+``fft``, ``im2win`` and ``auto`` (the fastest for each call, :mod:`sciconv.conv.auto`); new backends can
+subclass :class:`ConvBackend`. :func:`record_calls` lists the signatures of the convolutions run inside it
+(what ``pipeline bench-conv`` tunes for a pipeline). Sparse voxel convolutions live in
 :mod:`sciconv.conv.sparse`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,10 +22,12 @@ import torch
 from torch import nn
 
 from sciconv.conv.backend import ConvBackend
+from sciconv.conv.signature import ConvCall
 from sciconv.errors import ConfigError, NotFoundError
 from sciconv.registry import get_registry
 
 _ACTIVE: ContextVar[str] = ContextVar("sciconv_conv_backend", default="torch")
+_RECORDER: ContextVar[list[ConvCall] | None] = ContextVar("sciconv_conv_recorder", default=None)
 _REQUIRED = ("conv1d", "conv2d", "conv3d")
 
 
@@ -61,6 +65,36 @@ def use_backend(name: str) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
+@contextmanager
+def record_calls() -> Iterator[list[ConvCall]]:
+    """Record the signature of every ``sciconv.conv`` convolution run inside the block (functional ops and
+    modules alike), in call order, into the yielded list."""
+    calls: list[ConvCall] = []
+    token = _RECORDER.set(calls)
+    try:
+        yield calls
+    finally:
+        _RECORDER.reset(token)
+
+
+def _run(
+    nd: int,
+    backend: str | None,
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+) -> torch.Tensor:
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        with suppress(TypeError, ValueError):  # a malformed call: the backend raises its own error below
+            recorder.append(ConvCall.from_args(nd, input, weight, bias, stride, padding, dilation, groups))
+    return getattr(get_backend(backend), f"conv{nd}d")(input, weight, bias, stride, padding, dilation, groups)
+
+
 def conv1d(
     input: torch.Tensor,
     weight: torch.Tensor,
@@ -74,7 +108,7 @@ def conv1d(
 ) -> torch.Tensor:
     """1D convolution with ``torch.nn.functional.conv1d``'s semantics. Shapes: input (N, C_in, L),
     weight (C_out, C_in / groups, K) -> (N, C_out, L_out)."""
-    return get_backend(backend).conv1d(input, weight, bias, stride, padding, dilation, groups)
+    return _run(1, backend, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(
@@ -90,7 +124,7 @@ def conv2d(
 ) -> torch.Tensor:
     """2D convolution with ``torch.nn.functional.conv2d``'s semantics. Shapes: input (N, C_in, H, W),
     weight (C_out, C_in / groups, kH, kW) -> (N, C_out, H_out, W_out)."""
-    return get_backend(backend).conv2d(input, weight, bias, stride, padding, dilation, groups)
+    return _run(2, backend, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(
@@ -106,44 +140,44 @@ def conv3d(
 ) -> torch.Tensor:
     """3D convolution with ``torch.nn.functional.conv3d``'s semantics. Shapes: input (N, C_in, D, H, W),
     weight (C_out, C_in / groups, kD, kH, kW) -> (N, C_out, D_out, H_out, W_out)."""
-    return get_backend(backend).conv3d(input, weight, bias, stride, padding, dilation, groups)
+    return _run(3, backend, input, weight, bias, stride, padding, dilation, groups)
 
 
 class _BackendConv:
     """Mixin routing torch's ``_conv_forward`` through a sciconv backend."""
 
     backend: str | None
-    _op: str
+    _nd: int
 
     def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.backend = backend
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        op = getattr(get_backend(self.backend), self._op)
+        padding = self.padding  # type: ignore[attr-defined]
         if self.padding_mode != "zeros":  # type: ignore[attr-defined]
             input = nn.functional.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)  # type: ignore[attr-defined]
-            return op(input, weight, bias, self.stride, 0, self.dilation, self.groups)  # type: ignore[attr-defined]
-        return op(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)  # type: ignore[attr-defined]
+            padding = 0
+        return _run(self._nd, self.backend, input, weight, bias, self.stride, padding, self.dilation, self.groups)  # type: ignore[attr-defined]
 
 
 class Conv1d(_BackendConv, nn.Conv1d):
     """``torch.nn.Conv1d`` whose convolution runs on a sciconv backend (``backend=None``: the active
     one). Shapes: (N, C_in, L) -> (N, C_out, L_out)."""
 
-    _op = "conv1d"
+    _nd = 1
 
 
 class Conv2d(_BackendConv, nn.Conv2d):
     """``torch.nn.Conv2d`` on a sciconv backend. Shapes: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
 
-    _op = "conv2d"
+    _nd = 2
 
 
 class Conv3d(_BackendConv, nn.Conv3d):
     """``torch.nn.Conv3d`` on a sciconv backend. Shapes: (N, C_in, D, H, W) -> (N, C_out, D', H', W')."""
 
-    _op = "conv3d"
+    _nd = 3
 
 
 __all__ = [
@@ -151,11 +185,13 @@ __all__ = [
     "Conv2d",
     "Conv3d",
     "ConvBackend",
+    "ConvCall",
     "active_backend",
     "available_backends",
     "conv1d",
     "conv2d",
     "conv3d",
     "get_backend",
+    "record_calls",
     "use_backend",
 ]

@@ -17,8 +17,9 @@ How it works (per spatial dimension, shapes for 1D; 2D/3D are the same over seve
   otherwise a complex matmul per frequency and group mixes the channels, run as one real batched GEMM.
 
 Everything is made of differentiable torch ops (``torch.fft.rfftn/irfftn``, ``matmul``, ``roll``), so
-autograd flows to input, weight and bias. float32 and float64 run natively; float16/bfloat16 are computed
-in float32 and cast back.
+autograd flows to input, weight and bias; the forward real FFTs have a hand-written adjoint (one inverse
+real FFT, :class:`_RealFFT`) instead of autograd's full complex FFT. float32 and float64 run natively;
+float16/bfloat16 are computed in float32 and cast back.
 
 Kernel spectrum cache. The spectrum of a weight is reused across calls while the weight is unchanged. The
 key is ``(weight.data_ptr(), weight._version, shape, strides, dtype, device, dilation, fft size, left
@@ -35,6 +36,7 @@ version counter: call :meth:`FFTBackend.clear_cache` after them. The cache is an
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -51,6 +53,40 @@ __all__ = ["FFTBackend", "backend", "causal_conv1d", "next_fast_len"]
 
 _NATIVE = (torch.float32, torch.float64)
 _UPCAST = (torch.float16, torch.bfloat16)
+
+
+class _RealFFT(torch.autograd.Function):
+    """``torch.fft.rfftn(x, s, dim)`` with an adjoint that is one inverse real FFT.
+
+    Autograd's own backward of ``rfftn`` rebuilds the full Hermitian spectrum and runs a complex FFT of the
+    whole signal; for real ``x`` the adjoint is ``prod(s) * irfftn(G')`` where ``G'`` is the incoming
+    gradient with the paired bins of the last dimension (``1 .. (n - 1) // 2``, which stand for two
+    conjugate frequencies each) halved, cut back to ``x``'s extent (the zero padding has no gradient).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, s: tuple[int, ...], dims: tuple[int, ...]) -> torch.Tensor:  # type: ignore[override]
+        ctx.s, ctx.dims, ctx.extent = s, dims, tuple(x.shape[d] for d in dims)
+        return torch.fft.rfftn(x, s=s, dim=dims)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        s, dims = ctx.s, ctx.dims
+        paired = (s[-1] - 1) // 2
+        grad = grad.clone()
+        grad.narrow(dims[-1], 1, paired).mul_(0.5)
+        gx = torch.fft.irfftn(grad, s=s, dim=dims)
+        gx = gx[(..., *(slice(0, e) for e in ctx.extent))] if ctx.extent != s else gx
+        return gx.mul_(math.prod(s)) if gx.is_contiguous() else gx * math.prod(s), None, None
+
+
+def _rfftn(x: torch.Tensor, s: Sequence[int], dims: Sequence[int]) -> torch.Tensor:
+    """``torch.fft.rfftn(x, s=s, dim=dims)`` (``x`` real, zero padded up to ``s``), with a cheap backward.
+    ``dims`` are the last ``len(s)`` dimensions, given as negative indices."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _RealFFT.apply(x, tuple(s), tuple(dims))
+    return torch.fft.rfftn(x, s=tuple(s), dim=tuple(dims))
 
 
 @lru_cache(maxsize=4096)
@@ -265,7 +301,7 @@ class FFTBackend(ConvBackend):
         w = torch.nn.functional.pad(w, pad)
         if any(plan.pad_left):
             w = torch.roll(w, shifts=tuple(-p for p in plan.pad_left), dims=plan.dims)
-        spec = torch.fft.rfftn(w, dim=plan.dims).conj()
+        spec = _rfftn(w, plan.fft_size, plan.dims).conj()
         c_out, c_in_g = weight.shape[:2]
         spec = spec.reshape(c_out, c_in_g, -1)  # (C_out, C_in/g, F)
         if c_in_g == 1:
@@ -388,7 +424,7 @@ class FFTBackend(ConvBackend):
             x, weight = x.float(), weight.float()
             bias = None if bias is None else bias.float()
         spec = self._spectrum(weight, plan, groups)
-        xf = torch.fft.rfftn(x, s=plan.fft_size, dim=plan.dims)  # (N, C_in, *F)
+        xf = _rfftn(x, plan.fft_size, plan.dims)  # (N, C_in, *F)
         freq_shape = xf.shape[2:]
         yf = self._mix(xf.reshape(*xf.shape[:2], -1), spec, groups, weight.shape[0])
         y = torch.fft.irfftn(yf.reshape(*yf.shape[:2], *freq_shape), s=plan.fft_size, dim=plan.dims)

@@ -11,7 +11,7 @@ from sciconv.testing import check_plugin
 from sciconv_bci_ssvep.guney_dnn import GuneyDNN
 from sciconv_demo.cnn1d import CNN1d
 
-DENSE = [b for b in ("fft", "im2win") if b in available_backends()]
+DENSE = [b for b in ("fft", "im2win", "auto") if b in available_backends()]
 
 
 def test_core_backends_pass_the_conformance_check() -> None:
