@@ -1,0 +1,338 @@
+"""MOGONET: architecture, VCDN fusion, training schedule, determinism, checkpoints and input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from sciconv.errors import ConfigError, DataError
+from sciconv_omics_sguq.mogonet import MOGONET, VCDN, FittedMOGONET, GCNEncoder, class_frequency_weights, train_mogonet
+from sciconv_omics_sguq.patient_graph import train_graph
+
+ROSMAP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "rosmap"
+# a short schedule with 10x the learning rates, for tests that need a trained model quickly
+FAST = {
+    "hidden": (16, 16, 8),
+    "epochs_pretrain": 20,
+    "epochs": 20,
+    "lr_pretrain": 1e-2,
+    "lr_gcn": 5e-3,
+    "lr_vcdn": 1e-2,
+}
+
+
+def gaussian_views(
+    n_train: int = 60, n_test: int = 40, n_views: int = 3, f: int = 10, shift: float = 3.0, seed: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+    """Two Gaussian classes per view, apart along a different direction in each view, positive offset."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n_train + n_test) % 2)
+    views = []
+    for v in range(n_views):
+        direction = np.zeros(f)
+        direction[v % f] = shift
+        views.append(rng.normal(size=(len(y), f)) + 3.0 + np.where(y[:, None] == 1, direction, -direction))
+    return [x[:n_train] for x in views], y[:n_train], [x[n_train:] for x in views], y[n_train:]
+
+
+def graph(n: int = 30, f: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = np.random.default_rng(seed).normal(size=(n, f)) + 1.0
+    ei, ew, _ = train_graph(x, 2)
+    return torch.tensor(x, dtype=torch.float32), ei, ew
+
+
+def dense(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int) -> torch.Tensor:
+    a = torch.zeros(n, n)
+    a[edge_index[1], edge_index[0]] = edge_weight
+    return a
+
+
+# ---------------------------------------------------------------------------------------------------------
+# architecture
+
+
+def test_rosmap_size() -> None:
+    """Three 200-feature views, hidden (200, 200, 100), 2 classes: the official model's parameter count."""
+    model = MOGONET([200, 200, 200], 2)
+    per_view = (200 * 200 + 200) + (200 * 200 + 200) + (200 * 100 + 100) + (100 * 2 + 2)
+    vcdn = (8 * 8 + 8) + (8 * 2 + 2)  # C^V = 8 inputs, hidden C^V
+    assert sum(p.numel() for p in model.parameters()) == 3 * per_view + vcdn == 302_196
+    assert [c.out_channels for c in model.encoders[0].convs] == [200, 200, 100]
+    assert model.vcdn is not None and model.vcdn.mlp[0].in_features == 8 and model.vcdn.mlp[0].out_features == 8
+
+
+def test_shapes_of_a_forward_pass() -> None:
+    graphs = [graph(30, f, seed=f) for f in (12, 7, 5)]
+    model = MOGONET([12, 7, 5], 4, hidden=(20, 20, 10))
+    logits, fused = model(graphs)
+    assert [lg.shape for lg in logits] == [(30, 4)] * 3 and fused.shape == (30, 4)
+    assert model.encoders[1](*graphs[1]).shape == (30, 10)
+    with pytest.raises(DataError, match="expected 3 views, got 2"):
+        model(graphs[:2])
+
+
+def test_gcn_layer_is_mogonets_graph_convolution() -> None:
+    """Each layer is LeakyReLU_0.25(Â X W + b) with the dense row-normalised Â."""
+    x, ei, ew = graph()
+    enc = GCNEncoder(12, hidden=(9, 6, 4)).eval()
+    for conv in enc.convs:
+        torch.nn.init.normal_(conv.bias)
+    a = dense(ei, ew, 30)
+    h = x
+    for conv in enc.convs:
+        h = torch.nn.functional.leaky_relu(a @ h @ conv.lin.weight.T + conv.bias, 0.25)
+    torch.testing.assert_close(enc(x, ei, ew), h, atol=1e-5, rtol=1e-5)
+
+
+def test_initialisation() -> None:
+    torch.manual_seed(0)
+    model = MOGONET([300, 300], 3, hidden=(200, 200, 100))
+    w = model.encoders[0].convs[0].lin.weight
+    assert w.std().item() == pytest.approx((2.0 / (300 + 200)) ** 0.5, rel=0.05)  # Xavier normal
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    assert biases and all(torch.all(b == 0) for b in biases)
+
+
+def test_dropout_sits_between_layers_only() -> None:
+    """No dropout on the input or the output: one layer in training mode equals evaluation mode."""
+    x, ei, ew = graph()
+    one = GCNEncoder(12, hidden=(8,), dropout=0.9)
+    torch.testing.assert_close(one.train()(x, ei, ew), one.eval()(x, ei, ew))
+    two = GCNEncoder(12, hidden=(8, 8), dropout=0.9)
+    assert not torch.allclose(two.train()(x, ei, ew), two.eval()(x, ei, ew))
+    # the masks come from the encoder's generator when set
+    two.train().generator = torch.Generator().manual_seed(3)
+    a = two(x, ei, ew)
+    two.generator = torch.Generator().manual_seed(3)
+    torch.testing.assert_close(two(x, ei, ew), a)
+
+
+@pytest.mark.parametrize("n_views", [2, 3, 4])
+def test_vcdn_discovery_tensor(n_views: int) -> None:
+    """C^V entries: the outer product of the views' sigmoid scores, view 1 most significant."""
+    n_classes = 3
+    logits = [torch.randn(5, n_classes) for _ in range(n_views)]
+    vcdn = VCDN(n_views, n_classes)
+    t = vcdn.discovery_tensor(logits)
+    assert t.shape == (5, n_classes**n_views)
+    letters = "abcd"[:n_views]
+    expected = torch.einsum(",".join(f"n{c}" for c in letters) + f"->n{letters}", *map(torch.sigmoid, logits))
+    torch.testing.assert_close(t, expected.reshape(5, -1))
+    assert vcdn.mlp[0].in_features == vcdn.mlp[0].out_features == n_classes**n_views
+    assert vcdn(logits).shape == (5, n_classes)
+
+
+def test_vcdn_softmax_reading() -> None:
+    logits = [torch.randn(6, 2) for _ in range(3)]
+    t = VCDN(3, 2, hidden=5, vcdn_input="softmax").discovery_tensor(logits)
+    torch.testing.assert_close(t.sum(dim=1), torch.ones(6))  # a joint distribution over C^V label tuples
+    with pytest.raises(ConfigError, match="vcdn_input"):
+        VCDN(3, 2, vcdn_input="relu")
+    with pytest.raises(ConfigError, match="at least 2 views"):
+        VCDN(1, 2)
+
+
+def test_sample_weights_are_class_frequencies() -> None:
+    np.testing.assert_allclose(class_frequency_weights(np.array([0, 0, 0, 1]), 2), [0.75, 0.75, 0.75, 0.25])
+    np.testing.assert_allclose(class_frequency_weights(np.array([2, 0]), 3), [0.5, 0.5])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# training
+
+
+def test_learns_two_gaussian_classes_in_three_views() -> None:
+    x_tr, y_tr, x_te, y_te = gaussian_views()
+    fit = train_mogonet(x_tr, y_tr, seed=0, k=3, **FAST)
+    proba = fit.predict_proba(x_te)
+    assert proba.shape == (40, 2) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert (proba.argmax(axis=1) == y_te).mean() > 0.9
+    assert fit.history["vcdn"][-1] < fit.history["vcdn"][0]
+    assert all((p.argmax(1) == y_te).mean() > 0.8 for p in fit.predict_view_proba(x_te))
+
+
+def test_schedule_and_history() -> None:
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    calls: list[tuple[str, int, tuple[str, ...]]] = []
+    fit = train_mogonet(
+        x_tr,
+        y_tr,
+        seed=1,
+        hidden=(8, 8, 4),
+        epochs_pretrain=3,
+        epochs=5,
+        on_epoch=lambda p, e, d: calls.append((p, e, tuple(d))),
+    )
+    assert calls[:3] == [("pretrain", e, ("view0", "view1")) for e in range(3)]
+    assert calls[3:] == [("train", e, ("view0", "view1", "vcdn")) for e in range(5)]
+    assert {k: len(v) for k, v in fit.history.items()} == {
+        "pretrain_view0": 3, "pretrain_view1": 3, "view0": 5, "view1": 5, "vcdn": 5,
+    }  # fmt: skip
+    assert not fit.model.training
+
+
+def test_vcdn_loss_does_not_train_the_gcns() -> None:
+    """The VCDN's step updates the VCDN alone: with a GCN learning rate of ~0 the GCNs stay as pre-trained."""
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    kw = {"hidden": (8, 8, 4), "epochs_pretrain": 2, "seed": 5}
+    before = train_mogonet(x_tr, y_tr, epochs=0, **kw).model
+    after = train_mogonet(x_tr, y_tr, epochs=4, lr_gcn=1e-30, **kw).model
+    for name, p in before.encoders.state_dict().items():
+        torch.testing.assert_close(after.encoders.state_dict()[name], p, atol=1e-20, rtol=0.0)
+    assert not torch.equal(after.vcdn.mlp[0].weight, before.vcdn.mlp[0].weight)
+
+
+def test_deterministic_for_a_seed_and_leaves_global_state_alone() -> None:
+    x_tr, y_tr, x_te, _ = gaussian_views(n_views=2)
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    rng_state = torch.get_rng_state()
+    a = train_mogonet(x_tr, y_tr, seed=7, **FAST).predict_proba(x_te)
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert torch.get_num_threads() == threads
+    torch.manual_seed(999)  # the global RNG has no say
+    b = train_mogonet(x_tr, y_tr, seed=7, **FAST).predict_proba(x_te)
+    np.testing.assert_array_equal(a, b)
+    c = train_mogonet(x_tr, y_tr, seed=8, **FAST).predict_proba(x_te)
+    assert not np.allclose(a, c)
+
+
+def test_single_view() -> None:
+    x_tr, y_tr, x_te, y_te = gaussian_views(n_views=1)
+    fit = train_mogonet(x_tr, y_tr, seed=0, k=3, **FAST)
+    assert fit.model.vcdn is None and "vcdn" not in fit.history
+    proba = fit.predict_proba(x_te)
+    np.testing.assert_allclose(proba, fit.predict_view_proba(x_te)[0])
+    assert (proba.argmax(1) == y_te).mean() > 0.9
+
+
+def test_more_classes_and_test_graph_options() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8)) * 3.0
+    y = np.arange(90) % 3
+    views = [rng.normal(size=(90, 8)) + centres[y] + 5.0, rng.normal(size=(90, 6)) + 5.0]
+    fit = train_mogonet([x[:60] for x in views], y[:60], seed=0, train_edges=True, sample_weight="none", **FAST)
+    assert fit.model.vcdn.mlp[0].in_features == 9 and fit.train_edges
+    proba = fit.predict_proba([x[60:] for x in views])
+    assert proba.shape == (30, 3)
+    fit4 = train_mogonet([x[:60] for x in views], y[:60], seed=0, n_classes=4, **FAST)
+    assert fit4.predict_proba([x[60:] for x in views]).shape == (30, 4)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def test_state_dict_round_trip_through_safetensors(tmp_path: Path) -> None:
+    x_tr, y_tr, x_te, _ = gaussian_views()
+    fit = train_mogonet(x_tr, y_tr, seed=0, vcdn_input="softmax", train_edges=True, **FAST)
+    path = tmp_path / "mogonet.safetensors"
+    save_file(fit.state_dict(), str(path))
+    loaded = FittedMOGONET.from_state_dict(load_file(str(path)))
+    assert loaded.thresholds == fit.thresholds and loaded.train_edges
+    assert loaded.model.vcdn.vcdn_input == "softmax"
+    np.testing.assert_array_equal(loaded.predict_proba(x_te), fit.predict_proba(x_te))
+
+    single = train_mogonet(x_tr[:1], y_tr, seed=0, **FAST)
+    again = FittedMOGONET.from_state_dict(single.state_dict())
+    np.testing.assert_array_equal(again.predict_proba(x_te[:1]), single.predict_proba(x_te[:1]))
+
+
+def test_a_foreign_state_is_refused() -> None:
+    with pytest.raises(DataError, match="not a state written by FittedMOGONET"):
+        FittedMOGONET.from_state_dict({"weight": torch.zeros(3)})
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    state = train_mogonet(x_tr, y_tr, seed=0, hidden=(4, 4, 2), epochs_pretrain=1, epochs=1).state_dict()
+    state["model.classifiers.0.weight"] = torch.zeros(5, 5)
+    with pytest.raises(DataError, match="not a state written by FittedMOGONET"):
+        FittedMOGONET.from_state_dict(state)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bad input
+
+
+def test_bad_training_data() -> None:
+    x_tr, y_tr, _, _ = gaussian_views()
+    with pytest.raises(DataError, match=r"same samples.*sample counts \[60, 59, 60\]"):
+        train_mogonet([x_tr[0], x_tr[1][:-1], x_tr[2]], y_tr, seed=0)
+    with pytest.raises(DataError, match=r"labels must lie in 0 \.\. 1, got values from 0 to 2"):
+        train_mogonet(x_tr, np.where(y_tr == 1, 2, 0), seed=0, n_classes=2)
+    with pytest.raises(DataError, match=r"labels must lie in 0 \.\. 1, got values from -1 to 1"):
+        train_mogonet(x_tr, y_tr - (y_tr == 0), seed=0)
+    with pytest.raises(DataError, match="expected 60 labels"):
+        train_mogonet(x_tr, y_tr[:-1], seed=0)
+    with pytest.raises(DataError, match="non-integer"):
+        train_mogonet(x_tr, y_tr + 0.5, seed=0)
+    with pytest.raises(DataError, match=r"views_train\[1\]: expected finite values"):
+        train_mogonet([x_tr[0], np.full_like(x_tr[1], np.nan)], y_tr, seed=0)
+    with pytest.raises(DataError, match=r"views_train\[0\]: expected a 2D array"):
+        train_mogonet([x_tr[0][:, 0]], y_tr, seed=0)
+    with pytest.raises(DataError, match="non-empty list"):
+        train_mogonet([], y_tr, seed=0)
+    with pytest.raises(DataError, match="non-empty list"):
+        train_mogonet(x_tr[0], y_tr, seed=0)
+    with pytest.raises(DataError, match=r"views_train\[0\]: X_train: a graph with k=2 edges per node needs more"):
+        train_mogonet([x_tr[0][:2]], y_tr[:2], seed=0, n_classes=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hidden": ()}, "hidden"),
+        ({"hidden": (8, 0)}, "hidden"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"epochs": -1}, "epochs"),
+        ({"epochs_pretrain": 2.5}, "epochs_pretrain"),
+        ({"lr_gcn": 0.0}, "lr_gcn"),
+        ({"vcdn_input": "tanh"}, "vcdn_input"),
+        ({"sample_weight": "balanced"}, "sample_weight"),
+        ({"k": 0}, "k "),
+        ({"n_classes": 1}, "n_classes"),
+        ({"num_threads": 0}, "num_threads"),
+        ({"vcdn_hidden": 0}, "vcdn_hidden"),
+    ],
+)
+def test_bad_configuration(kwargs: dict[str, object], match: str) -> None:
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    with pytest.raises(ConfigError, match=match):
+        train_mogonet(x_tr, y_tr, seed=0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_test_data() -> None:
+    x_tr, y_tr, x_te, _ = gaussian_views(n_views=2)
+    fit = train_mogonet(x_tr, y_tr, seed=0, hidden=(4, 4, 2), epochs_pretrain=1, epochs=1)
+    with pytest.raises(DataError, match=r"views_test\[1\]: expected the 10 features the model was trained on, got 9"):
+        fit.predict_proba([x_te[0], x_te[1][:, :9]])
+    with pytest.raises(DataError, match="expected 2 views as in training, got 1"):
+        fit.predict_proba(x_te[:1])
+    with pytest.raises(DataError, match=r"sample counts \[40, 39\]"):
+        fit.predict_proba([x_te[0], x_te[1][:-1]])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the real ROSMAP sample
+
+
+@pytest.mark.skipif(not (ROSMAP / "labels_tr.csv").is_file(), reason=f"shared ROSMAP sample not found at {ROSMAP}")
+def test_rosmap_short_schedule() -> None:
+    """A shortened schedule (200 + 100 epochs) on the real ROSMAP split classifies AD vs NC above chance.
+
+    The full schedule (500 + 2500 epochs, ~30 s) reaches about the published accuracy, 0.815.
+    """
+
+    def load(name: str) -> np.ndarray:
+        return np.loadtxt(ROSMAP / name, delimiter=",")
+
+    x_tr = [load(f"{v}_tr.csv") for v in (1, 2, 3)]
+    x_te = [load(f"{v}_te.csv") for v in (1, 2, 3)]
+    y_tr, y_te = load("labels_tr.csv").astype(int), load("labels_te.csv").astype(int)
+    fit = train_mogonet(x_tr, y_tr, seed=0, epochs_pretrain=200, epochs=100)  # accuracy 0.745
+    proba = fit.predict_proba(x_te)
+    assert proba.shape == (106, 2)
+    assert (proba.argmax(1) == y_te).mean() > 0.65
