@@ -302,6 +302,25 @@ def trace_pipeline(target: str, overrides: Sequence[str] = (), batch_size: int |
     return list(unique.values())
 
 
+def _settle_near_tie(
+    m: Measurement,
+    backends: Mapping[str, Any],
+    repeats: int,
+    budget_s: float,
+    min_time_s: float,
+    margin: float,
+) -> Measurement:
+    """``m``, or for a near tie of its two fastest correct backends a longer head-to-head measurement of them."""
+    ranked = sorted((t, n) for n, t in m.times.items() if n not in m.incorrect)
+    if len(ranked) < 2 or ranked[1][0] > ranked[0][0] * (1 + margin):
+        return m
+    pair = {name: backends[name] for _, name in ranked[:2]}
+    again = measure_call(m.call, pair, repeats=3 * repeats, budget_s=3 * budget_s, min_time_s=3 * min_time_s)
+    m.times.update(again.times)
+    m.samples.update({name: m.samples[name] + n for name, n in again.samples.items()})
+    return m
+
+
 def tune(
     calls: Iterable[ConvCall],
     backends: Mapping[str, Any],
@@ -310,11 +329,15 @@ def tune(
     min_time_s: float = 0.2,
     base: AutoTable | None = None,
     progress: Callable[[Measurement], None] | None = None,
+    tie_margin: float = 0.15,
 ) -> AutoTable:
     """Measure ``calls`` (duplicates once) on ``backends`` and return a table with their entries added to
     ``base``'s (a re-measured signature replaces its old entry) and the crossovers refitted on all entries.
 
-    ``backends`` must include ``torch``, the reference the others are compared with and fall back to.
+    ``backends`` must include ``torch``, the reference the others are compared with and fall back to. When
+    the two fastest backends are within ``tie_margin`` of each other, the two are measured again, head to
+    head with three times the samples, and that measurement decides (a single pass on a shared machine
+    flips near ties).
     """
     if "torch" not in backends:
         raise ValueError("tune: the backends must include 'torch', the reference")
@@ -325,6 +348,7 @@ def tune(
             continue
         seen.add(call.key)
         measurement = measure_call(call, backends, repeats=repeats, budget_s=budget_s, min_time_s=min_time_s)
+        measurement = _settle_near_tie(measurement, backends, repeats, budget_s, min_time_s, tie_margin)
         table.shapes[call.key] = measurement.to_entry()
         if progress is not None:
             progress(measurement)

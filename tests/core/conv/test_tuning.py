@@ -101,3 +101,21 @@ def test_traced_shapes_are_dense_calls_torch_can_run() -> None:
         op = (F.conv1d, F.conv2d, F.conv3d)[call.nd - 1]
         assert op(x, w, b, call.stride, call.padding, call.dilation, call.groups).dim() == call.nd + 2
         assert x.dtype == torch.float32
+
+
+class _TorchAgain:
+    """torch under another name: a perfect tie."""
+
+    def conv1d(self, *args):
+        return F.conv1d(*args)
+
+    conv2d = conv3d = None
+
+
+def test_near_ties_are_measured_again_head_to_head() -> None:
+    backends = {"torch": get_backend("torch"), "again": _TorchAgain(), "im2win": get_backend("im2win")}
+    table = tune([_call(5)], backends, repeats=2, min_time_s=0.0)
+    samples = table.shapes[_call(5).key]["samples"]
+    assert samples["torch"] == samples["again"] == 2 + 6 and samples["im2win"] == 2
+    table = tune([_call(5)], backends, repeats=2, min_time_s=0.0, tie_margin=-1.0)  # never a tie
+    assert table.shapes[_call(5).key]["samples"]["torch"] == 2
