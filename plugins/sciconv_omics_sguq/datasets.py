@@ -1,0 +1,283 @@
+"""The multi-omics datasets as sciconv dataset components.
+
+Both return a :class:`~sciconv.DataBundle` built by :func:`bundle_from` from the MuData form of
+:mod:`sciconv_omics_sguq.mogonet_io`:
+
+- ``info["mudata"]`` is the :class:`mudata.MuData` itself (modalities, ``obs['label']``, ``obs['split']``,
+  missing modalities as absent samples). The SGUQ task works from it: it needs every modality separately,
+  which samples have which omics, and all samples for its repeated splits.
+- ``train`` and ``test`` are the dataset's own split as ``TensorDataset(x, y)``: ``x`` float32 of shape
+  ``(sum of the modalities' features,)``, the modalities concatenated in order, with zeros where a sample lacks
+  a modality (``info["available"]`` says where: a bool ``(n_samples, n_modalities)`` array); ``y`` the class
+  index. They serve generic tools (the conformance kit, a quick baseline); ``val`` is ``None`` because the task
+  carves its validation samples from the training data itself.
+- ``spec``: ``input_shape = (total features,)``, the classes, and in ``spec.extra`` the ``modalities`` and
+  their ``n_features`` (what :class:`~sciconv_omics_sguq.sguq_task.MOGONETNet` sizes itself from), the dataset's
+  ``name`` and the sizes of its splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sciconv import DataBundle, DatasetBase, DataSpec
+from sciconv.errors import ConfigError, DataError
+
+_FILE_SUFFIXES = (".h5mu", ".h5ad")
+
+
+def bundle_from(mdata: Any, name: str, class_names: Sequence[str] | None = None, source: str = "") -> DataBundle:
+    """Wrap a MuData in the form of :mod:`~sciconv_omics_sguq.mogonet_io` as a :class:`DataBundle` (see the
+    module docstring). ``class_names`` name the classes 0..C-1 (default ``"0"``, ``"1"``, ...)."""
+    import numpy as np
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from sciconv_omics_sguq.mogonet_io import labels, modality_mask, split_mask, to_arrays
+
+    modalities = list(mdata.mod)
+    y = labels(mdata)
+    n_classes = int(y.max()) + 1
+    if class_names is None:
+        class_names = tuple(str(c) for c in range(n_classes))
+    elif len(class_names) != n_classes:
+        raise ConfigError(
+            f"dataset.params.class_names: {len(class_names)} names {list(class_names)} but the data hold "
+            f"{n_classes} classes (labels 0..{n_classes - 1})"
+        )
+    blocks = [to_arrays(mdata, m) for m in modalities]
+    x = np.nan_to_num(np.concatenate(blocks, axis=1), nan=0.0).astype(np.float32)
+    available = modality_mask(mdata).to_numpy()
+    train, test = split_mask(mdata, "train"), split_mask(mdata, "test")
+    if not train.any():
+        raise DataError(f"{source or name}: no training samples (obs['split'] == 'train')")
+    spec = DataSpec(
+        input_shape=(x.shape[1],),
+        n_outputs=n_classes,
+        task_type="classification",
+        classes=tuple(class_names),
+        units="preprocessed omics values (MOGONET layout)",
+        extra={
+            "dataset": name,
+            "modalities": modalities,
+            "n_features": [int(b.shape[1]) for b in blocks],
+            "n_train": int(train.sum()),
+            "n_test": int(test.sum()),
+        },
+    )
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    split_sets = {
+        split: TensorDataset(x_t[torch.from_numpy(mask)], y_t[torch.from_numpy(mask)]) if mask.any() else None
+        for split, mask in (("train", train), ("test", test))
+    }
+    info = {
+        "mudata": mdata,
+        "source": source,
+        "modalities": modalities,
+        "available": available,
+        "missing": {m: int((~available[:, j]).sum()) for j, m in enumerate(modalities)},
+    }
+    return DataBundle(train=split_sets["train"], val=None, test=split_sets["test"], spec=spec, info=info)
+
+
+def _check_class_names(class_names: Sequence[str] | None) -> None:
+    if class_names is None:
+        return
+    if isinstance(class_names, str) or len(class_names) < 2 or len(set(class_names)) != len(class_names):
+        raise ConfigError(
+            f"dataset.params.class_names: expected distinct names for classes 0, 1, ..., got {class_names!r}"
+        )
+
+
+def _check_modalities(modalities: Sequence[str] | None) -> None:
+    if modalities is None:
+        return
+    if isinstance(modalities, str) or not modalities or len(set(modalities)) != len(modalities):
+        raise ConfigError(f"dataset.params.modalities: expected distinct modality names, got {modalities!r}")
+
+
+class MOGONETDataset(DatasetBase):
+    """A multi-omics dataset in MOGONET's layout (the preprocessed ROSMAP and BRCA folders), or an ``.h5mu`` /
+    ``.h5ad`` file, read with :func:`~sciconv_omics_sguq.mogonet_io.read_omics`.
+
+    Args:
+        root: the folder (``1_tr.csv``, ``1_te.csv``, ..., ``labels_tr.csv``, ``labels_te.csv``) or the file.
+        modalities: for a folder, the names of omics 1, 2, ... (default ``mrna``, ``meth``, ``mirna``, ROSMAP's
+            order); for a file, the modalities to keep (default all).
+        class_names: names of classes 0, 1, ... (ROSMAP: ``[NC, AD]``); default the indices.
+        name: the dataset's name in reports (default the folder's or file's name).
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        modalities: tuple[str, ...] | None = None,
+        class_names: tuple[str, ...] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.root = root
+        self.modalities = modalities
+        self.class_names = class_names
+        self.name = name
+
+    def _path(self) -> Path:
+        if self.root is None or str(self.root).strip() == "":
+            raise ConfigError(
+                "dataset.params.root: omics.mogonet reads a MOGONET folder (or an .h5mu / .h5ad file); give it with "
+                "dataset.params.root=DIR"
+            )
+        path = Path(self.root).expanduser()
+        if not path.exists():
+            raise ConfigError(f"dataset.params.root: {path} does not exist")
+        if not path.is_dir() and path.suffix.lower() not in _FILE_SUFFIXES:
+            raise ConfigError(
+                f"dataset.params.root: {path} is neither a MOGONET folder nor an .h5mu / .h5ad file "
+                f"(suffix {path.suffix or '(none)'!r})"
+            )
+        return path
+
+    def validate(self) -> None:
+        self._path()
+        _check_modalities(self.modalities)
+        _check_class_names(self.class_names)
+
+    def load(self) -> DataBundle:
+        from sciconv_omics_sguq.mogonet_io import read_omics
+
+        self.validate()
+        path = self._path()
+        mdata = read_omics(path, None if self.modalities is None else list(self.modalities))
+        name = self.name or (path.name if path.is_dir() else path.stem)
+        return bundle_from(mdata, name, self.class_names, source=str(path))
+
+
+class SimulatedCohortDataset(DatasetBase):
+    """A simulated multi-omics AD cohort (:mod:`~sciconv_omics_sguq.cohort_simulator`: mRNA, methylation, miRNA
+    of ROSMAP's size and scales by default) written in MOGONET's layout with
+    :func:`~sciconv_omics_sguq.cohort_simulator.write_simulated_cohort`, then read back with the real reader.
+
+    Args:
+        n_train, n_test, n_features, n_classes, class_balance, effect_sizes, signal_noise, missing_fractions,
+        class_separation, informative_fraction, n_modules, n_batches, seed: the simulator's parameters (see
+            :func:`~sciconv_omics_sguq.cohort_simulator.simulate_cohort`); ``missing_fractions`` makes samples lack
+            modalities (e.g. ``{meth: 0.2, mirna: 0.3}``).
+        class_names: names of classes 0, 1, ...; default ``NC``, ``AD`` for two classes, else ``stage 0``, ...
+        cache_dir: keep the written folder under this directory, in a sub-folder named by a hash of the
+            parameters, and read it from there on later runs (delete it to simulate again); by default it goes
+            to a temporary folder that is removed after reading.
+    """
+
+    def __init__(
+        self,
+        n_train: int = 245,
+        n_test: int = 106,
+        n_features: int = 200,
+        n_classes: int = 2,
+        class_balance: tuple[float, ...] | None = None,
+        effect_sizes: dict[str, float] | None = None,
+        signal_noise: dict[str, float] | None = None,
+        missing_fractions: dict[str, float] | None = None,
+        class_separation: float = 4.0,
+        informative_fraction: float = 0.2,
+        n_modules: int = 10,
+        n_batches: int = 4,
+        seed: int = 0,
+        class_names: tuple[str, ...] | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.n_train = n_train
+        self.n_test = n_test
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.class_balance = class_balance
+        self.effect_sizes = effect_sizes
+        self.signal_noise = signal_noise
+        self.missing_fractions = missing_fractions
+        self.class_separation = class_separation
+        self.informative_fraction = informative_fraction
+        self.n_modules = n_modules
+        self.n_batches = n_batches
+        self.seed = seed
+        self.class_names = class_names
+        self.cache_dir = cache_dir
+
+    def simulator_params(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~sciconv_omics_sguq.cohort_simulator.simulate_cohort`."""
+        return {
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+            "class_balance": None if self.class_balance is None else list(self.class_balance),
+            "effect_sizes": None if self.effect_sizes is None else dict(self.effect_sizes),
+            "signal_noise": None if self.signal_noise is None else dict(self.signal_noise),
+            "missing_fractions": None if self.missing_fractions is None else dict(self.missing_fractions),
+            "class_separation": self.class_separation,
+            "informative_fraction": self.informative_fraction,
+            "n_modules": self.n_modules,
+            "n_batches": self.n_batches,
+            "seed": self.seed,
+        }
+
+    def _class_names(self) -> tuple[str, ...]:
+        if self.class_names is not None:
+            return tuple(self.class_names)
+        return ("NC", "AD") if self.n_classes == 2 else tuple(f"stage {c}" for c in range(self.n_classes))
+
+    def validate(self) -> None:
+        for name in ("n_train", "n_test", "n_features", "n_classes"):
+            value = getattr(self, name)
+            low = 2 if name == "n_classes" else 1
+            if value < low:
+                raise ConfigError(f"dataset.params.{name}: expected an integer >= {low}, got {value}")
+        if self.n_train < 2 * self.n_classes:
+            raise ConfigError(
+                f"dataset.params.n_train: {self.n_train} training samples are too few for {self.n_classes} classes"
+            )
+        _check_class_names(self.class_names)
+        if self.class_names is not None and len(self.class_names) != self.n_classes:
+            raise ConfigError(f"dataset.params.class_names: {len(self.class_names)} names for {self.n_classes} classes")
+        if isinstance(self.missing_fractions, Mapping):
+            for key, value in self.missing_fractions.items():
+                if not 0.0 <= float(value) < 1.0:
+                    raise ConfigError(
+                        f"dataset.params.missing_fractions.{key}: expected a fraction in [0, 1), got {value}"
+                    )
+
+    def _write_and_read(self, root: Path) -> Any:
+        from sciconv_omics_sguq.cohort_simulator import write_simulated_cohort
+        from sciconv_omics_sguq.mogonet_io import read_mogonet
+
+        try:
+            write_simulated_cohort(root, **self.simulator_params())
+        except ConfigError as exc:
+            raise ConfigError(f"dataset.params: {exc}") from None
+        return read_mogonet(root)
+
+    def load(self) -> DataBundle:
+        from sciconv_omics_sguq.mogonet_io import read_mogonet
+
+        self.validate()
+        if self.cache_dir is None:
+            with tempfile.TemporaryDirectory(prefix="sciconv-cohort-") as tmp:
+                mdata = self._write_and_read(Path(tmp) / "cohort")
+            source = "simulated (temporary folder)"
+        else:
+            digest = hashlib.sha256(json.dumps(self.simulator_params(), sort_keys=True).encode()).hexdigest()[:16]
+            root = Path(self.cache_dir).expanduser() / f"cohort-{digest}"
+            if (root / "labels_te.csv").is_file():
+                mdata = read_mogonet(root)
+            else:
+                try:
+                    mdata = self._write_and_read(root)
+                except DataError:
+                    if not (root / "labels_te.csv").is_file():  # not a concurrent writer that finished first
+                        raise
+                    mdata = read_mogonet(root)
+            source = str(root)
+        return bundle_from(mdata, "simulated-cohort", self._class_names(), source=source)

@@ -1,0 +1,1142 @@
+"""The SGUQ protocol (Tao et al., arXiv:2410.11046): staged MOGONET ensembles with uncertainty thresholds.
+
+**Stages.** Stage ``s`` uses the omics ``stages[s]`` (default mRNA; mRNA + methylation; all three). For every
+split of the data, each stage trains an ensemble of ``n_models`` MOGONETs (:mod:`~sciconv_omics_sguq.mogonet`,
+the official two-phase schedule: ``epochs_pretrain`` = 500 and ``epochs`` = 2500 full-batch epochs, Adam at
+``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) on the training samples that have *all* of the
+stage's omics. Member ``m`` of an ensemble is member ``m`` of :func:`~sciconv_omics_sguq.sguq.train_ensemble`
+with the ensemble's seed ``derive_seed(train.seed, "<split>/stage<s>")``. The members of every stage and split
+are independent jobs, run in parallel with joblib (``n_jobs`` processes, each training single-threaded; nothing
+inside a job is parallel again), so the results do not depend on ``n_jobs``.
+
+**Staged inference** (:func:`~sciconv_omics_sguq.sguq.staged_decision`): a sample is decided at the first stage
+whose ensemble uncertainty (sd over members of the voted class's probability) is at or below that stage's
+threshold; the last stage decides everyone left. **Missing modalities:** a sample lacking some of a stage's
+omics skips that stage (the ``available`` matrix, from
+:func:`~sciconv_omics_sguq.mogonet_io.modality_mask`); a sample lacking every later stage's omics is decided at
+its last available stage (``forced``); a sample lacking the omics of every stage cannot be classified and is
+left out of the evaluation (counted in ``n_test_unclassifiable`` and said in the report).
+
+**Thresholds, mode ``validation`` (default).** The thresholds are chosen (:func:`~sciconv_omics_sguq.sguq.
+choose_thresholds`, maximising the staged accuracy, then deciding early) on a validation set carved from the
+*training* samples only: a stratified, seeded ``val_fraction`` of them. The ensembles are trained on the rest
+and, once the thresholds are chosen on the validation samples, classify the test samples with those same
+ensembles. They are **not** retrained on all the training data: the thresholds are calibrated to the
+uncertainty of the ensembles that produced them, and an ensemble trained on more samples is more certain, so
+the thresholds would not carry over (and retraining would double the cost). The test labels are used for
+nothing but the final metrics.
+
+**Mode ``replication``** follows the official code: ensembles trained on the full training set and the
+thresholds chosen on the *test* set. Its staged numbers are test-tuned (optimistic); the report says so on
+every row.
+
+**Splits.** The dataset's own train/test split (``fixed``; ROSMAP: 245 / 106), then ``n_splits`` repeated
+stratified splits of all samples with the same number of test samples (``split-01``, ...; seeded), reported as
+mean ± sd (``ddof=1``).
+
+**Metrics** (``metrics.json``, fixed split, plus ``<key>_mean`` / ``<key>_sd`` over the repeated splits):
+``staged_acc``, ``staged_f1``, ``staged_auc``; ``decided_stage<s>`` (fraction of the test samples decided at
+stage s, 1-based); ``forced``; ``tests_saved`` (fraction of omics assays not needed,
+:meth:`~sciconv_omics_sguq.sguq.StagedResult.tests_saved`); ``stage<s>_acc/f1/auc`` (stage s's ensemble on
+every test sample with its omics); ``mogonet_single_acc/f1/auc`` (the mean over the last stage's members, each
+a single MOGONET: the MOGONET baseline); ``threshold<s>``. F1 is that of class 1 for two classes (as MOGONET
+reports), else macro; AUC from the probabilities (macro one-vs-rest for more than two classes).
+
+**Resume.** Every finished member is written to ``checkpoints/sguq/<split>/stage<s>/member-<mm>/``: its
+probabilities on the samples it is evaluated on (and, for the fixed split, its weights and training samples,
+:meth:`~sciconv_omics_sguq.mogonet.FittedMOGONET.state_dict`, as safetensors) with a ``manifest.json`` holding
+the files' SHA-256 and a fingerprint of the member's data and settings. The folder is written under a
+temporary name and renamed, so a killed run leaves only complete members. ``--resume`` reuses every member
+whose files verify and whose fingerprint matches, and trains the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
+from sciconv.context import RunContext
+from sciconv.engine import derive_seed
+from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
+from sciconv.report import save_figure
+from sciconv_omics_sguq import published
+from sciconv_omics_sguq.mogonet import MOGONET, FittedMOGONET
+from sciconv_omics_sguq.sguq import (
+    DEFAULT_STAGES,
+    EnsembleOutput,
+    StagedResult,
+    choose_thresholds,
+    member_seed,
+    staged_decision,
+)
+
+MODES = ("validation", "replication")
+MEMBER_FORMAT = "sciconv-sguq-member/1"
+_SCORES = ("acc", "f1", "auc")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The model component
+
+
+class MOGONETNet(nn.Module):
+    """MOGONET (omics-specific GCNs fused by a VCDN) as a sciconv model: ``MOGONETNet(spec, **params)``.
+
+    The views are the modalities of ``spec.extra["modalities"]``, with ``spec.extra["n_features"]`` features
+    each (a spec without them is one view of ``input_shape[0]`` features); a sample is the modalities'
+    features concatenated in that order. MOGONET is transductive: its graph convolutions run over a patient
+    similarity graph, so :meth:`forward` builds each view's graph over the samples of the batch (MOGONET's
+    adaptive cosine threshold, ``k`` edges per node, capped at ``N - 1`` for a batch of ``N``) and returns the
+    fused logits. The SGUQ task trains the same network with MOGONET's own full-batch schedule
+    (:func:`~sciconv_omics_sguq.mogonet.train_mogonet`), passing it :meth:`training_params`.
+
+    Args:
+        spec: the data spec (``input_shape``, ``n_outputs``, ``extra["modalities"]``, ``extra["n_features"]``).
+        hidden: the GCN layer sizes (ROSMAP ``(200, 200, 100)``; BRCA ``(400, 400, 200)``).
+        dropout: GCN dropout (0.5).
+        vcdn_hidden: the VCDN's hidden width (default ``C^V``).
+        vcdn_input: ``"sigmoid"`` (official code) or ``"softmax"``.
+        k: average edges per node of the patient graphs, self loop included (ROSMAP 2, BRCA 10).
+        train_edges: whether inference graphs keep the training-training edges (official: no).
+
+    Shapes:
+        x (N, sum of n_features) -> fused logits (N, n_outputs).
+    """
+
+    def __init__(
+        self,
+        spec: DataSpec,
+        hidden: tuple[int, ...] = (200, 200, 100),
+        dropout: float = 0.5,
+        vcdn_hidden: int | None = None,
+        vcdn_input: str = "sigmoid",
+        k: int = 2,
+        train_edges: bool = False,
+    ) -> None:
+        super().__init__()
+        n_features = [int(f) for f in spec.extra.get("n_features", [spec.input_shape[0]])]
+        modalities = [str(m) for m in spec.extra.get("modalities", [f"view{v}" for v in range(len(n_features))])]
+        if len(spec.input_shape) != 1 or sum(n_features) != spec.input_shape[0] or len(modalities) != len(n_features):
+            raise DataError(
+                f"sguq.mogonet: spec.input_shape {spec.input_shape} does not match the views' feature counts "
+                f"{n_features} (spec.extra['n_features'], one per modality of spec.extra['modalities'])"
+            )
+        hidden = tuple(hidden)
+        if not hidden or any(h < 1 for h in hidden):
+            raise ConfigError(f"model.params.hidden: expected one or more positive layer sizes, got {list(hidden)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.params.dropout: expected a probability in [0, 1), got {dropout}")
+        if vcdn_hidden is not None and vcdn_hidden < 1:
+            raise ConfigError(f"model.params.vcdn_hidden: expected a positive width or null (C^V), got {vcdn_hidden}")
+        if vcdn_input not in ("sigmoid", "softmax"):
+            raise ConfigError(f"model.params.vcdn_input: expected 'sigmoid' or 'softmax', got {vcdn_input!r}")
+        if k < 1:
+            raise ConfigError(f"model.params.k: expected an integer >= 1 (edges per node), got {k}")
+        self.modalities = modalities
+        self.n_features = n_features
+        self.k = int(k)
+        self.train_edges = bool(train_edges)
+        self.mogonet = MOGONET(n_features, spec.n_outputs, hidden, dropout, vcdn_hidden, vcdn_input)
+        self._params = {
+            "hidden": hidden,
+            "dropout": float(dropout),
+            "vcdn_hidden": vcdn_hidden,
+            "vcdn_input": vcdn_input,
+            "k": self.k,
+            "train_edges": self.train_edges,
+        }
+
+    def training_params(self) -> dict[str, Any]:
+        """The architecture and graph keywords of :func:`~sciconv_omics_sguq.mogonet.train_mogonet`."""
+        return dict(self._params)
+
+    def _graph(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        from sciconv_omics_sguq.patient_graph import train_graph
+
+        n = x.shape[0]
+        if n == 1:
+            return x, torch.zeros((2, 1), dtype=torch.long), torch.ones(1)
+        edge_index, edge_weight, _ = train_graph(x.detach().cpu().double().numpy(), min(self.k, n - 1))
+        return x, edge_index.to(x.device), edge_weight.to(x.device, x.dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        parts = torch.split(x, self.n_features, dim=1)
+        return self.mogonet([self._graph(p) for p in parts])[1]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Splits and jobs
+
+
+@dataclass
+class _Split:
+    """One split: indices (into the MuData's samples) of the training, validation and test samples.
+
+    ``fit`` are the samples the ensembles train on (training minus validation in mode ``validation``, all the
+    training samples in mode ``replication``, where ``val`` is empty)."""
+
+    name: str
+    fit: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    @property
+    def evaluated(self) -> np.ndarray:
+        """Samples the members predict: validation and test."""
+        return np.sort(np.concatenate([self.val, self.test]))
+
+
+@dataclass
+class _Job:
+    split: str
+    stage: int
+    member: int
+    seed: int
+    fingerprint: str
+    fit: np.ndarray  # sample indices the member trains on
+    evaluated: np.ndarray  # sample indices it predicts
+    keep_model: bool
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.split, self.stage, self.member)
+
+
+@dataclass
+class _Member:
+    """What the protocol keeps of a trained member."""
+
+    proba: np.ndarray  # (n_evaluated, C)
+    samples: np.ndarray  # (n_evaluated,) sample indices
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    state: dict[str, Tensor] | None = None
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _run_job(key: tuple[str, int, int], *args: Any) -> tuple[tuple[str, int, int], _Member]:
+    """One joblib job: train the member ``key`` (split, stage, member) and hand it back with its key."""
+    return key, _train_member(*args)
+
+
+def _train_member(
+    views_fit: list[np.ndarray],
+    y_fit: np.ndarray,
+    views_eval: list[np.ndarray],
+    seed: int,
+    params: dict[str, Any],
+    keep_model: bool,
+) -> _Member:
+    """Train one ensemble member and predict its evaluation samples (runs in a joblib worker)."""
+    from sciconv_omics_sguq.mogonet import train_mogonet
+
+    fitted = train_mogonet(views_fit, y_fit, seed=seed, **params)
+    proba = fitted.predict_proba(views_eval) if len(views_eval[0]) else np.zeros((0, fitted.n_classes))
+    return _Member(
+        proba=proba,
+        samples=np.zeros(0, dtype=np.int64),
+        history={k: np.asarray(v, dtype=np.float32) for k, v in fitted.history.items()},
+        state=fitted.state_dict() if keep_model else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Member files
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_member(directory: Path, member: _Member, manifest: Mapping[str, Any]) -> None:
+    """Write a member's folder atomically: ``proba.safetensors`` (probabilities, sample indices, losses),
+    ``model.safetensors`` when the weights are kept, and ``manifest.json`` (SHA-256 of each file)."""
+    from safetensors.torch import save_file
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh hidden sibling, created with the process's umask (tempfile's would be private, 0700)
+    tmp = directory.with_name(f".tmp-{directory.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        tensors = {
+            "proba": torch.from_numpy(np.ascontiguousarray(member.proba, dtype=np.float64)),
+            "samples": torch.from_numpy(np.ascontiguousarray(member.samples, dtype=np.int64)),
+        }
+        tensors.update({f"history.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in member.history.items()})
+        save_file(tensors, str(tmp / "proba.safetensors"), metadata={"format": MEMBER_FORMAT})
+        if member.state is not None:
+            state = {k: v.detach().cpu().contiguous() for k, v in member.state.items()}
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": MEMBER_FORMAT})
+        files = sorted(p.name for p in tmp.iterdir())
+        body = {**manifest, "format": MEMBER_FORMAT, "sha256": {name: _sha256(tmp / name) for name in files}}
+        (tmp / "manifest.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
+        if directory.exists():
+            stale = directory.with_name(f".stale-{directory.name}-{os.getpid()}")
+            os.replace(directory, stale)
+            os.replace(tmp, directory)
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_member(directory: Path, fingerprint: str) -> _Member | None:
+    """A member written by :func:`write_member` with this ``fingerprint``; ``None`` when there is none or it
+    was trained with other data or settings. A member whose files do not match their SHA-256 is an error."""
+    from safetensors.torch import load_file
+
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MEMBER_FORMAT:
+        raise CheckpointError(f"{manifest_path}: not a {MEMBER_FORMAT} manifest")
+    if manifest.get("fingerprint") != fingerprint:
+        return None
+    for name, expected in manifest.get("sha256", {}).items():
+        path = directory / name
+        if "/" in name or not path.is_file() or _sha256(path) != expected:
+            raise CheckpointError(
+                f"{path}: refused: missing, or its SHA-256 does not match the manifest (modified after it was "
+                "written); delete the member's folder to train it again"
+            )
+    tensors = load_file(str(directory / "proba.safetensors"))
+    state = load_file(str(directory / "model.safetensors")) if (directory / "model.safetensors").is_file() else None
+    return _Member(
+        proba=tensors["proba"].numpy(),
+        samples=tensors["samples"].numpy(),
+        history={k[len("history.") :]: v.numpy() for k, v in tensors.items() if k.startswith("history.")},
+        state=state,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Metrics
+
+
+def classification_scores(y: np.ndarray, pred: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, float]:
+    """ACC, F1 (class 1 for two classes, as MOGONET reports; macro otherwise) and AUC (from ``proba``; macro
+    one-vs-rest for more than two classes; NaN when the samples hold a single class). NaN for no samples."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    if len(y) == 0:
+        return {"acc": math.nan, "f1": math.nan, "auc": math.nan}
+    acc = float(np.mean(pred == y))
+    if n_classes == 2:
+        f1 = float(f1_score(y, pred, pos_label=1, average="binary", zero_division=0))
+    else:
+        f1 = float(f1_score(y, pred, labels=list(range(n_classes)), average="macro", zero_division=0))
+    auc = math.nan
+    if len(np.unique(y)) == n_classes:
+        p = np.clip(proba, 0.0, None)
+        if n_classes == 2:
+            auc = float(roc_auc_score(y, p[:, 1]))
+        else:
+            p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+            auc = float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=list(range(n_classes))))
+    return {"acc": acc, "f1": f1, "auc": auc}
+
+
+@dataclass
+class _SplitResult:
+    name: str
+    metrics: dict[str, float]
+    thresholds: list[float]
+    outputs: list[EnsembleOutput | None]  # on the split's test samples
+    available: np.ndarray  # (n_test, S)
+    y: np.ndarray
+    staged: StagedResult
+    unclassifiable: int
+
+
+# ----------------------------------------------------------------------------------------------------
+# The task
+
+
+class StagedSGUQTask(TaskBase):
+    """SGUQ's staged, uncertainty-gated MOGONET ensembles (see the module docstring for the protocol).
+
+    Args:
+        stages: the omics of each stage, in order (default mRNA; mRNA + methylation; all three).
+        mode: ``validation`` (thresholds chosen on a validation split of the training data; the default) or
+            ``replication`` (the official code: ensembles on all training data, thresholds chosen on the test
+            set; labelled test-tuned).
+        n_models: ensemble size per stage (10).
+        n_jobs: parallel worker processes for the members (joblib; -1 = all cores).
+        val_fraction: share of the training samples held out (stratified) to choose the thresholds.
+        n_splits: repeated stratified train/test splits besides the dataset's own (0: the fixed split only).
+        epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn: MOGONET's training schedule (500, 2500,
+            1e-3, 5e-4, 1e-3).
+        sample_weight: ``frequency`` (official code) or ``none``; see :func:`~sciconv_omics_sguq.mogonet.
+            train_mogonet`.
+        uncertainty: ``predicted`` (SGUQ) or ``member_max``; see :class:`~sciconv_omics_sguq.sguq.EnsembleOutput`.
+        criterion: what the thresholds maximise: ``accuracy`` or ``f1`` (macro).
+        candidates: candidate thresholds per stage in the grid search (41).
+        save_models: whose weights are kept in ``checkpoints/``: ``fixed`` (the fixed split's members), ``all``
+            or ``none`` (the probabilities every member gives are always kept, for ``--resume``).
+        reference: published numbers quoted in the report: ``auto`` (ROSMAP's for ROSMAP and the simulated
+            cohort, none otherwise), ``rosmap`` or ``none``.
+    """
+
+    def __init__(
+        self,
+        stages: tuple[tuple[str, ...], ...] = DEFAULT_STAGES,
+        mode: str = "validation",
+        n_models: int = 10,
+        n_jobs: int = 2,
+        val_fraction: float = 0.2,
+        n_splits: int = 5,
+        epochs_pretrain: int = 500,
+        epochs: int = 2500,
+        lr_pretrain: float = 1e-3,
+        lr_gcn: float = 5e-4,
+        lr_vcdn: float = 1e-3,
+        sample_weight: str = "frequency",
+        uncertainty: str = "predicted",
+        criterion: str = "accuracy",
+        candidates: int = 41,
+        save_models: str = "fixed",
+        reference: str = "auto",
+    ) -> None:
+        self.stages = stages
+        self.mode = mode
+        self.n_models = n_models
+        self.n_jobs = n_jobs
+        self.val_fraction = val_fraction
+        self.n_splits = n_splits
+        self.epochs_pretrain = epochs_pretrain
+        self.epochs = epochs
+        self.lr_pretrain = lr_pretrain
+        self.lr_gcn = lr_gcn
+        self.lr_vcdn = lr_vcdn
+        self.sample_weight = sample_weight
+        self.uncertainty = uncertainty
+        self.criterion = criterion
+        self.candidates = candidates
+        self.save_models = save_models
+        self.reference = reference
+
+    # -- checks ------------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the parameters' values (before any data is read)."""
+        if not self.stages or any(not stage for stage in self.stages):
+            raise ConfigError(f"task.params.stages: expected a list of non-empty lists of omics, got {self.stages!r}")
+        for s, stage in enumerate(self.stages):
+            if len(set(stage)) != len(stage):
+                raise ConfigError(f"task.params.stages[{s}]: names an omics twice: {list(stage)}")
+        if len({frozenset(stage) for stage in self.stages}) != len(self.stages):
+            raise ConfigError(f"task.params.stages: two stages use the same omics: {[list(s) for s in self.stages]}")
+        if self.mode not in MODES:
+            raise ConfigError(f"task.params.mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.n_models < 1:
+            raise ConfigError(f"task.params.n_models: expected at least 1 member per ensemble, got {self.n_models}")
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise ConfigError(f"task.params.n_jobs: expected a positive count or -1, got {self.n_jobs}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"task.params.val_fraction: expected a fraction in (0, 1), got {self.val_fraction}")
+        if self.n_splits < 0 or self.n_splits == 1:
+            raise ConfigError(
+                f"task.params.n_splits: expected 0 (the fixed split only) or at least 2 repeated splits (for a "
+                f"standard deviation), got {self.n_splits}"
+            )
+        for name in ("epochs_pretrain", "epochs"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"task.params.{name}: expected >= 0, got {getattr(self, name)}")
+        for name in ("lr_pretrain", "lr_gcn", "lr_vcdn"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"task.params.{name}: expected a positive learning rate, got {value}")
+        choices = {
+            "sample_weight": ("frequency", "none"),
+            "uncertainty": ("predicted", "member_max"),
+            "criterion": ("accuracy", "f1"),
+            "save_models": ("fixed", "all", "none"),
+            "reference": ("auto", "rosmap", "none"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"task.params.{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
+        if self.candidates < 2:
+            raise ConfigError(
+                f"task.params.candidates: expected at least 2 candidate thresholds, got {self.candidates}"
+            )
+
+    def _check_stages(self, modalities: Sequence[str]) -> list[tuple[str, ...]]:
+        stages = [tuple(stage) for stage in self.stages]
+        for s, stage in enumerate(stages):
+            for name in stage:
+                if name not in modalities:
+                    raise ConfigError(
+                        f"task.params.stages[{s}]: unknown omics {name!r}; the data hold {', '.join(modalities)}"
+                        f"{did_you_mean(name, list(modalities))}"
+                    )
+        return stages
+
+    def stage_spec(self, spec: DataSpec, stage: Sequence[str]) -> DataSpec:
+        """The dataset's spec restricted to one stage's omics (what that stage's MOGONET is sized from)."""
+        modalities = list(spec.extra.get("modalities", []))
+        n_features = list(spec.extra.get("n_features", []))
+        missing = [m for m in stage if m not in modalities]
+        if missing:
+            raise ConfigError(
+                f"task.params.stages: unknown omics {missing}; the data hold {', '.join(modalities) or 'none named'}"
+            )
+        sizes = [n_features[modalities.index(m)] for m in stage]
+        return DataSpec(
+            input_shape=(sum(sizes),),
+            n_outputs=spec.n_outputs,
+            task_type=spec.task_type,
+            classes=spec.classes,
+            units=spec.units,
+            extra={**spec.extra, "modalities": list(stage), "n_features": sizes},
+        )
+
+    def model_spec(self, spec: DataSpec) -> DataSpec:
+        """The last stage's spec (all of its omics), or the dataset's when it does not name the omics."""
+        if "modalities" not in spec.extra or any(m not in spec.extra["modalities"] for m in self.stages[-1]):
+            return spec
+        return self.stage_spec(spec, self.stages[-1])
+
+    # -- the protocol ------------------------------------------------------------------------------
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        from sciconv_omics_sguq.mogonet_io import labels, modality_mask, split_mask, to_arrays
+
+        self.validate()
+        data = ctx.load_data()
+        mdata = data.info.get("mudata")
+        if mdata is None or not hasattr(mdata, "mod"):
+            raise DataError(
+                f"task sguq.staged needs a multi-omics dataset (bundle.info['mudata']); dataset "
+                f"{ctx.config.dataset.name!r} does not provide one"
+            )
+        modalities = list(mdata.mod)
+        stages = self._check_stages(modalities)
+        y = labels(mdata)
+        n_classes = int(y.max()) + 1
+        class_names = list(data.spec.classes or [str(c) for c in range(n_classes)])
+        x = {m: to_arrays(mdata, m) for m in modalities}
+        mask = modality_mask(mdata)
+        available = np.stack([mask[list(stage)].all(axis=1).to_numpy() for stage in stages], axis=1)
+        train_idx = np.flatnonzero(split_mask(mdata, "train"))
+        test_idx = np.flatnonzero(split_mask(mdata, "test"))
+        if len(test_idx) == 0:
+            raise DataError(f"dataset {ctx.config.dataset.name!r}: no test samples (obs['split'] == 'test')")
+
+        # The model component: built once per stage, which checks model.params and counts the weights.
+        params = {}
+        for stage in stages:
+            model = ctx.build_model(self.stage_spec(data.spec, stage))
+            if not isinstance(model, MOGONETNet):
+                raise ConfigError(
+                    f"task sguq.staged trains MOGONET ensembles: model.name must be sguq.mogonet, got "
+                    f"{ctx.config.model.name!r}"
+                )
+            params = model.training_params()
+        train_params = {
+            **params,
+            "n_classes": n_classes,
+            "epochs_pretrain": self.epochs_pretrain,
+            "epochs": self.epochs,
+            "lr_pretrain": self.lr_pretrain,
+            "lr_gcn": self.lr_gcn,
+            "lr_vcdn": self.lr_vcdn,
+            "sample_weight": self.sample_weight,
+        }
+
+        splits = self._splits(ctx, y, train_idx, test_idx, class_names)
+        jobs = self._jobs(ctx, splits, stages, available, y, x, train_params, class_names)
+        members = self._train(ctx, jobs, x, y, stages, train_params)
+
+        results = [self._evaluate(split, stages, members, available, y, n_classes) for split in splits]
+        for r in results:
+            m = r.metrics
+            ctx.log(
+                f"{r.name}: staged ACC {m['staged_acc']:.3f} F1 {m['staged_f1']:.3f} AUC {m['staged_auc']:.3f}, "
+                "decided " + " / ".join(f"{m[f'decided_stage{s + 1}']:.0%}" for s in range(len(stages)))
+            )
+        return self._result(ctx, data, stages, splits, results, members, class_names)
+
+    def _splits(
+        self,
+        ctx: RunContext,
+        y: np.ndarray,
+        train_idx: np.ndarray,
+        test_idx: np.ndarray,
+        class_names: Sequence[str],
+    ) -> list[_Split]:
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        pairs = [("fixed", train_idx, test_idx)]
+        if self.n_splits:
+            everyone = np.sort(np.concatenate([train_idx, test_idx]))
+            counts = np.bincount(y[everyone], minlength=len(class_names))
+            if counts.min() < 2:
+                c = int(counts.argmin())
+                raise DataError(
+                    f"class {class_names[c]!r} has {counts[c]} sample(s); repeated stratified splits "
+                    "(task.params.n_splits) need at least 2 per class"
+                )
+            for r in range(1, self.n_splits + 1):
+                name = f"split-{r:02d}"
+                sss = StratifiedShuffleSplit(
+                    n_splits=1, test_size=len(test_idx), random_state=derive_seed(ctx.seed, name) % 2**32
+                )
+                try:
+                    tr, te = next(sss.split(everyone, y[everyone]))
+                except ValueError as exc:
+                    raise DataError(f"{name}: cannot split the samples stratified ({exc})") from None
+                pairs.append((name, np.sort(everyone[tr]), np.sort(everyone[te])))
+        splits = []
+        for name, tr, te in pairs:
+            if self.mode == "replication":
+                splits.append(_Split(name, tr, np.zeros(0, dtype=np.int64), te))
+                continue
+            fit, val = self._carve_validation(ctx, name, tr, y, class_names)
+            splits.append(_Split(name, fit, val, te))
+        return splits
+
+    def _carve_validation(
+        self, ctx: RunContext, name: str, train: np.ndarray, y: np.ndarray, class_names: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A stratified, seeded ``val_fraction`` of the training samples (never the test samples)."""
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        counts = np.bincount(y[train], minlength=len(class_names))
+        n_val = math.ceil(self.val_fraction * len(train))
+        if counts.min() < 2 or n_val < len(class_names) or len(train) - n_val < len(class_names):
+            c = int(counts.argmin())
+            raise DataError(
+                f"{name}: too few training samples for a stratified validation split (task.params.val_fraction="
+                f"{self.val_fraction}): {len(train)} training samples, class {class_names[c]!r} has {counts[c]}; "
+                f"every class needs at least 2, and the {n_val} validation and {len(train) - n_val} remaining "
+                f"samples at least one per class ({len(class_names)})"
+            )
+        sss = StratifiedShuffleSplit(
+            n_splits=1, test_size=self.val_fraction, random_state=derive_seed(ctx.seed, f"{name}/val") % 2**32
+        )
+        try:
+            fit, val = next(sss.split(train, y[train]))
+        except ValueError as exc:
+            raise DataError(f"{name}: cannot carve a stratified validation split ({exc})") from None
+        return np.sort(train[fit]), np.sort(train[val])
+
+    def _jobs(
+        self,
+        ctx: RunContext,
+        splits: Sequence[_Split],
+        stages: Sequence[tuple[str, ...]],
+        available: np.ndarray,
+        y: np.ndarray,
+        x: Mapping[str, np.ndarray],
+        train_params: Mapping[str, Any],
+        class_names: Sequence[str],
+    ) -> list[_Job]:
+        jobs = []
+        settings = json.dumps({k: v for k, v in train_params.items()}, sort_keys=True, default=str)
+        for split in splits:
+            for s, stage in enumerate(stages):
+                fit = split.fit[available[split.fit, s]]
+                missing = [class_names[c] for c in range(len(class_names)) if not (y[fit] == c).any()]
+                if missing or len(fit) <= train_params["k"]:
+                    raise DataError(
+                        f"{split.name}, stage {s + 1} ({' + '.join(stage)}): {len(fit)} training samples have all of "
+                        f"its omics{'; none of class ' + ', '.join(map(repr, missing)) if missing else ''}; a stage's "
+                        f"ensemble needs every class and more than k={train_params['k']} samples"
+                    )
+                evaluated = split.evaluated[available[split.evaluated, s]]
+                ensemble_seed = derive_seed(ctx.seed, f"{split.name}/stage{s}")
+                data_digest = _digest(
+                    fit, evaluated, y[fit], *(x[m][fit] for m in stage), *(x[m][evaluated] for m in stage)
+                )
+                for m in range(self.n_models):
+                    seed = member_seed(ensemble_seed, m)
+                    fingerprint = hashlib.sha256(f"{data_digest}|{list(stage)}|{seed}|{settings}".encode()).hexdigest()
+                    keep = self.save_models == "all" or (self.save_models == "fixed" and split.name == "fixed")
+                    jobs.append(_Job(split.name, s, m, seed, fingerprint, fit, evaluated, keep))
+        return jobs
+
+    def _member_dir(self, ctx: RunContext, job: _Job) -> Path:
+        return ctx.run_dir.checkpoints_dir / "sguq" / job.split / f"stage{job.stage + 1}" / f"member-{job.member:02d}"
+
+    def _train(
+        self,
+        ctx: RunContext,
+        jobs: Sequence[_Job],
+        x: Mapping[str, np.ndarray],
+        y: np.ndarray,
+        stages: Sequence[tuple[str, ...]],
+        train_params: Mapping[str, Any],
+    ) -> dict[tuple[str, int, int], _Member]:
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        members: dict[tuple[str, int, int], _Member] = {}
+        pending = []
+        for job in jobs:
+            directory = self._member_dir(ctx, job)
+            if ctx.resume:
+                for stale in directory.parent.glob(f".tmp-{directory.name}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+                found = read_member(directory, job.fingerprint)
+                if found is not None and np.array_equal(found.samples, job.evaluated):
+                    members[job.key] = found
+                    continue
+            pending.append(job)
+        self._n_resumed = len(members)
+        if members:
+            ctx.log(f"sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
+        if not pending:
+            return members
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(pending))
+        ctx.log(
+            f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
+            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) on {n_jobs} worker(s)"
+        )
+        params = {**train_params, "num_threads": 1}
+
+        def payload(job: _Job) -> Any:
+            stage = stages[job.stage]
+            return delayed(_run_job)(
+                job.key,
+                [x[m][job.fit] for m in stage],
+                y[job.fit],
+                [x[m][job.evaluated] for m in stage],
+                job.seed,
+                params,
+                job.keep_model,
+            )
+
+        per_ensemble = {}
+        for job in jobs:
+            per_ensemble[(job.split, job.stage)] = per_ensemble.get((job.split, job.stage), 0) + 1
+        done_in = {k: sum(1 for key in members if key[:2] == k) for k in per_ensemble}
+        # Members are saved as they finish (in any order), so a killed run keeps every finished one.
+        by_key = {job.key: job for job in pending}
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(payload(job) for job in pending)
+        for count, (key, member) in enumerate(results, start=1):
+            job = by_key[key]
+            member.samples = job.evaluated
+            write_member(
+                self._member_dir(ctx, job),
+                member,
+                {
+                    "fingerprint": job.fingerprint,
+                    "seed": job.seed,
+                    "split": job.split,
+                    "stage": job.stage + 1,
+                    "member": job.member,
+                    "omics": list(stages[job.stage]),
+                },
+            )
+            member.state = member.state if job.split == "fixed" else None
+            members[job.key] = member
+            ensemble = (job.split, job.stage)
+            done_in[ensemble] += 1
+            if done_in[ensemble] == per_ensemble[ensemble]:
+                ctx.log(
+                    f"  {job.split}, stage {job.stage + 1} ({' + '.join(stages[job.stage])}): ensemble of "
+                    f"{per_ensemble[ensemble]} done [{count}/{len(pending)} members]"
+                )
+        return members
+
+    # -- evaluation --------------------------------------------------------------------------------
+
+    def _outputs(
+        self,
+        split: _Split,
+        rows: np.ndarray,
+        stages: Sequence[tuple[str, ...]],
+        members: Mapping[tuple[str, int, int], _Member],
+        available: np.ndarray,
+    ) -> list[EnsembleOutput | None]:
+        """Each stage's ensemble output on the samples ``rows`` (expanded: NaN where a sample lacks the stage)."""
+        outputs: list[EnsembleOutput | None] = []
+        for s in range(len(stages)):
+            here = available[rows, s]
+            if not here.any():
+                outputs.append(None)
+                continue
+            stacked = []
+            for m in range(self.n_models):
+                member = members[(split.name, s, m)]
+                position = np.searchsorted(member.samples, rows[here])
+                stacked.append(member.proba[position])
+            ensemble = EnsembleOutput.from_member_proba(np.stack(stacked), uncertainty=self.uncertainty)
+            outputs.append(ensemble.expand(here))
+        return outputs
+
+    def _evaluate(
+        self,
+        split: _Split,
+        stages: Sequence[tuple[str, ...]],
+        members: Mapping[tuple[str, int, int], _Member],
+        available: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+    ) -> _SplitResult:
+        n_stages = len(stages)
+        classifiable = available.any(axis=1)
+        test = split.test[classifiable[split.test]]
+        tune = split.val[classifiable[split.val]] if self.mode == "validation" else test
+        # The thresholds see the validation samples' outputs and labels only (mode validation).
+        tune_outputs = self._outputs(split, tune, stages, members, available)
+        thresholds = choose_thresholds(
+            tune_outputs, y[tune], available[tune], criterion=self.criterion, candidates=self.candidates
+        )
+        outputs = self._outputs(split, test, stages, members, available)
+        staged = staged_decision(outputs, thresholds, available[test])
+        y_test = y[test]
+        metrics: dict[str, float] = {}
+        for key, value in classification_scores(y_test, staged.pred, staged.proba, n_classes).items():
+            metrics[f"staged_{key}"] = value
+        for s, fraction in enumerate(staged.fractions(n_stages)):
+            metrics[f"decided_stage{s + 1}"] = float(fraction)
+        metrics["forced"] = float(staged.forced.mean()) if len(test) else math.nan
+        metrics["tests_saved"] = staged.tests_saved(stages)
+        for s, out in enumerate(outputs):
+            rows = available[test, s]
+            if out is None:
+                scores = dict.fromkeys(_SCORES, math.nan)
+            else:
+                scores = classification_scores(y_test[rows], out.pred[rows], out.proba[rows], n_classes)
+            for key, value in scores.items():
+                metrics[f"stage{s + 1}_{key}"] = value
+        last = outputs[-1]
+        rows = available[test, -1]
+        single = [
+            classification_scores(y_test[rows], p[rows].argmax(axis=1), p[rows], n_classes)
+            for p in (last.member_proba if last is not None else [])
+        ]
+        for key in _SCORES:
+            values = [sc[key] for sc in single]
+            metrics[f"mogonet_single_{key}"] = float(np.mean(values)) if values else math.nan
+        for s, t in enumerate(thresholds):
+            metrics[f"threshold{s + 1}"] = float(t)
+        return _SplitResult(
+            split.name,
+            metrics,
+            thresholds,
+            outputs,
+            available[test],
+            y_test,
+            staged,
+            int((~classifiable[split.test]).sum()),
+        )
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _result(
+        self,
+        ctx: RunContext,
+        data: Any,
+        stages: Sequence[tuple[str, ...]],
+        splits: Sequence[_Split],
+        results: Sequence[_SplitResult],
+        members: Mapping[tuple[str, int, int], _Member],
+        class_names: Sequence[str],
+    ) -> TaskResult:
+        fixed, repeated = results[0], list(results[1:])
+        n_stages = len(stages)
+        tuned_on_test = self.mode == "replication"
+        metrics: dict[str, float] = dict(fixed.metrics)
+        keys = list(fixed.metrics)
+        for key in keys if repeated else []:
+            values = np.array([r.metrics[key] for r in repeated], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            metrics[f"{key}_mean"] = float(finite.mean()) if len(finite) else math.nan
+            metrics[f"{key}_sd"] = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+        metrics["n_test"] = float(len(splits[0].test))
+        metrics["n_test_unclassifiable"] = float(fixed.unclassifiable)
+        metrics["n_splits"] = float(len(repeated))
+        metrics["thresholds_tuned_on_test"] = float(tuned_on_test)
+
+        tag = ", thresholds tuned on the TEST set" if tuned_on_test else ""
+        source = "this run (test-tuned)" if tuned_on_test else "this run"
+        staged_cols = ["ACC", "F1", "AUC", *(f"decided at stage {s + 1}" for s in range(n_stages)), "tests saved"]
+        staged_keys = ["staged_acc", "staged_f1", "staged_auc", *(f"decided_stage{s + 1}" for s in range(n_stages))]
+        staged_keys.append("tests_saved")
+
+        def cells(names: Sequence[str], keys_: Sequence[str], suffix: str = "") -> dict[str, float | str]:
+            out: dict[str, float | str] = {}
+            for name, key in zip(names, keys_, strict=True):
+                if suffix:
+                    mean, sd = metrics.get(f"{key}_mean", math.nan), metrics.get(f"{key}_sd", math.nan)
+                    out[name] = f"{mean:.3f} ± {sd:.3f}" if math.isfinite(mean) else "n/a"
+                else:
+                    out[name] = metrics.get(key, math.nan)
+            return out
+
+        table: list[ResultRow] = []
+        variants = [("fixed split", "")] + ([(f"{len(repeated)} repeated splits, mean ± sd", "_")] if repeated else [])
+        for label, suffix in variants:
+            table.append(ResultRow(f"SGUQ staged ({label}{tag})", cells(staged_cols, staged_keys, suffix), source))
+            for s, stage in enumerate(stages):
+                table.append(
+                    ResultRow(
+                        f"stage {s + 1} ensemble alone, {' + '.join(stage)} ({label})",
+                        cells(["ACC", "F1", "AUC"], [f"stage{s + 1}_{k}" for k in _SCORES], suffix),
+                    )
+                )
+            table.append(
+                ResultRow(
+                    f"MOGONET (single model), {' + '.join(stages[-1])} ({label})",
+                    cells(["ACC", "F1", "AUC"], [f"mogonet_single_{k}" for k in _SCORES], suffix),
+                    f"this run: mean of the {self.n_models} stage-{n_stages} members",
+                )
+            )
+        dataset_name = str(data.spec.extra.get("dataset", ""))
+        reference = self.reference
+        if reference == "auto":
+            reference = "rosmap" if ("rosmap" in dataset_name.lower() or dataset_name == "simulated-cohort") else "none"
+        real_note = ", real ROSMAP" if dataset_name == "simulated-cohort" else ""
+        names = {"acc": "ACC", "f1": "F1", "auc": "AUC", "decided_stage1": "decided at stage 1"}
+        names.update({"decided_stage2": "decided at stage 2", "decided_stage3": "decided at stage 3"})
+        for method, numbers, cite in published.reference_rows(reference):
+            table.append(
+                ResultRow(
+                    method,
+                    {names[k]: v for k, v in numbers.items()},
+                    source=cite + real_note,
+                    published=True,
+                )
+            )
+
+        plots = []
+        if ctx.config.output.plots:
+            path = plot_uncertainty(fixed, stages, ctx.plots_dir / "uncertainty_by_stage.png")
+            plots.append(
+                (
+                    path,
+                    "Ensemble uncertainty of each stage on the fixed split's test samples, correctly vs wrongly "
+                    "classified, with the chosen threshold",
+                )
+            )
+            path = plot_accuracy_vs_decided(fixed, stages, ctx.plots_dir / "accuracy_vs_decided.png")
+            plots.append(
+                (
+                    path,
+                    "Accuracy against the fraction of test samples decided: each stage alone as its threshold is "
+                    "swept (left), and the staged accuracy as stage 1's threshold is swept, the others fixed (right)",
+                )
+            )
+            path = plot_losses(members, stages, self.n_models, ctx.plots_dir / "training_losses.png")
+            if path is not None:
+                plots.append((path, "Training loss of the fixed split's members (mean over members), per stage"))
+
+        sections = self._sections(ctx, data, stages, splits, results, class_names, tuned_on_test)
+        model = None
+        state = members.get(("fixed", n_stages - 1, 0))
+        if state is not None and state.state is not None:
+            model = FittedMOGONET.from_state_dict(state.state).model
+        return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
+
+    def _sections(
+        self,
+        ctx: RunContext,
+        data: Any,
+        stages: Sequence[tuple[str, ...]],
+        splits: Sequence[_Split],
+        results: Sequence[_SplitResult],
+        class_names: Sequence[str],
+        tuned_on_test: bool,
+    ) -> dict[str, str]:
+        fixed = splits[0]
+        extra = data.spec.extra
+        if tuned_on_test:
+            thresholds_how = (
+                "**Mode replication (the official code's protocol): the ensembles are trained on the full training "
+                "set and the thresholds are chosen on the TEST set itself. The staged numbers are therefore tuned "
+                "on the test labels and optimistic; they are not an estimate of performance on new patients.**"
+            )
+        else:
+            thresholds_how = (
+                f"Mode validation: for each split, a stratified {self.val_fraction:.0%} of the training samples "
+                f"({len(fixed.val)} on the fixed split) is held out; the ensembles train on the other "
+                f"{len(fixed.fit)} and the thresholds are chosen on the held-out samples. The same ensembles then "
+                "classify the test samples (not retrained: the thresholds belong to these ensembles' uncertainty). "
+                "The test labels serve only the final metrics."
+            )
+        protocol = (
+            f"Dataset {extra.get('dataset', '?')}: {extra.get('n_train', '?')} training and "
+            f"{extra.get('n_test', '?')} test samples, omics {', '.join(extra.get('modalities', []))}, classes "
+            f"{', '.join(class_names)}. Stages: "
+            + "; ".join(f"{s + 1}: {' + '.join(stage)}" for s, stage in enumerate(stages))
+            + f". Each stage: an ensemble of {self.n_models} MOGONETs ({self.epochs_pretrain} pre-training + "
+            f"{self.epochs} training epochs, lr {self.lr_pretrain:g} / {self.lr_gcn:g} / {self.lr_vcdn:g}). A sample "
+            "is decided at the first stage whose ensemble uncertainty (sd over members of the voted class's "
+            f"probability) is at or below the stage's threshold; the last stage decides the rest. {thresholds_how} "
+            f"Thresholds maximise the staged {self.criterion} over a grid of {self.candidates} candidates per stage. "
+            + (
+                f"Splits: the dataset's own (fixed) and {len(splits) - 1} repeated stratified splits of all samples "
+                f"with {len(fixed.test)} test samples each (mean ± sd over the repeated splits). "
+                if len(splits) > 1
+                else "Split: the dataset's own train/test split. "
+            )
+            + "(MOGONET is trained with its own full-batch schedule, above; of "
+            "the pipeline's `train` section only `train.seed` is used.)"
+        )
+        if self.epochs_pretrain < 500 or self.epochs < 2500 or self.n_models < 10:
+            protocol += (
+                " This run uses a shortened schedule (the published one: 10 members, 500 + 2500 epochs); its numbers "
+                "are not comparable with the published ones."
+            )
+        sections = {"Protocol": protocol}
+        lines = ["| split | " + " | ".join(f"threshold {s + 1}" for s in range(len(stages) - 1)) + " | staged ACC |"]
+        lines.append("|---|" + "---|" * len(stages))
+        for r in results:
+            lines.append(
+                f"| {r.name} | " + " | ".join(f"{t:.4f}" for t in r.thresholds) + f" | {r.metrics['staged_acc']:.3f} |"
+            )
+        sections["Thresholds per split"] = "\n".join(lines)
+        missing = data.info.get("missing", {})
+        n_missing = {k: v for k, v in missing.items() if v}
+        if n_missing or any(r.unclassifiable for r in results):
+            text = (
+                "Samples lacking omics: "
+                + ", ".join(f"{k} missing for {v}" for k, v in n_missing.items())
+                + ". Each stage's ensemble trains on the training samples that have all of its omics; a sample "
+                "lacking a stage's omics skips that stage, and one lacking every later stage's omics is decided at "
+                "its last available stage"
+                f" ({results[0].metrics['forced']:.1%} of the fixed split's test samples were decided that way "
+                "above the threshold)."
+            )
+            if results[0].unclassifiable:
+                text += (
+                    f" {results[0].unclassifiable} test samples of the fixed split have the omics of no stage and "
+                    "are left out of every metric."
+                )
+            sections["Missing modalities"] = text
+        resumed = getattr(self, "_n_resumed", 0)
+        if resumed:
+            sections["Resumed"] = f"{resumed} ensemble members were reused from an earlier run of this directory."
+        return sections
+
+
+# ----------------------------------------------------------------------------------------------------
+# Plots
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_uncertainty(result: _SplitResult, stages: Sequence[tuple[str, ...]], path: Path) -> Path:
+    """Histograms of each stage's uncertainty on the test samples, correct vs wrong, with the threshold."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.4), squeeze=False)
+    for s, (ax, out) in enumerate(zip(axes[0], result.outputs, strict=True)):
+        ax.set_title(f"stage {s + 1}: {' + '.join(stages[s])}", fontsize=9)
+        ax.set_xlabel("uncertainty (sd over members)")
+        if out is None:
+            continue
+        rows = result.available[:, s]
+        u, correct = out.uncertainty[rows], out.pred[rows] == result.y[rows]
+        bins = np.linspace(0.0, max(float(u.max()) if len(u) else 0.0, 1e-3), 21)
+        ax.hist([u[correct], u[~correct]], bins=bins, label=["correct", "wrong"], color=["tab:green", "tab:red"])
+        if s < len(result.thresholds):
+            ax.axvline(result.thresholds[s], color="k", ls="--", label="threshold")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test samples")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_accuracy_vs_decided(result: _SplitResult, stages: Sequence[tuple[str, ...]], path: Path) -> Path:
+    """Left: each stage's accuracy on the samples its threshold decides, against the fraction decided, as the
+    threshold is swept. Right: the staged accuracy against the fraction decided at stage 1 (its threshold swept,
+    the others as chosen)."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for s, out in enumerate(result.outputs):
+        if out is None:
+            continue
+        rows = result.available[:, s]
+        u, correct = out.uncertainty[rows], (out.pred[rows] == result.y[rows])
+        order = np.argsort(u, kind="stable")
+        fraction = np.arange(1, len(u) + 1) / len(u)
+        accuracy = np.cumsum(correct[order]) / np.arange(1, len(u) + 1)
+        left.plot(fraction, accuracy, label=f"stage {s + 1}: {' + '.join(stages[s])}")
+        if s < len(result.thresholds):
+            decided = u <= result.thresholds[s]
+            if decided.any():
+                left.plot(decided.mean(), correct[decided].mean(), "ko", ms=4)
+    left.set_xlabel("fraction of the stage's test samples decided")
+    left.set_ylabel("accuracy of the decided samples")
+    left.legend(fontsize=7)
+    if len(stages) > 1 and result.outputs[0] is not None:
+        u0 = result.outputs[0].uncertainty[result.available[:, 0]]
+        grid = np.unique(np.concatenate([[0.0], u0]))
+        xs, ys = [], []
+        for t in grid:
+            staged = staged_decision(result.outputs, [float(t), *result.thresholds[1:]], result.available)
+            xs.append(float(np.mean(staged.stage == 0)))
+            ys.append(float(np.mean(staged.pred == result.y)))
+        right.plot(xs, ys, "-", color="tab:blue")
+        right.plot(result.metrics["decided_stage1"], result.metrics["staged_acc"], "ko", ms=5, label="chosen")
+        right.legend(fontsize=7)
+    right.set_xlabel("fraction of test samples decided at stage 1")
+    right.set_ylabel("staged accuracy")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_losses(
+    members: Mapping[tuple[str, int, int], _Member], stages: Sequence[tuple[str, ...]], n_models: int, path: Path
+) -> Path | None:
+    """The fixed split's mean training losses per stage: each view's GCN loss and, fused, the VCDN's."""
+    curves: dict[str, np.ndarray] = {}
+    for s in range(len(stages)):
+        histories = [members[("fixed", s, m)].history for m in range(n_models) if ("fixed", s, m) in members]
+        key = "vcdn" if histories and "vcdn" in histories[0] else "view0"
+        values = [h[key] for h in histories if key in h and len(h[key])]
+        if values and len({len(v) for v in values}) == 1:
+            curves[f"stage {s + 1}: {' + '.join(stages[s])} ({'VCDN' if key == 'vcdn' else 'GCN'})"] = np.mean(
+                values, axis=0
+            )
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, curve in curves.items():
+        ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
+    ax.set_xlabel("epoch (after pre-training)")
+    ax.set_ylabel("weighted cross-entropy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -1,0 +1,266 @@
+"""The SGUQ task end to end on tiny simulated cohorts: metrics, report and plots, the validation protocol's
+blindness to the test labels, the replication mode, resume, missing modalities and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sciconv
+from sciconv.errors import CheckpointError, ConfigError, DataError
+from sciconv_omics_sguq import sguq_task
+from sciconv_omics_sguq.cohort_simulator import write_simulated_cohort
+from sciconv_omics_sguq.sguq_task import classification_scores
+
+TINY: dict[str, Any] = {
+    "dataset.params.n_train": 60,
+    "dataset.params.n_test": 30,
+    "dataset.params.n_features": 16,
+    "task.params.n_models": 3,
+    "task.params.n_splits": 2,
+    "task.params.n_jobs": 1,
+    "task.params.epochs_pretrain": 10,
+    "task.params.epochs": 20,
+    "model.params.hidden": [16, 16, 8],
+}
+FOLDER: dict[str, Any] = {  # the same sizes for the omics.mogonet dataset, reading a folder
+    **{k: v for k, v in TINY.items() if not k.startswith("dataset.")},
+    "dataset.name": "omics.mogonet",
+    "dataset.params": {},
+    "task.params.n_splits": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> sciconv.RunResult:
+    return sciconv.run("omics-sguq", overrides=TINY, run_dir=tmp_path_factory.mktemp("sguq") / "run")
+
+
+def _member_dirs(run: Path) -> list[Path]:
+    return sorted(p.parent for p in (run / "checkpoints" / "sguq").rglob("manifest.json"))
+
+
+def test_metrics_cover_the_protocol(tiny_run: sciconv.RunResult) -> None:
+    m = tiny_run.metrics
+    for key in ("staged_acc", "staged_f1", "staged_auc", "tests_saved", "mogonet_single_acc", "forced"):
+        assert 0.0 <= m[key] <= 1.0, key
+        assert 0.0 <= m[f"{key}_mean"] <= 1.0 and m[f"{key}_sd"] >= 0.0, key
+    for s in (1, 2, 3):
+        for score in ("acc", "f1", "auc"):
+            assert 0.0 <= m[f"stage{s}_{score}"] <= 1.0
+            assert f"stage{s}_{score}_mean" in m and f"stage{s}_{score}_sd" in m
+    decided = [m[f"decided_stage{s}"] for s in (1, 2, 3)]
+    assert sum(decided) == pytest.approx(1.0) and all(0.0 <= d <= 1.0 for d in decided)
+    assert sum(m[f"decided_stage{s}_mean"] for s in (1, 2, 3)) == pytest.approx(1.0)
+    # tests saved follows from the fractions decided: stage s needs s assays of 3
+    assert m["tests_saved"] == pytest.approx(1 - (decided[0] + 2 * decided[1] + 3 * decided[2]) / 3)
+    assert m["threshold1"] >= 0.0 and m["threshold2"] >= 0.0 and "threshold3" not in m
+    assert m["n_test"] == 30 and m["n_splits"] == 2 and m["thresholds_tuned_on_test"] == 0.0
+    assert json.loads((tiny_run.run_dir / "metrics.json").read_text()) == m
+
+
+def test_run_directory_explains_itself(tiny_run: sciconv.RunResult) -> None:
+    run = tiny_run.run_dir
+    report = (run / "report.md").read_text()
+    assert "| SGUQ staged (fixed split) |" in report and "SGUQ staged (2 repeated splits, mean ± sd)" in report
+    assert "MOGONET (single model), mrna + meth + mirna (fixed split)" in report
+    assert "stage 1 ensemble alone, mrna (fixed split)" in report
+    assert "published: Wang et al., Nat Commun 12, 3445 (2021)" in report and "| 0.815 | 0.821 | 0.874 |" in report
+    assert "published: Tao et al., SGUQ" in report and "| 0.858 |" in report and "| 0.4623 | 0.1604 |" in report
+    assert "thresholds tuned on the test set | 0.877 |" in report
+    assert "Mode validation" in report and "shortened schedule" in report and "TEST set" not in report
+    for name in ("uncertainty_by_stage", "accuracy_vs_decided", "training_losses"):
+        assert (run / "plots" / f"{name}.png").stat().st_size > 10_000
+        assert f"](plots/{name}.png)" in report
+    members = _member_dirs(run)
+    assert len(members) == 3 * 3 * 3  # splits x stages x members
+    with_weights = [p for p in members if (p / "model.safetensors").is_file()]
+    assert {p.parts[-3] for p in with_weights} == {"fixed"} and len(with_weights) == 9
+    assert type(tiny_run.model).__name__ == "MOGONET" and tiny_run.model.n_views == 3
+
+
+def _folder_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """A cohort folder and a copy whose test labels are permuted."""
+    root = write_simulated_cohort(tmp_path / "cohort", n_train=60, n_test=30, n_features=16, seed=1)
+    permuted = tmp_path / "permuted"
+    shutil.copytree(root, permuted)
+    labels = (root / "labels_te.csv").read_text().splitlines()
+    order = np.random.default_rng(0).permutation(len(labels))
+    (permuted / "labels_te.csv").write_text("\n".join(labels[i] for i in order) + "\n")
+    assert [labels[i] for i in order] != labels
+    return root, permuted
+
+
+def _spy_on_thresholds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record how many samples each threshold search is given."""
+    seen: list[int] = []
+    choose = sguq_task.choose_thresholds
+
+    def spy(outputs: Any, y: np.ndarray, available: np.ndarray, **kwargs: Any) -> list[float]:
+        seen.append(len(y))
+        return choose(outputs, y, available, **kwargs)
+
+    monkeypatch.setattr(sguq_task, "choose_thresholds", spy)
+    return seen
+
+
+def test_validation_mode_never_uses_the_test_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy_on_thresholds(monkeypatch)
+    root, permuted = _folder_pair(tmp_path)
+    runs = [
+        sciconv.run(
+            "omics-sguq", overrides={**FOLDER, "dataset.params.root": str(r)}, run_dir=tmp_path / f"run-{r.name}"
+        )
+        for r in (root, permuted)
+    ]
+    assert seen == [12, 12]  # the thresholds are searched on the 12 validation samples (20 % of 60 training)
+    a, b = (r.metrics for r in runs)
+    # the thresholds and every decision are the same; only scores against the (permuted) labels move
+    for key in ("threshold1", "threshold2", "decided_stage1", "decided_stage2", "decided_stage3", "tests_saved"):
+        assert a[key] == b[key], key
+    assert (a["staged_acc"], a["stage3_acc"]) != (b["staged_acc"], b["stage3_acc"])
+    assert a["thresholds_tuned_on_test"] == 0.0
+
+
+def test_replication_mode_tunes_on_test_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy_on_thresholds(monkeypatch)
+    overrides = {**TINY, "task.params.n_splits": 0, "task.params.mode": "replication"}
+    replication = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "replication")
+    assert seen == [30]  # the 30 test samples
+    assert replication.metrics["thresholds_tuned_on_test"] == 1.0
+    report = (replication.run_dir / "report.md").read_text()
+    assert "| SGUQ staged (fixed split, thresholds tuned on the TEST set) |" in report
+    assert "this run (test-tuned)" in report and "Mode replication" in report and "optimistic" in report
+    # replication trains on all 60 training samples: its members predict the test samples only
+    first = _member_dirs(replication.run_dir)[0]
+    member = sguq_task.read_member(first, _fingerprint(first))
+    assert member is not None and len(member.samples) == 30
+
+
+def _fingerprint(member_dir: Path) -> str:
+    return json.loads((member_dir / "manifest.json").read_text())["fingerprint"]
+
+
+def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    overrides = {**TINY, "task.params.n_splits": 0, "task.params.n_models": 2}
+    fresh = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "fresh")
+
+    calls: list[int] = []
+    train = sguq_task._train_member
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        if len(calls) == 4:
+            raise RuntimeError("killed")
+        calls.append(1)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(sguq_task, "_train_member", crashing)
+    with pytest.raises(RuntimeError, match="killed"):
+        sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "run")
+    run = tmp_path / "run"
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+    assert len(_member_dirs(run)) == 4  # the finished members are kept, complete
+    (run / "checkpoints" / "sguq" / "fixed" / "stage3" / ".tmp-member-00-x").mkdir(parents=True)  # a killed write
+
+    calls.clear()
+    monkeypatch.setattr(sguq_task, "_train_member", lambda *a, **k: calls.append(1) or train(*a, **k))
+    resumed = sciconv.run(resume=run)
+    assert len(calls) == 3 * 2 - 4 and len(_member_dirs(run)) == 6
+    assert not list(run.rglob(".tmp-*"))
+    assert resumed.metrics == fresh.metrics
+    assert "were reused from an earlier run" in (run / "report.md").read_text()
+
+    # a member modified after it was written is refused, not silently reused
+    proba = _member_dirs(run)[0] / "proba.safetensors"
+    proba.write_bytes(proba.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(CheckpointError, match="SHA-256 does not match"):
+        sciconv.run(resume=run)
+
+
+def test_missing_modalities_skip_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fit_sizes: dict[int, list[int]] = {}
+    train = sguq_task._train_member
+
+    def spy(views_fit: list[np.ndarray], *args: Any, **kwargs: Any) -> Any:
+        assert all(np.isfinite(v).all() for v in views_fit)
+        fit_sizes.setdefault(len(views_fit), []).append(len(views_fit[0]))
+        return train(views_fit, *args, **kwargs)
+
+    monkeypatch.setattr(sguq_task, "_train_member", spy)
+    missing = {"meth": 0.3, "mirna": 0.3}
+    result = sciconv.run(
+        "omics-sguq",
+        overrides={**TINY, "task.params.n_splits": 0, "dataset.params.missing_fractions": missing},
+        run_dir=tmp_path / "run",
+    )
+    # 48 fitting samples (60 minus 12 for validation) have mRNA; fewer have methylation, fewer still all three
+    assert set(fit_sizes[1]) == {48} and max(fit_sizes[2]) < 48 and max(fit_sizes[3]) < max(fit_sizes[2])
+    # a stage's members predict exactly the validation and test samples that have its omics
+    stage_dirs = {p.parts[-2]: p for p in _member_dirs(result.run_dir) if p.name == "member-00"}
+    sizes = {stage: len(sguq_task.read_member(d, _fingerprint(d)).samples) for stage, d in sorted(stage_dirs.items())}
+    assert sizes["stage1"] == 42 > sizes["stage2"] > sizes["stage3"]
+    m = result.metrics
+    assert sum(m[f"decided_stage{s}"] for s in (1, 2, 3)) == pytest.approx(1.0)
+    assert m["forced"] > 0.0 and m["n_test_unclassifiable"] == 0.0  # lacking mirna: decided at stage 2 at most
+    report = (result.run_dir / "report.md").read_text()
+    assert "## Missing modalities" in report and "meth missing for 27" in report
+
+
+def test_samples_without_any_stage_are_left_out_three_classes(tmp_path: Path) -> None:
+    result = sciconv.run(
+        "omics-sguq",
+        overrides={
+            **TINY,
+            "dataset.params.n_classes": 3,
+            "dataset.params.n_train": 90,
+            "task.params.n_splits": 0,
+            "task.params.stages": [["meth"], ["meth", "mrna"]],
+            "dataset.params.missing_fractions": {"meth": 0.2},
+        },
+        run_dir=tmp_path / "run",
+    )
+    m = result.metrics
+    assert m["n_test_unclassifiable"] == 6.0  # 20 % of the 30 test samples lack methylation
+    assert m["decided_stage1"] + m["decided_stage2"] == pytest.approx(1.0) and "decided_stage3" not in m
+    assert 0.0 <= m["staged_f1"] <= 1.0 and 0.0 <= m["staged_auc"] <= 1.0
+    assert "have the omics of no stage and are left out" in (result.run_dir / "report.md").read_text()
+
+
+def test_scores_follow_mogonets_conventions() -> None:
+    y = np.array([0, 0, 1, 1, 1])
+    pred = np.array([0, 1, 1, 1, 0])
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    scores = classification_scores(y, pred, proba, 2)
+    assert scores["acc"] == pytest.approx(0.6)
+    assert scores["f1"] == pytest.approx(2 / 3)  # F1 of class 1 (precision 2/3, recall 2/3)
+    assert scores["auc"] == pytest.approx(5 / 6)
+    three = classification_scores(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2]), np.eye(3)[[0, 1, 1, 2]], 3)
+    assert three["f1"] == pytest.approx(np.mean([1.0, 2 / 3, 2 / 3]))  # macro
+    assert np.isnan(classification_scores(np.array([1, 1]), np.array([1, 0]), proba[:2], 2)["auc"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"task.params.stages": [["rna"]]}, ConfigError, r"stages\[0\]: unknown omics 'rna'.*the data hold mrna"),
+        ({"task.params.stages": [["mrna"], ["mrna"]]}, ConfigError, "two stages use the same omics"),
+        ({"task.params.stages": [[]]}, ConfigError, "non-empty lists"),
+        ({"task.params.mode": "test"}, ConfigError, r"task\.params\.mode: expected one of validation, replication"),
+        ({"task.params.n_splits": 1}, ConfigError, r"n_splits: expected 0 .* or at least 2"),
+        ({"task.params.val_fraction": 1.0}, ConfigError, r"val_fraction: expected a fraction in \(0, 1\)"),
+        ({"task.params.n_jobs": 0}, ConfigError, "n_jobs"),
+        ({"task.params.lr_gcn": 0.0}, ConfigError, "lr_gcn"),
+        ({"dataset.params.n_train": 4, "dataset.params.n_test": 4}, DataError, "too few training samples for a strat"),
+        ({"model.params.dropout": 1.5}, ConfigError, r"model\.params\.dropout"),
+        ({"model.name": "demo.cnn1d", "model.params": {}}, ConfigError, "model.name must be sguq.mogonet"),
+    ],
+)
+def test_bad_input(tmp_path: Path, overrides: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        sciconv.run("omics-sguq", overrides={**TINY, **overrides}, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
