@@ -31,35 +31,18 @@ import matplotlib.pyplot as plt
 from sciconv.conv import get_backend
 from sciconv.conv.auto import AutoBackend
 from sciconv.conv.signature import ConvCall
-from sciconv.conv.tuning import Measurement, default_grid, measure_call, trace_pipeline, tune
+from sciconv.conv.tuning import Measurement, default_grid, measure_call, shape_series, trace_pipeline, tune
 
 SINGLE = ("torch", "fft", "im2win")
 
 
 def held_out_grid() -> list[ConvCall]:
     """Shapes not in the tuning grid: other lengths, channel counts and kernel sizes."""
-    calls = []
-    for nd, batch, channels, size, kernels in (
-        (1, 8, 32, 4096, (17, 65, 257, 1025)),
-        (2, 4, 32, 48, (5, 11, 21)),
-        (3, 2, 4, 16, (3, 7)),
-    ):
-        for k in kernels:
-            for groups in (1, channels):
-                for mode in ("infer", "train"):
-                    calls.append(
-                        ConvCall(
-                            nd=nd,
-                            input_shape=(batch, channels, *([size] * nd)),
-                            weight_shape=(channels, channels // groups, *([k] * nd)),
-                            stride=(1,) * nd,
-                            padding="same",
-                            dilation=(1,) * nd,
-                            groups=groups,
-                            mode=mode,
-                        )
-                    )
-    return calls
+    return [
+        *shape_series(1, 8, 32, (4096,), (17, 65, 257, 1025)),
+        *shape_series(2, 4, 32, (48,), (5, 11, 21)),
+        *shape_series(3, 2, 4, (16,), (3, 7)),
+    ]
 
 
 def _row(m: Measurement, origin: str) -> dict[str, object]:

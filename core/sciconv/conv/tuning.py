@@ -35,6 +35,7 @@ __all__ = [
     "measure_call",
     "pipeline_model",
     "quick_grid",
+    "shape_series",
     "trace_pipeline",
     "tune",
 ]
@@ -174,9 +175,11 @@ def measure_call(
     return result
 
 
-def _series(
-    nd: int, batch: int, channels: int, sizes: Sequence[int], kernels: Sequence[int], device: str
+def shape_series(
+    nd: int, batch: int, channels: int, sizes: Sequence[int], kernels: Sequence[int], device: str = "cpu"
 ) -> list[ConvCall]:
+    """Stride-1 ``'same'`` convolutions on cubic inputs: every size x kernel (kernel <= size), dense
+    (``C -> C``) and depthwise, ``infer`` and ``train``. Shapes ``(batch, channels, *[size] * nd)``."""
     calls = []
     for size in sizes:
         for k in kernels:
@@ -210,15 +213,15 @@ def default_grid(device: str = "cpu") -> list[ConvCall]:
     * ``conv3d``: N = 1, C = 8, 24^3, K in {3, 5, 9} (27 to 729 taps).
     """
     return [
-        *_series(1, 4, 16, (1024, 8192), (9, 33, 129, 513, 2049), device),
-        *_series(2, 2, 16, (64,), (3, 7, 15, 31), device),
-        *_series(3, 1, 8, (24,), (3, 5, 9), device),
+        *shape_series(1, 4, 16, (1024, 8192), (9, 33, 129, 513, 2049), device),
+        *shape_series(2, 2, 16, (64,), (3, 7, 15, 31), device),
+        *shape_series(3, 1, 8, (24,), (3, 5, 9), device),
     ]
 
 
 def quick_grid(device: str = "cpu") -> list[ConvCall]:
     """A grid of small shapes that is measured in seconds (for checking the tooling, not for tuning)."""
-    return [*_series(1, 2, 4, (256,), (5, 129), device), *_series(2, 1, 4, (16,), (3,), device)]
+    return [*shape_series(1, 2, 4, (256,), (5, 129), device), *shape_series(2, 1, 4, (16,), (3,), device)]
 
 
 def fit_crossover(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
