@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import torch
 import torch.nn.functional as F
@@ -112,10 +113,20 @@ class _TorchAgain:
     conv2d = conv3d = None
 
 
+class _Slow:
+    """torch plus 20 ms: never in a tie."""
+
+    def conv1d(self, *args):
+        time.sleep(0.02)
+        return F.conv1d(*args)
+
+    conv2d = conv3d = None
+
+
 def test_near_ties_are_measured_again_head_to_head() -> None:
-    backends = {"torch": get_backend("torch"), "again": _TorchAgain(), "im2win": get_backend("im2win")}
-    table = tune([_call(5)], backends, repeats=2, min_time_s=0.0)
+    backends = {"torch": get_backend("torch"), "again": _TorchAgain(), "slow": _Slow()}
+    table = tune([_call(5)], backends, repeats=2, min_time_s=0.0, tie_margin=10.0)
     samples = table.shapes[_call(5).key]["samples"]
-    assert samples["torch"] == samples["again"] == 2 + 6 and samples["im2win"] == 2
+    assert samples["torch"] == samples["again"] == 2 + 6 and samples["slow"] == 2
     table = tune([_call(5)], backends, repeats=2, min_time_s=0.0, tie_margin=-1.0)  # never a tie
     assert table.shapes[_call(5).key]["samples"]["torch"] == 2
