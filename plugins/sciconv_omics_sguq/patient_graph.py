@@ -55,6 +55,7 @@ from sciconv.errors import ConfigError, DataError
 __all__ = ["adaptive_threshold", "cosine_distance", "train_graph", "train_test_graph"]
 
 _EPS = 1e-8  # MOGONET's clamp on the product of norms
+_DECIMALS = 12  # distances are rounded so that ties do not depend on BLAS blocking
 
 
 def _check_matrix(x: object, name: str) -> np.ndarray:
@@ -95,7 +96,10 @@ def cosine_distance(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Pairwise cosine distances ``1 - <a_i, b_j> / max(|a_i| |b_j|, 1e-8)``, float64.
 
     With ``b`` omitted the result is the exactly symmetric ``(N, N)`` matrix of ``a`` with itself, its
-    diagonal 0 (1 for an all-zero row, which is at distance 1 from everything, as in MOGONET).
+    diagonal 0 (1 for an all-zero row, which is at distance 1 from everything, as in MOGONET). Distances are
+    rounded to 12 decimals: the matrix product's last bits depend on how BLAS blocks the matrices, and
+    without rounding two equal distances (parallel samples) could fall on different sides of a threshold
+    depending on which other samples are in the batch.
 
     Shapes:
         a (N, F), b (M, F) -> (N, M); a (N, F) -> (N, N).
@@ -104,12 +108,12 @@ def cosine_distance(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     na = np.linalg.norm(a, axis=1)
     if b is None:
         dist = 1.0 - (a @ a.T) / np.maximum(np.outer(na, na), _EPS)
-        dist = 0.5 * (dist + dist.T)
+        dist = np.round(0.5 * (dist + dist.T), _DECIMALS)
         np.fill_diagonal(dist, np.where(na * na > _EPS, 0.0, 1.0))
         return dist
     b = np.asarray(b, dtype=np.float64)
     nb = np.linalg.norm(b, axis=1)
-    return 1.0 - (a @ b.T) / np.maximum(np.outer(na, nb), _EPS)
+    return np.round(1.0 - (a @ b.T) / np.maximum(np.outer(na, nb), _EPS), _DECIMALS)
 
 
 def adaptive_threshold(X: np.ndarray, k: int) -> float:
