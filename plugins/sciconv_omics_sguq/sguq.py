@@ -8,7 +8,8 @@ as soon as the prediction is certain enough:
   all three omics (:data:`DEFAULT_STAGES`); every stage is a MOGONET (:mod:`~sciconv_omics_sguq.mogonet`; with
   one omics type that is just the omics-specific GCN and its classifier).
 - **Ensembles** (:func:`train_ensemble`, :func:`ensemble_predict`): each stage trains ``M = 10`` models
-  independently (different seeds). For sample ``i``, member ``m`` gives class probabilities ``p_m[i]``; the
+  independently (different seeds; trained side by side in one run for speed, each member the same as if
+  trained alone). For sample ``i``, member ``m`` gives class probabilities ``p_m[i]``; the
   prediction is the **majority vote** of the members' ``argmax`` (a tie goes to the tied class with the larger
   mean probability, then to the smaller class index), and the **uncertainty** is the population standard
   deviation (``ddof=0``, ``np.std``'s default, as in the official code) over members of the probability of the
@@ -49,7 +50,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 
 from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq.mogonet import FittedMOGONET, train_mogonet
+from sciconv_omics_sguq.mogonet import FittedMOGONET, train_mogonet_members
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -57,6 +58,7 @@ __all__ = [
     "StagedResult",
     "choose_thresholds",
     "ensemble_predict",
+    "member_chunks",
     "member_seed",
     "staged_decision",
     "train_ensemble",
@@ -168,6 +170,15 @@ def _check_int(name: str, value: object, low: int) -> int:
     return int(value)
 
 
+def member_chunks(n_models: int, n_chunks: int) -> list[list[int]]:
+    """Members ``0 .. n_models - 1`` in ``min(n_chunks, n_models)`` consecutive chunks of near-equal size."""
+    n_models = _check_int("n_models", n_models, 1)
+    n_chunks = min(_check_int("n_chunks", n_chunks, 1), n_models)
+    size, extra = divmod(n_models, n_chunks)
+    bounds = np.cumsum([0] + [size + (c < extra) for c in range(n_chunks)])
+    return [list(range(int(a), int(b))) for a, b in itertools.pairwise(bounds)]
+
+
 def train_ensemble(
     views_train: Sequence[np.ndarray],
     y_train: np.ndarray,
@@ -179,9 +190,12 @@ def train_ensemble(
 ) -> list[FittedMOGONET]:
     """Train ``n_models`` MOGONETs independently, member ``i`` seeded with :func:`member_seed` ``(seed, i)``.
 
-    Members are trained in parallel processes (joblib's loky backend); each trains single-threaded (MOGONET's
-    default ``num_threads=1``), so the members, and everything computed from them, are the same whatever
-    ``n_jobs``.
+    The members train together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`: each member is the
+    model :func:`~sciconv_omics_sguq.mogonet.train_mogonet` trains with its seed, to float32 rounding). With
+    ``n_jobs > 1`` they are split into ``n_jobs`` consecutive chunks (:func:`member_chunks`), each trained
+    together in one of joblib's loky processes, single-threaded (MOGONET's default ``num_threads=1``). A
+    member's results do not depend on the chunk it is trained in, so the members, and everything computed
+    from them, are the same whatever ``n_jobs``.
 
     Args:
         views_train: one ``(N, F_v)`` array per omics type of the stage (one for SGUQ's stage 1).
@@ -189,8 +203,8 @@ def train_ensemble(
         n_models: ensemble size ``M`` (SGUQ: 10).
         seed: the ensemble's seed.
         n_jobs: parallel processes (joblib's convention: ``-1`` all cores); at most ``n_models`` are started.
-        **mogonet_params: passed to :func:`~sciconv_omics_sguq.mogonet.train_mogonet` (``hidden``, ``epochs``,
-            ...); ``on_epoch`` only with ``n_jobs=1``.
+        **mogonet_params: passed to :func:`~sciconv_omics_sguq.mogonet.train_mogonet_members` (``hidden``,
+            ``epochs``, ...); ``on_epoch`` (called with every member's losses) only with ``n_jobs=1``.
 
     Returns:
         The fitted members, in order ``0 .. n_models - 1``.
@@ -207,12 +221,14 @@ def train_ensemble(
         raise ConfigError("on_epoch: callbacks cannot report from worker processes; use n_jobs=1")
     seeds = [member_seed(seed, i) for i in range(n_models)]
     if n_jobs == 1:
-        return [train_mogonet(views_train, y_train, seed=s, **mogonet_params) for s in seeds]
+        return train_mogonet_members(views_train, y_train, seeds=seeds, **mogonet_params)
     views = [np.asarray(x) for x in views_train] if isinstance(views_train, Sequence) else views_train
     labels = np.asarray(y_train)
-    return Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(train_mogonet)(views, labels, seed=s, **mogonet_params) for s in seeds
+    chunks = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(train_mogonet_members)(views, labels, seeds=[seeds[i] for i in chunk], **mogonet_params)
+        for chunk in member_chunks(n_models, n_jobs)
     )
+    return [member for chunk in chunks for member in chunk]
 
 
 def ensemble_predict(

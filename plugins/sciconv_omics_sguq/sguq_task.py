@@ -5,9 +5,12 @@ split of the data, each stage trains an ensemble of ``n_models`` MOGONETs (:mod:
 the official two-phase schedule: ``epochs_pretrain`` = 500 and ``epochs`` = 2500 full-batch epochs, Adam at
 ``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) on the training samples that have *all* of the
 stage's omics. Member ``m`` of an ensemble is member ``m`` of :func:`~sciconv_omics_sguq.sguq.train_ensemble`
-with the ensemble's seed ``derive_seed(train.seed, "<split>/stage<s>")``. The members of every stage and split
-are independent jobs, run in parallel with joblib (``n_jobs`` processes, each training single-threaded; nothing
-inside a job is parallel again), so the results do not depend on ``n_jobs``.
+with the ensemble's seed ``derive_seed(train.seed, "<split>/stage<s>")``. The members of an ensemble train
+together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`), in chunks: each joblib job trains one
+chunk of one ensemble's members (``members_per_job``; by default a whole ensemble, split further only to keep
+all ``n_jobs`` processes busy), single-threaded, the most expensive jobs (the stages with the most omics)
+first. A member's results do not depend on the chunk it is trained in or on the process, so the results do
+not depend on ``n_jobs``, ``members_per_job`` or on which members a resumed run still had to train.
 
 **Staged inference** (:func:`~sciconv_omics_sguq.sguq.staged_decision`): a sample is decided at the first stage
 whose ensemble uncertainty (sd over members of the voted class's probability) is at or below that stage's
@@ -42,12 +45,13 @@ every test sample with its omics); ``mogonet_single_acc/f1/auc`` (the mean over 
 a single MOGONET: the MOGONET baseline); ``threshold<s>``. F1 is that of class 1 for two classes (as MOGONET
 reports), else macro; AUC from the probabilities (macro one-vs-rest for more than two classes).
 
-**Resume.** Every finished member is written to ``checkpoints/sguq/<split>/stage<s>/member-<mm>/``: its
-probabilities on the samples it is evaluated on (and, for the fixed split, its weights and training samples,
-:meth:`~sciconv_omics_sguq.mogonet.FittedMOGONET.state_dict`, as safetensors) with a ``manifest.json`` holding
-the files' SHA-256 and a fingerprint of the member's data and settings. The folder is written under a
-temporary name and renamed, so a killed run leaves only complete members. ``--resume`` reuses every member
-whose files verify and whose fingerprint matches, and trains the others.
+**Resume.** Every finished member is written to ``checkpoints/sguq/<split>/stage<s>/member-<mm>/`` as soon as
+its job (its chunk) is done: its probabilities on the samples it is evaluated on (and, for the fixed split, its
+weights and training samples, :meth:`~sciconv_omics_sguq.mogonet.FittedMOGONET.state_dict`, as safetensors)
+with a ``manifest.json`` holding the files' SHA-256 and a fingerprint of the member's data and settings. The
+folder is written under a temporary name and renamed, so a killed run leaves only complete members.
+``--resume`` reuses every member whose files verify and whose fingerprint matches, and trains the others
+(an ensemble's missing members together).
 """
 
 from __future__ import annotations
@@ -234,30 +238,45 @@ def _digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _run_job(key: tuple[str, int, int], *args: Any) -> tuple[tuple[str, int, int], _Member]:
-    """One joblib job: train the member ``key`` (split, stage, member) and hand it back with its key."""
-    return key, _train_member(*args)
+@dataclass
+class _Chunk:
+    """One joblib job: members of one ensemble (same split, stage and training data) trained together."""
+
+    jobs: list[_Job]
+
+    @property
+    def keys(self) -> list[tuple[str, int, int]]:
+        return [job.key for job in self.jobs]
 
 
-def _train_member(
+def _run_chunk(keys: list[tuple[str, int, int]], *args: Any) -> list[tuple[tuple[str, int, int], _Member]]:
+    """One joblib job: train the members ``keys`` (split, stage, member) together, hand them back with their keys."""
+    return list(zip(keys, _train_members(*args), strict=True))
+
+
+def _train_members(
     views_fit: list[np.ndarray],
     y_fit: np.ndarray,
     views_eval: list[np.ndarray],
-    seed: int,
+    seeds: list[int],
     params: dict[str, Any],
     keep_model: bool,
-) -> _Member:
-    """Train one ensemble member and predict its evaluation samples (runs in a joblib worker)."""
-    from sciconv_omics_sguq.mogonet import train_mogonet
+) -> list[_Member]:
+    """Train ensemble members together and predict their evaluation samples (runs in a joblib worker)."""
+    from sciconv_omics_sguq.mogonet import train_mogonet_members
 
-    fitted = train_mogonet(views_fit, y_fit, seed=seed, **params)
-    proba = fitted.predict_proba(views_eval) if len(views_eval[0]) else np.zeros((0, fitted.n_classes))
-    return _Member(
-        proba=proba,
-        samples=np.zeros(0, dtype=np.int64),
-        history={k: np.asarray(v, dtype=np.float32) for k, v in fitted.history.items()},
-        state=fitted.state_dict() if keep_model else None,
-    )
+    out = []
+    for fitted in train_mogonet_members(views_fit, y_fit, seeds=seeds, **params):
+        proba = fitted.predict_proba(views_eval) if len(views_eval[0]) else np.zeros((0, fitted.n_classes))
+        out.append(
+            _Member(
+                proba=proba,
+                samples=np.zeros(0, dtype=np.int64),
+                history={k: np.asarray(v, dtype=np.float32) for k, v in fitted.history.items()},
+                state=fitted.state_dict() if keep_model else None,
+            )
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -388,6 +407,9 @@ class StagedSGUQTask(TaskBase):
             set; labelled test-tuned).
         n_models: ensemble size per stage (10).
         n_jobs: parallel worker processes for the members (joblib; -1 = all cores).
+        members_per_job: the most members of an ensemble one job trains together; 0 (default): a whole
+            ensemble, split into smaller chunks only when there are fewer ensembles to train than workers.
+            Smaller chunks are saved sooner (``--resume`` loses less of a killed run); the results are the same.
         val_fraction: share of the training samples held out (stratified) to choose the thresholds.
         n_splits: repeated stratified train/test splits besides the dataset's own (0: the fixed split only).
         epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn: MOGONET's training schedule (500, 2500,
@@ -409,6 +431,7 @@ class StagedSGUQTask(TaskBase):
         mode: str = "validation",
         n_models: int = 10,
         n_jobs: int = 2,
+        members_per_job: int = 0,
         val_fraction: float = 0.2,
         n_splits: int = 5,
         epochs_pretrain: int = 500,
@@ -427,6 +450,7 @@ class StagedSGUQTask(TaskBase):
         self.mode = mode
         self.n_models = n_models
         self.n_jobs = n_jobs
+        self.members_per_job = members_per_job
         self.val_fraction = val_fraction
         self.n_splits = n_splits
         self.epochs_pretrain = epochs_pretrain
@@ -458,6 +482,11 @@ class StagedSGUQTask(TaskBase):
             raise ConfigError(f"task.params.n_models: expected at least 1 member per ensemble, got {self.n_models}")
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise ConfigError(f"task.params.n_jobs: expected a positive count or -1, got {self.n_jobs}")
+        if self.members_per_job < 0:
+            raise ConfigError(
+                f"task.params.members_per_job: expected 0 (a whole ensemble per job) or a positive count, got "
+                f"{self.members_per_job}"
+            )
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"task.params.val_fraction: expected a fraction in (0, 1), got {self.val_fraction}")
         if self.n_splits < 0 or self.n_splits == 1:
@@ -715,57 +744,82 @@ class StagedSGUQTask(TaskBase):
             ctx.log(f"sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
         if not pending:
             return members
-        n_jobs = min(effective_n_jobs(self.n_jobs), len(pending))
+        chunks = self._chunks(pending, effective_n_jobs(self.n_jobs))
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(chunks))
         ctx.log(
             f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
-            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) on {n_jobs} worker(s)"
+            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) in {len(chunks)} jobs on {n_jobs} "
+            "worker(s)"
         )
         params = {**train_params, "num_threads": 1}
 
-        def payload(job: _Job) -> Any:
-            stage = stages[job.stage]
-            return delayed(_run_job)(
-                job.key,
-                [x[m][job.fit] for m in stage],
-                y[job.fit],
-                [x[m][job.evaluated] for m in stage],
-                job.seed,
+        def payload(chunk: _Chunk) -> Any:
+            first = chunk.jobs[0]
+            stage = stages[first.stage]
+            return delayed(_run_chunk)(
+                chunk.keys,
+                [x[m][first.fit] for m in stage],
+                y[first.fit],
+                [x[m][first.evaluated] for m in stage],
+                [job.seed for job in chunk.jobs],
                 params,
-                job.keep_model,
+                first.keep_model,
             )
 
         per_ensemble = {}
         for job in jobs:
             per_ensemble[(job.split, job.stage)] = per_ensemble.get((job.split, job.stage), 0) + 1
         done_in = {k: sum(1 for key in members if key[:2] == k) for k in per_ensemble}
-        # Members are saved as they finish (in any order), so a killed run keeps every finished one.
+        # Members are saved as their jobs finish (in any order), so a killed run keeps every finished job's.
         by_key = {job.key: job for job in pending}
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(payload(job) for job in pending)
-        for count, (key, member) in enumerate(results, start=1):
-            job = by_key[key]
-            member.samples = job.evaluated
-            write_member(
-                self._member_dir(ctx, job),
-                member,
-                {
-                    "fingerprint": job.fingerprint,
-                    "seed": job.seed,
-                    "split": job.split,
-                    "stage": job.stage + 1,
-                    "member": job.member,
-                    "omics": list(stages[job.stage]),
-                },
-            )
-            member.state = member.state if job.split == "fixed" else None
-            members[job.key] = member
-            ensemble = (job.split, job.stage)
-            done_in[ensemble] += 1
-            if done_in[ensemble] == per_ensemble[ensemble]:
-                ctx.log(
-                    f"  {job.split}, stage {job.stage + 1} ({' + '.join(stages[job.stage])}): ensemble of "
-                    f"{per_ensemble[ensemble]} done [{count}/{len(pending)} members]"
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(payload(chunk) for chunk in chunks)
+        count = 0
+        for finished in results:
+            for key, member in finished:
+                job = by_key[key]
+                member.samples = job.evaluated
+                write_member(
+                    self._member_dir(ctx, job),
+                    member,
+                    {
+                        "fingerprint": job.fingerprint,
+                        "seed": job.seed,
+                        "split": job.split,
+                        "stage": job.stage + 1,
+                        "member": job.member,
+                        "omics": list(stages[job.stage]),
+                    },
                 )
+                member.state = member.state if job.split == "fixed" else None
+                members[job.key] = member
+                count += 1
+                ensemble = (job.split, job.stage)
+                done_in[ensemble] += 1
+                if done_in[ensemble] == per_ensemble[ensemble]:
+                    ctx.log(
+                        f"  {job.split}, stage {job.stage + 1} ({' + '.join(stages[job.stage])}): ensemble of "
+                        f"{per_ensemble[ensemble]} done [{count}/{len(pending)} members]"
+                    )
         return members
+
+    def _chunks(self, pending: Sequence[_Job], n_workers: int) -> list[_Chunk]:
+        """The pending members as joblib jobs: per ensemble, chunks of at most ``members_per_job`` members
+        (default: the whole ensemble, or as many near-equal chunks as keep ``n_workers`` busy), the most
+        expensive first (more omics, then more members), so that the workers finish together."""
+        from sciconv_omics_sguq.sguq import member_chunks
+
+        ensembles: dict[tuple[str, int], list[_Job]] = {}
+        for job in pending:
+            ensembles.setdefault((job.split, job.stage), []).append(job)
+        chunks = []
+        for group in ensembles.values():
+            if self.members_per_job:
+                n_chunks = math.ceil(len(group) / self.members_per_job)
+            else:
+                n_chunks = max(1, math.ceil(max(n_workers, 1) / len(ensembles)))
+            chunks.extend(_Chunk([group[i] for i in idx]) for idx in member_chunks(len(group), n_chunks))
+        cost = {id(c): len(self.stages[c.jobs[0].stage]) * len(c.jobs) for c in chunks}
+        return sorted(chunks, key=lambda c: -cost[id(c)])  # stable: ties keep split and stage order
 
     # -- evaluation --------------------------------------------------------------------------------
 

@@ -10,7 +10,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq.mogonet import MOGONET, VCDN, FittedMOGONET, GCNEncoder, class_frequency_weights, train_mogonet
+from sciconv_omics_sguq import mogonet
+from sciconv_omics_sguq.mogonet import (
+    MOGONET,
+    VCDN,
+    FittedMOGONET,
+    GCNEncoder,
+    class_frequency_weights,
+    train_mogonet,
+    train_mogonet_members,
+)
 from sciconv_omics_sguq.patient_graph import train_graph
 
 ROSMAP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "rosmap"
@@ -222,6 +231,140 @@ def test_more_classes_and_test_graph_options() -> None:
     assert proba.shape == (30, 3)
     fit4 = train_mogonet([x[:60] for x in views], y[:60], seed=0, n_classes=4, **FAST)
     assert fit4.predict_proba([x[60:] for x in views]).shape == (30, 4)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# members trained together
+
+
+def assert_same_fit(a: FittedMOGONET, b: FittedMOGONET) -> None:
+    """Bit for bit: weights, training samples, thresholds and losses."""
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+    assert a.history.keys() == b.history.keys()
+    for key in a.history:
+        np.testing.assert_array_equal(a.history[key], b.history[key])
+
+
+def test_members_start_from_the_separately_trained_models_initial_weights() -> None:
+    x_tr, y_tr, _, _ = gaussian_views()
+    none = {**FAST, "epochs_pretrain": 0, "epochs": 0}
+    together = train_mogonet_members(x_tr, y_tr, seeds=[5, 6], **none)
+    for fit, seed in zip(together, (5, 6), strict=True):
+        alone = train_mogonet(x_tr, y_tr, seed=seed, **none)
+        assert_same_fit(fit, alone)
+        assert not fit.model.training and all(p.grad is None for p in fit.model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("n_views", "kwargs"),
+    [
+        (3, {}),
+        (1, {}),  # SGUQ's stage 1: one GCN, no VCDN
+        (2, {"vcdn_input": "softmax", "sample_weight": "none", "hidden": (12, 10, 8, 6)}),
+        (2, {"dropout": 0.0, "hidden": (8,), "vcdn_hidden": 5, "train_edges": True}),
+        (2, {"dropout": 0.3}),
+    ],
+)
+def test_members_equal_separately_trained_models(n_views: int, kwargs: dict[str, object]) -> None:
+    """Same initial weights, dropout masks and Adam updates: the same models up to float32 rounding."""
+    x_tr, y_tr, x_te, _ = gaussian_views(n_views=n_views)
+    params = {**FAST, **kwargs}
+    seeds = [3, 11, 7]
+    together = train_mogonet_members(x_tr, y_tr, seeds=seeds, **params)
+    assert len(together) == 3
+    for fit, seed in zip(together, seeds, strict=True):
+        alone = train_mogonet(x_tr, y_tr, seed=seed, **params)
+        np.testing.assert_allclose(fit.predict_proba(x_te), alone.predict_proba(x_te), rtol=0, atol=1e-4)
+        for p, q in zip(fit.predict_view_proba(x_te), alone.predict_view_proba(x_te), strict=True):
+            np.testing.assert_allclose(p, q, rtol=0, atol=1e-4)
+        assert fit.history.keys() == alone.history.keys()
+        for key in alone.history:
+            np.testing.assert_allclose(fit.history[key], alone.history[key], rtol=1e-4, atol=1e-6)
+        for (name, p), q in zip(fit.model.state_dict().items(), alone.model.state_dict().values(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-4, msg=name)
+        assert fit.thresholds == alone.thresholds and fit.train_edges == alone.train_edges
+    # the members differ from each other
+    assert not np.allclose(together[0].predict_proba(x_te), together[1].predict_proba(x_te))
+
+
+def test_members_do_not_depend_on_their_companions() -> None:
+    """A member is the same, bit for bit, trained alone, first or last, with any others (chunks, resume)."""
+    x_tr, y_tr, _, _ = gaussian_views()
+    all_three = train_mogonet_members(x_tr, y_tr, seeds=[1, 2, 3], **FAST)
+    alone = train_mogonet_members(x_tr, y_tr, seeds=[2], **FAST)[0]
+    reversed_pair = train_mogonet_members(x_tr, y_tr, seeds=[3, 1], **FAST)
+    assert_same_fit(all_three[1], alone)
+    assert_same_fit(all_three[0], reversed_pair[1])
+    assert_same_fit(all_three[2], reversed_pair[0])
+    twice = train_mogonet_members(x_tr, y_tr, seeds=[2, 2], **FAST)  # the same seed twice: twins
+    assert_same_fit(twice[0], alone)
+    assert_same_fit(twice[1], alone)
+
+
+def test_members_report_every_epoch_and_leave_global_state_alone() -> None:
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    rng_state = torch.get_rng_state()
+    calls: list[tuple[str, int, dict[str, list[float]]]] = []
+    fits = train_mogonet_members(
+        x_tr, y_tr, seeds=[0, 1], hidden=(8, 8, 4), epochs_pretrain=2, epochs=3, on_epoch=lambda *a: calls.append(a)
+    )
+    assert torch.equal(torch.get_rng_state(), rng_state) and torch.get_num_threads() == threads
+    assert [(p, e, sorted(d)) for p, e, d in calls] == [("pretrain", e, ["view0", "view1"]) for e in range(2)] + [
+        ("train", e, ["vcdn", "view0", "view1"]) for e in range(3)
+    ]
+    for phase, epoch, losses in calls:
+        prefix = "pretrain_" if phase == "pretrain" else ""
+        for key, values in losses.items():
+            assert values == [fit.history[prefix + key][epoch] for fit in fits]
+    assert {k: v.shape for k, v in fits[1].history.items()} == {
+        "pretrain_view0": (2,), "pretrain_view1": (2,), "view0": (3,), "view1": (3,), "vcdn": (3,),
+    }  # fmt: skip
+
+
+def test_members_check_their_seeds_and_settings() -> None:
+    x_tr, y_tr, _, _ = gaussian_views(n_views=2)
+    for seeds in ([], 3, [1, "2"], [True]):
+        with pytest.raises(ConfigError, match="seeds"):
+            train_mogonet_members(x_tr, y_tr, seeds=seeds)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="dropout"):
+        train_mogonet_members(x_tr, y_tr, seeds=[0], dropout=1.0)
+    with pytest.raises(DataError, match="sample counts"):
+        train_mogonet_members([x_tr[0], x_tr[1][:-1]], y_tr, seeds=[0])
+
+
+def test_fused_adam_is_torchs_adam() -> None:
+    """The members' Adam makes torch.optim.Adam(fused=True)'s updates, bit for bit."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(7, 5), (5,), (3, 4, 2)]
+    ours = [torch.randn(s, generator=gen) for s in shapes]
+    theirs = [p.clone().requires_grad_() for p in ours]
+    adam = mogonet._FusedAdam(ours, lr=3e-3)
+    reference = torch.optim.Adam(theirs, lr=3e-3, fused=True)
+    for _ in range(5):
+        grads = [torch.randn(s, generator=gen) for s in shapes]
+        adam.step(grads)
+        for p, g in zip(theirs, grads, strict=True):
+            p.grad = g.clone()
+        reference.step()
+        for a, b in zip(ours, theirs, strict=True):
+            assert torch.equal(a, b.detach())
+
+
+def test_linear_kernel_agrees_with_torch() -> None:
+    """The products of the members' passes (oneDNN where available) are torch's to float32 rounding."""
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(150, 120, generator=gen), torch.randn(90, 120, generator=gen), torch.randn(90, generator=gen)
+    expected = torch.nn.functional.leaky_relu(x.double() @ w.double().T + b.double(), 0.25).float()
+    torch.testing.assert_close(mogonet._linear(x, w, b, leaky=True), expected, rtol=1e-5, atol=1e-4)
+    wt = w.T.contiguous()  # a transposed view as the weight
+    torch.testing.assert_close(mogonet._linear(x, wt.T), (x.double() @ w.double().T).float(), rtol=1e-5, atol=1e-4)
+    small = mogonet._linear(x[:4, :3], w[:2, :3])
+    torch.testing.assert_close(small, x[:4, :3] @ w[:2, :3].T)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ from sklearn.metrics import f1_score
 
 from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq.mogonet import train_mogonet
+from sciconv_omics_sguq.mogonet import train_mogonet, train_mogonet_members
 from sciconv_omics_sguq.sguq import (
     DEFAULT_STAGES,
     EnsembleOutput,
     StagedResult,
     choose_thresholds,
     ensemble_predict,
+    member_chunks,
     member_seed,
     staged_decision,
     train_ensemble,
@@ -160,8 +161,12 @@ def test_ensemble_shapes_and_member_seeds() -> None:
     members = train_ensemble(x_tr, y_tr, n_models=3, seed=7, **FAST)
     assert len(members) == 3
     assert member_seed(7, 2) == derive_seed(7, "member2")
+    # member 2 is the model trained alone with its seed: bit for bit by the members' trainer, and to float32
+    # rounding by train_mogonet (whose arithmetic is arranged differently)
+    alone = train_mogonet_members(x_tr, y_tr, seeds=[member_seed(7, 2)], **FAST)[0]
+    np.testing.assert_array_equal(alone.predict_proba(x_te), members[2].predict_proba(x_te))
     single = train_mogonet(x_tr, y_tr, seed=member_seed(7, 2), **FAST)
-    np.testing.assert_array_equal(single.predict_proba(x_te), members[2].predict_proba(x_te))
+    np.testing.assert_allclose(single.predict_proba(x_te), members[2].predict_proba(x_te), rtol=0, atol=1e-4)
 
     out = ensemble_predict(members, x_te)
     n = len(y_te)
@@ -177,19 +182,33 @@ def test_ensemble_shapes_and_member_seeds() -> None:
 
 
 def test_parallel_training_gives_the_same_members() -> None:
+    """n_jobs = 1 trains the 3 members together, n_jobs = 2 in chunks [0, 1] and [2] in two processes: the
+    same members, bit for bit, and the same as members trained one at a time."""
     x_tr, y_tr, x_te, _ = gaussian_views(seed=1)
     threads = torch.get_num_threads()
     serial = train_ensemble(x_tr, y_tr, n_models=3, seed=3, n_jobs=1, **FAST)
     parallel = train_ensemble(x_tr, y_tr, n_models=3, seed=3, n_jobs=2, **FAST)
+    one_by_one = [train_mogonet_members(x_tr, y_tr, seeds=[member_seed(3, i)], **FAST)[0] for i in range(3)]
     assert torch.get_num_threads() == threads
-    for a, b in zip(serial, parallel, strict=True):
-        sa, sb = a.state_dict(), b.state_dict()
-        assert sa.keys() == sb.keys()
+    for a, b, c in zip(serial, parallel, one_by_one, strict=True):
+        sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+        assert sa.keys() == sb.keys() == sc.keys()
         for key in sa:
-            assert torch.equal(sa[key], sb[key]), key
+            assert torch.equal(sa[key], sb[key]) and torch.equal(sa[key], sc[key]), key
+        for key in a.history:
+            np.testing.assert_array_equal(a.history[key], b.history[key])
     np.testing.assert_array_equal(
         ensemble_predict(serial, x_te).member_proba, ensemble_predict(parallel, x_te).member_proba
     )
+
+
+def test_member_chunks() -> None:
+    assert member_chunks(10, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert member_chunks(10, 3) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert member_chunks(3, 5) == [[0], [1], [2]]
+    assert member_chunks(4, 1) == [[0, 1, 2, 3]]
+    with pytest.raises(ConfigError, match="n_chunks"):
+        member_chunks(3, 0)
 
 
 def test_train_ensemble_checks_its_arguments() -> None:

@@ -150,30 +150,44 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
     overrides = {**TINY, "task.params.n_splits": 0, "task.params.n_models": 2}
     fresh = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "fresh")
 
-    calls: list[int] = []
-    train = sguq_task._train_member
+    trained: list[list[int]] = []  # the seeds of each job (a chunk of an ensemble's members)
+    train = sguq_task._train_members
 
-    def crashing(*args: Any, **kwargs: Any) -> Any:
-        if len(calls) == 4:
+    def crashing(views_fit: Any, y_fit: Any, views_eval: Any, seeds: list[int], *args: Any) -> Any:
+        if len(trained) == 2:
             raise RuntimeError("killed")
-        calls.append(1)
-        return train(*args, **kwargs)
+        trained.append(seeds)
+        return train(views_fit, y_fit, views_eval, seeds, *args)
 
-    monkeypatch.setattr(sguq_task, "_train_member", crashing)
+    monkeypatch.setattr(sguq_task, "_train_members", crashing)
     with pytest.raises(RuntimeError, match="killed"):
         sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "run")
     run = tmp_path / "run"
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
-    assert len(_member_dirs(run)) == 4  # the finished members are kept, complete
+    assert [len(seeds) for seeds in trained] == [2, 2]  # one job per ensemble of 2 (n_jobs = 1)
+    assert len(_member_dirs(run)) == 4  # the finished jobs' members are kept, complete
     (run / "checkpoints" / "sguq" / "fixed" / "stage3" / ".tmp-member-00-x").mkdir(parents=True)  # a killed write
 
-    calls.clear()
-    monkeypatch.setattr(sguq_task, "_train_member", lambda *a, **k: calls.append(1) or train(*a, **k))
+    def counting(views_fit: Any, y_fit: Any, views_eval: Any, seeds: list[int], *args: Any) -> Any:
+        trained.append(seeds)
+        return train(views_fit, y_fit, views_eval, seeds, *args)
+
+    trained.clear()
+    monkeypatch.setattr(sguq_task, "_train_members", counting)
     resumed = sciconv.run(resume=run)
-    assert len(calls) == 3 * 2 - 4 and len(_member_dirs(run)) == 6
+    assert [len(seeds) for seeds in trained] == [2] and len(_member_dirs(run)) == 6
     assert not list(run.rglob(".tmp-*"))
     assert resumed.metrics == fresh.metrics
     assert "were reused from an earlier run" in (run / "report.md").read_text()
+
+    # members missing from finished ensembles: only they are trained (the rest of their ensemble is not),
+    # and they come out the same, so every metric does
+    for stage, member in (("stage1", "member-01"), ("stage3", "member-00")):
+        shutil.rmtree(run / "checkpoints" / "sguq" / "fixed" / stage / member)
+    trained.clear()
+    again = sciconv.run(resume=run)
+    assert sorted(len(seeds) for seeds in trained) == [1, 1] and len(_member_dirs(run)) == 6
+    assert again.metrics == fresh.metrics
 
     # a member modified after it was written is refused, not silently reused
     proba = _member_dirs(run)[0] / "proba.safetensors"
@@ -182,16 +196,61 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
         sciconv.run(resume=run)
 
 
+def test_results_do_not_depend_on_jobs_or_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One member per job on two workers gives the metrics of whole ensembles per job on one."""
+    overrides = {**TINY, "task.params.n_splits": 0}
+    whole = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "whole")
+    chunked = sciconv.run(
+        "omics-sguq",
+        overrides={**overrides, "task.params.n_jobs": 2, "task.params.members_per_job": 1},
+        run_dir=tmp_path / "chunked",
+    )
+    assert chunked.metrics == whole.metrics
+    for a, b in zip(_member_dirs(whole.run_dir), _member_dirs(chunked.run_dir), strict=True):
+        assert a.relative_to(whole.run_dir) == b.relative_to(chunked.run_dir)
+        for name in ("proba.safetensors", "model.safetensors"):
+            if (a / name).is_file():
+                assert (a / name).read_bytes() == (b / name).read_bytes(), a / name
+
+
+def test_jobs_are_chunks_of_ensembles_most_expensive_first() -> None:
+    task = sguq_task.StagedSGUQTask(n_models=4, n_jobs=2)
+
+    def pending(split: str, stage: int, members: list[int]) -> list[Any]:
+        return [sguq_task._Job(split, stage, m, m, "", np.zeros(0), np.zeros(0), False) for m in members]
+
+    jobs = pending("fixed", 0, [0, 1, 2, 3]) + pending("fixed", 2, [1, 3]) + pending("split-01", 1, [0, 1, 2, 3])
+    chunks = task._chunks(jobs, n_workers=2)  # three ensembles for two workers: one job each
+    assert [c.keys for c in chunks] == [
+        [("split-01", 1, m) for m in range(4)],  # 2 omics x 4 members
+        [("fixed", 2, 1), ("fixed", 2, 3)],  # 3 omics x 2 members
+        [("fixed", 0, m) for m in range(4)],  # 1 omics x 4 members
+    ]
+    # one ensemble left for two workers: two chunks
+    assert [c.keys for c in task._chunks(pending("fixed", 1, [0, 1, 2, 3]), n_workers=2)] == [
+        [("fixed", 1, 0), ("fixed", 1, 1)],
+        [("fixed", 1, 2), ("fixed", 1, 3)],
+    ]
+    task.members_per_job = 3  # ensembles of 4 pending members in two chunks of 2
+    assert [c.keys for c in task._chunks(jobs, n_workers=2)] == [
+        [("fixed", 2, 1), ("fixed", 2, 3)],
+        [("split-01", 1, 0), ("split-01", 1, 1)],
+        [("split-01", 1, 2), ("split-01", 1, 3)],
+        [("fixed", 0, 0), ("fixed", 0, 1)],
+        [("fixed", 0, 2), ("fixed", 0, 3)],
+    ]
+
+
 def test_missing_modalities_skip_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fit_sizes: dict[int, list[int]] = {}
-    train = sguq_task._train_member
+    train = sguq_task._train_members
 
     def spy(views_fit: list[np.ndarray], *args: Any, **kwargs: Any) -> Any:
         assert all(np.isfinite(v).all() for v in views_fit)
         fit_sizes.setdefault(len(views_fit), []).append(len(views_fit[0]))
         return train(views_fit, *args, **kwargs)
 
-    monkeypatch.setattr(sguq_task, "_train_member", spy)
+    monkeypatch.setattr(sguq_task, "_train_members", spy)
     missing = {"meth": 0.3, "mirna": 0.3}
     result = sciconv.run(
         "omics-sguq",
@@ -254,6 +313,7 @@ def test_scores_follow_mogonets_conventions() -> None:
         ({"task.params.n_splits": 1}, ConfigError, r"n_splits: expected 0 .* or at least 2"),
         ({"task.params.val_fraction": 1.0}, ConfigError, r"val_fraction: expected a fraction in \(0, 1\)"),
         ({"task.params.n_jobs": 0}, ConfigError, "n_jobs"),
+        ({"task.params.members_per_job": -1}, ConfigError, "members_per_job"),
         ({"task.params.lr_gcn": 0.0}, ConfigError, "lr_gcn"),
         ({"dataset.params.n_train": 4, "dataset.params.n_test": 4}, DataError, "too few training samples for a strat"),
         ({"model.params.dropout": 1.5}, ConfigError, r"model\.params\.dropout"),
