@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from sciconv_omics_sguq import mogonet
 from sciconv_omics_sguq.mogonet import (
     MOGONET,
     VCDN,
+    DropoutMasks,
     FittedMOGONET,
     GCNEncoder,
     class_frequency_weights,
@@ -113,11 +115,29 @@ def test_dropout_sits_between_layers_only() -> None:
     torch.testing.assert_close(one.train()(x, ei, ew), one.eval()(x, ei, ew))
     two = GCNEncoder(12, hidden=(8, 8), dropout=0.9)
     assert not torch.allclose(two.train()(x, ei, ew), two.eval()(x, ei, ew))
-    # the masks come from the encoder's generator when set
-    two.train().generator = torch.Generator().manual_seed(3)
+    # the masks come from the encoder's DropoutMasks when set
+    two.train().masks = DropoutMasks(3)
     a = two(x, ei, ew)
-    two.generator = torch.Generator().manual_seed(3)
+    two.masks = DropoutMasks(3)
     torch.testing.assert_close(two(x, ei, ew), a)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.2, 0.0])
+def test_dropout_masks_are_seeded_inverted_bernoulli(p: float) -> None:
+    """Entries are 0 or 1 / (1 - p), kept with probability 1 - p, the same stream for the same seed."""
+    first = DropoutMasks(7).mask((300, 200), p)
+    assert first.dtype == torch.float32 and first.shape == (300, 200)
+    torch.testing.assert_close(DropoutMasks(7).mask((300, 200), p), first)
+    assert not torch.equal(DropoutMasks(8).mask((300, 200), p), first) or p == 0.0
+    assert bool(((first == 0) | (first == torch.tensor(1.0 / (1.0 - p)))).all())
+    kept = (first > 0).double().mean().item()
+    assert abs(kept - (1.0 - p)) < 4 * math.sqrt(p * (1 - p) / first.numel()) + 1e-12
+    # consecutive masks differ, and an odd size (not a multiple of 8 bits) is drawn whole
+    masks = DropoutMasks(7)
+    masks.mask((300, 200), p)
+    assert not torch.equal(masks.mask((300, 200), p), first) or p == 0.0
+    odd = DropoutMasks(1).mask((13, 3), p)
+    assert odd.shape == (13, 3)
 
 
 @pytest.mark.parametrize("n_views", [2, 3, 4])

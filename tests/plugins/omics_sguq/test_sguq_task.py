@@ -123,7 +123,7 @@ def test_validation_mode_never_uses_the_test_labels(tmp_path: Path, monkeypatch:
     # the thresholds and every decision are the same; only scores against the (permuted) labels move
     for key in ("threshold1", "threshold2", "decided_stage1", "decided_stage2", "decided_stage3", "tests_saved"):
         assert a[key] == b[key], key
-    assert (a["staged_acc"], a["stage3_acc"]) != (b["staged_acc"], b["stage3_acc"])
+    assert (a["staged_acc"], a["stage3_acc"], a["staged_auc"]) != (b["staged_acc"], b["stage3_acc"], b["staged_auc"])
     assert a["thresholds_tuned_on_test"] == 0.0
 
 
