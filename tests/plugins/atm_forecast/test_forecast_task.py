@@ -1,0 +1,132 @@
+"""The forecasting task end to end on small simulated files: metrics, forecast.csv, holdout without leakage,
+forecasting past the file's end, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sciconv
+from sciconv.errors import ConfigError, DataError
+from sciconv.pipeline import RunResult
+from sciconv_atm_forecast.atm_simulator import simulate_atm_withdrawals
+from sciconv_atm_forecast.nn5_io import read_series_table, write_series_table
+
+H = 14
+SMALL = {
+    "task.params.horizon": H,
+    "task.params.models": ["arima", "rf", "gmdh", "cnn1d"],
+    "task.params.model_params": {
+        "rf": {"n_estimators": 10, "n_jobs": 1},
+        "cnn1d": {"epochs": 2},
+        "arima": {"orders": [[1, 0, 0]]},
+    },
+    "task.params.n_jobs": 1,
+    "task.params.plot_series": 2,
+}
+
+
+def _file(tmp_path: Path, n_series: int = 5, n_days: int = 160, seed: int = 3) -> Path:
+    table = simulate_atm_withdrawals(n_series=n_series, n_days=n_days, seed=seed)
+    return write_series_table(table, tmp_path / f"atm-{seed}" / "nn5_daily_train.csv")
+
+
+def _run(tmp_path: Path, root: Path, name: str, **overrides: object) -> RunResult:
+    return sciconv.run(
+        "atm-forecast-nn5",
+        overrides={**SMALL, "dataset.params.root": str(root), **overrides},
+        run_dir=tmp_path / name,
+    )
+
+
+def test_metrics_forecast_file_report_and_plot(tmp_path: Path) -> None:
+    root = _file(tmp_path)
+    result = _run(tmp_path, root, "run")
+    m = result.metrics
+    names = ["arima", "arima_nochaos", "rf", "rf_nochaos", "gmdh", "gmdh_nochaos", "cnn1d", "cnn1d_nochaos"]
+    for name in [*names, "snaive", "ets", "ensemble"]:
+        assert np.isfinite(m[f"{name}.smape"]) and 0 <= m[f"{name}.smape"] <= 200, name
+        assert np.isfinite(m[f"{name}.mase"]) and m[f"{name}.mase"] >= 0, name
+        assert np.isfinite(m[f"{name}.val_smape"]), name
+    # the chosen model is the best validated one, and its p-value against itself is not reported
+    val = {k[: -len(".val_smape")]: v for k, v in m.items() if k.endswith(".val_smape")}
+    assert m["best_model"] == min(val, key=lambda k: (val[k], k)) == m["forecast_model"]
+    assert f"{m['best_model']}.p_vs_best" not in m and "rf.p_chaos" in m
+    assert m["horizon"] == H and m["n_train_days"] == 160 - H
+    # forecast.csv: one row per series (the input's ids), one column per held-out day
+    table = read_series_table(root)
+    forecast = pd.read_csv(result.run_dir / "forecast.csv", index_col="series_id")
+    assert list(forecast.index) == table.ids
+    assert list(forecast.columns) == [str(d) for d in table.dates[-H:]]
+    values = forecast.to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    report = (result.run_dir / "report.md").read_text()
+    assert "TBATS" in report and "not this holdout" in report and "Chaos modelling" in report
+    assert "With and without chaos features" in report
+    assert (result.run_dir / "plots" / "forecasts.png").is_file()
+
+
+def test_held_out_days_never_reach_the_models(tmp_path: Path) -> None:
+    """Changing (or blanking) the held-out days changes the scores but not a single forecast."""
+    root = _file(tmp_path)
+    table = read_series_table(root)
+    changed = table.values.copy()
+    changed[:, -H:] *= 3.0
+    changed[0, -3:] = np.nan
+    other = write_series_table(table.with_values(changed), tmp_path / "changed" / "nn5_daily_train.csv")
+    overrides = {"task.params.models": ["rf", "gmdh"], "task.params.forecast_model": "rf"}
+    a = _run(tmp_path, root, "a", **overrides)
+    b = _run(tmp_path, other, "b", **overrides)
+    fa = pd.read_csv(a.run_dir / "forecast.csv", index_col=0)
+    fb = pd.read_csv(b.run_dir / "forecast.csv", index_col=0)
+    pd.testing.assert_frame_equal(fa, fb)
+    assert a.metrics["rf.val_smape"] == b.metrics["rf.val_smape"]
+    assert a.metrics["rf.smape"] != b.metrics["rf.smape"]
+
+
+def test_without_holdout_it_forecasts_the_days_after_the_file(tmp_path: Path) -> None:
+    root = _file(tmp_path)
+    result = _run(tmp_path, root, "future", **{"task.params.holdout": False, "task.params.models": ["gmdh"]})
+    table = read_series_table(root)
+    forecast = pd.read_csv(result.run_dir / "forecast.csv", index_col=0)
+    first = table.dates[-1] + np.timedelta64(1, "D")
+    assert list(forecast.columns) == [str(first + np.timedelta64(k, "D")) for k in range(H)]
+    assert result.metrics["n_train_days"] == 160
+    assert not any(k.endswith(".smape") for k in result.metrics)  # nothing held out, nothing scored
+    assert "gmdh.val_smape" in result.metrics
+
+
+def test_too_short_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    root = _file(tmp_path, n_days=60)
+    with pytest.raises(DataError, match=r"too few for a horizon of 14 days"):
+        _run(tmp_path, root, "short")
+    assert not (tmp_path / "short" / "metrics.json").exists()
+
+
+def test_a_series_missing_on_every_training_day_is_named(tmp_path: Path) -> None:
+    table = simulate_atm_withdrawals(n_series=4, n_days=160, seed=1)
+    values = table.values.copy()
+    values[2, :-H] = np.nan  # observed only in the held-out days
+    root = write_series_table(table.with_values(values), tmp_path / "data" / "nn5_daily_train.csv")
+    with pytest.raises(DataError, match=rf"series {table.ids[2]} has no observed day"):
+        _run(tmp_path, root, "gappy")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("task.params.models", ["rf", "randomforest"], "unknown family 'randomforest'"),
+        ("task.params.variants", ["chaotic"], "chaos and/or nochaos"),
+        ("task.params.forecast_model", "svr", "one of this run's models"),
+        ("task.params.model_params", {"svm": {"C": 1}}, "unknown model family svm"),
+        ("task.params.embedding", {"dimension": 3}, "unknown key"),
+        ("task.params.horizon", 0, "integer >= 1"),
+    ],
+)
+def test_bad_parameters_are_named(tmp_path: Path, key: str, value: object, message: str) -> None:
+    root = _file(tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        sciconv.load_pipeline("atm-forecast-nn5", {**SMALL, "dataset.params.root": str(root), key: value})
