@@ -16,10 +16,13 @@ layer about ``1/3`` of im2col's). A few positions per row past ``W_out`` (where 
 multiple of ``s_w``, and the ``(kW - 1) * d_w`` tail) are computed and dropped: the price of one GEMM per
 kernel column instead of one per output row.
 
-All of it is torch ops; the GEMM step is a :class:`torch.autograd.Function` whose backward is again
-``kW`` GEMMs writing straight into strided views of the input-gradient buffer (autograd's generic
-``as_strided`` backward would allocate a buffer-sized temporary per kernel column). The transform's
-backward is autograd's (slice copies).
+For float32 CPU conv1d/conv2d with ``groups = 1`` the work runs on compiled kernels
+(:mod:`sciconv.conv.im2win_native`: the same window order, built per block of output rows, and
+register-blocked SIMD GEMM micro-kernels, forward and backward). Everything else (float64, groups,
+conv3d, other devices, or no C compiler) runs on torch ops: the GEMM step is a
+:class:`torch.autograd.Function` whose backward is again ``kW`` GEMMs writing straight into strided
+views of the input-gradient buffer (autograd's generic ``as_strided`` backward would allocate a
+buffer-sized temporary per kernel column). The transform's backward is hand-written too (slice sums).
 
 ``conv1d`` is the ``H = 1`` case (the buffer is then the input itself, channels last). ``conv3d`` is the
 natural extension: the outer window covers ``kD * kH`` rows and the buffer holds ``kD * kH / (s_d * s_h)``
@@ -35,6 +38,7 @@ from typing import Any
 
 import torch
 
+from sciconv.conv import im2win_native
 from sciconv.conv.backend import ConvBackend
 
 _CHUNKS = 8  # the channels-last temporary of the transform is about 1/_CHUNKS of the input
@@ -322,9 +326,13 @@ def _im2win_conv(
     padding: Any,
     dilation: Any,
     groups: int,
+    native: bool = True,
 ) -> torch.Tensor:
     """N-d im2win convolution. Shapes: input ``(N, C_in, *spatial)``, weight ``(C_out, C_in/G, *kernel)``,
-    bias ``(C_out,)`` -> ``(N, C_out, *out_spatial)``."""
+    bias ``(C_out,)`` -> ``(N, C_out, *out_spatial)``.
+
+    With ``native`` (the default), float32 CPU conv1d/conv2d with ``groups = 1`` run on the compiled kernels
+    of :mod:`sciconv.conv.im2win_native` when they are available; everything else runs on torch ops."""
     nd = weight.dim() - 2
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and not t.is_floating_point():
@@ -337,6 +345,16 @@ def _im2win_conv(
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     s, pads, d, out_spatial = _resolve(nd, input.shape, weight.shape, stride, padding, dilation, groups)
+    if native and nd <= 2 and im2win_native.supports(input, weight, bias, groups):
+        if nd == 2:
+            return im2win_native.conv2d(
+                input, weight, bias, s, (pads[0][0], pads[1][0]), d, (out_spatial[0], out_spatial[1])
+            )
+        # conv1d is the H = 1 case: (N, C, L) -> (N, C, 1, L)
+        out = im2win_native.conv2d(
+            input.unsqueeze(2), weight.unsqueeze(2), bias, (1, s[0]), (0, pads[0][0]), (1, d[0]), (1, out_spatial[0])
+        )
+        return out.squeeze(2)
     n, c_out = input.shape[0], weight.shape[0]
     c_og = c_out // groups
     kernel = tuple(weight.shape[2:])
@@ -369,6 +387,11 @@ class Im2winBackend(ConvBackend):
 
     name = "im2win"
 
+    def __init__(self, native: bool = True) -> None:
+        """``native=False`` keeps every call on the torch-ops path (the native kernels are otherwise used for
+        float32 CPU conv1d/conv2d with ``groups = 1``, see :mod:`sciconv.conv.im2win_native`)."""
+        self.native = native
+
     def convnd(
         self,
         nd: int,
@@ -383,7 +406,7 @@ class Im2winBackend(ConvBackend):
         """The ``nd``-d im2win convolution. conv1d is the H = 1 case (buffer: the padded input, channels
         last); conv2d's buffer is ``(G, N, H_out, W_q, kH, C_in/G)``; conv3d's ``(G, N, D_out, H_out, W_q,
         kD, kH, C_in/G)``."""
-        return _im2win_conv(input, weight, bias, stride, padding, dilation, groups)
+        return _im2win_conv(input, weight, bias, stride, padding, dilation, groups, native=self.native)
 
 
 backend = Im2winBackend()

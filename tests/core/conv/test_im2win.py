@@ -1,6 +1,12 @@
-"""The im2win backend equals torch.nn.functional forward and backward, and its buffer is smaller than im2col's."""
+"""The im2win backend equals torch.nn.functional forward and backward, and its buffer is smaller than im2col's.
+
+Every property runs on both paths: the default backend (native kernels for float32 conv1d/conv2d with
+groups = 1 where a C compiler exists, torch ops otherwise) and ``Im2winBackend(native=False)`` (torch ops
+throughout); test_im2win_native.py covers the native kernels themselves."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -8,9 +14,15 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sciconv.conv.im2win import _resolve, backend, im2col_nbytes, im2win_nbytes, im2win_transform
+from sciconv.conv.im2win import Im2winBackend, _resolve, backend, im2col_nbytes, im2win_nbytes, im2win_transform
 
-OPS = {1: (backend.conv1d, F.conv1d), 2: (backend.conv2d, F.conv2d), 3: (backend.conv3d, F.conv3d)}
+BACKENDS = {"default": backend, "torch-ops": Im2winBackend(native=False)}
+REFS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _op(impl: str, nd: int) -> Callable[..., torch.Tensor]:
+    """``convNd`` of the backend ``impl`` ("default" or "torch-ops")."""
+    return getattr(BACKENDS[impl], f"conv{nd}d")
 
 
 @st.composite
@@ -40,8 +52,8 @@ def conv_cases(draw: st.DrawFn, nd: int) -> dict:
     }
 
 
-def _check(nd: int, case: dict) -> None:
-    ours, ref = OPS[nd]
+def _check(nd: int, case: dict, impl: str) -> None:
+    ours, ref = _op(impl, nd), REFS[nd]
     x = torch.randn(case["x"], requires_grad=True)
     w = torch.randn(case["w"], requires_grad=True)
     b = torch.randn(case["w"][0], requires_grad=True) if case["bias"] else None
@@ -53,22 +65,25 @@ def _check(nd: int, case: dict) -> None:
         torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", list(BACKENDS))
 @settings(max_examples=40, deadline=None)
 @given(conv_cases(2))
-def test_conv2d_matches_torch(case: dict) -> None:
-    _check(2, case)
+def test_conv2d_matches_torch(impl: str, case: dict) -> None:
+    _check(2, case, impl)
 
 
+@pytest.mark.parametrize("impl", list(BACKENDS))
 @settings(max_examples=20, deadline=None)
 @given(conv_cases(1))
-def test_conv1d_matches_torch(case: dict) -> None:
-    _check(1, case)
+def test_conv1d_matches_torch(impl: str, case: dict) -> None:
+    _check(1, case, impl)
 
 
+@pytest.mark.parametrize("impl", list(BACKENDS))
 @settings(max_examples=15, deadline=None)
 @given(conv_cases(3))
-def test_conv3d_matches_torch(case: dict) -> None:
-    _check(3, case)
+def test_conv3d_matches_torch(impl: str, case: dict) -> None:
+    _check(3, case, impl)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +96,7 @@ def test_conv3d_matches_torch(case: dict) -> None:
     ],
 )
 def test_gradcheck_float64(nd: int, x: tuple, w: tuple, kw: dict) -> None:
-    op = OPS[nd][0]
+    op = _op("default", nd)
     xs = torch.randn(x, dtype=torch.float64, requires_grad=True)
     ws = torch.randn(w, dtype=torch.float64, requires_grad=True)
     b = torch.randn(w[0], dtype=torch.float64, requires_grad=True)
@@ -140,6 +155,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         backend.conv2d(x, w, padding="full")
 
 
-def test_non_contiguous_input_is_accepted() -> None:
+@pytest.mark.parametrize("impl", list(BACKENDS))
+def test_non_contiguous_input_is_accepted(impl: str) -> None:
     x, w = torch.randn(2, 5, 6, 4).permute(0, 3, 1, 2), torch.randn(3, 4, 3, 3)
-    torch.testing.assert_close(backend.conv2d(x, w, padding=1), F.conv2d(x, w, padding=1))
+    torch.testing.assert_close(_op(impl, 2)(x, w, padding=1), F.conv2d(x, w, padding=1))
