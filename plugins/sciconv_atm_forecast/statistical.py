@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -73,25 +74,35 @@ def _ets(history: np.ndarray, h: int, m: int, candidates: Sequence[tuple[str, st
 
     if len(history) < _MIN_SEASONS * m + 2:
         return _Fit(seasonal_naive(history, h, m), "snaive", f"history of {len(history)} days is too short")
-    best: tuple[float, np.ndarray, str] | None = None
-    errors: list[str] = []
     positive = bool(np.all(history > 0))
+    fits: list[tuple[str, Callable[[], Any]]] = []
     for error, trend, damped, seasonal in candidates:
         if not positive and "mul" in (error, trend, seasonal):
             continue
         name = f"ETS({error[0].upper()},{(trend or 'n')[0].upper()}{'d' if damped else ''},{seasonal[0].upper()})"
+        model = partial(
+            ETSModel,
+            history,
+            error=error,
+            trend=trend,
+            damped_trend=damped and trend is not None,
+            seasonal=seasonal,
+            seasonal_periods=m,
+        )
+        fits.append((name, lambda model=model: model().fit(disp=False)))
+    return _best_by_aic(fits, history, h, m)
+
+
+def _best_by_aic(fits: Sequence[tuple[str, Callable[[], Any]]], history: np.ndarray, h: int, m: int) -> _Fit:
+    """Fit each ``(name, fit)`` candidate (``fit()`` returns a statsmodels results object with ``aic`` and
+    ``forecast``) and keep the finite forecast of lowest AIC; seasonal naive with the reasons if none works."""
+    best: tuple[float, np.ndarray, str] | None = None
+    errors: list[str] = []
+    for name, fit in fits:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = ETSModel(
-                    history,
-                    error=error,
-                    trend=trend,
-                    damped_trend=damped and trend is not None,
-                    seasonal=seasonal,
-                    seasonal_periods=m,
-                )
-                res = model.fit(disp=False)
+                res = fit()
                 values = np.asarray(res.forecast(h), dtype=np.float64)
             aic = float(res.aic)
         except Exception as exc:  # statsmodels raises many kinds (LinAlgError, ValueError, ...)
@@ -142,30 +153,14 @@ def _arima(
     season = m if seasonal_order is not None else 0
     if len(history) < _MIN_SEASONS * max(m, 1) + 2:
         return _Fit(seasonal_naive(history, h, m), "snaive", f"history of {len(history)} days is too short")
-    best: tuple[float, np.ndarray, str] | None = None
-    errors: list[str] = []
+    fits: list[tuple[str, Callable[[], Any]]] = []
     for order in orders:
         sorder = (*seasonal_order, season) if seasonal_order is not None else (0, 0, 0, 0)
         differenced = order[1] > 0 or sorder[1] > 0
         name = f"ARIMA{tuple(order)}" + (f"{tuple(sorder[:3])}_{season}" if seasonal_order is not None else "")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = ARIMA(history, order=order, seasonal_order=sorder, trend="n" if differenced else "c")
-                res = model.fit(method="innovations_mle")
-                values = np.asarray(res.forecast(h), dtype=np.float64)
-            aic = float(res.aic)
-        except Exception as exc:  # statsmodels raises many kinds (LinAlgError, ValueError, ...)
-            errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            continue
-        if values.shape != (h,) or not np.all(np.isfinite(values)) or not np.isfinite(aic):
-            errors.append(f"{name}: non-finite fit")
-            continue
-        if best is None or aic < best[0]:
-            best = (aic, values, name)
-    if best is None:
-        return _Fit(seasonal_naive(history, h, m), "snaive", "; ".join(errors) or "no candidate applies")
-    return _Fit(best[1], best[2])
+        model = partial(ARIMA, history, order=order, seasonal_order=sorder, trend="n" if differenced else "c")
+        fits.append((name, lambda model=model: model().fit(method="innovations_mle")))
+    return _best_by_aic(fits, history, h, m)
 
 
 def arima_forecast(
