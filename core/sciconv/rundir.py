@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sciconv.checkpoint import atomic_write_text
+from sciconv.atomic import atomic_write_text
 from sciconv.errors import ConfigError, NotFoundError
 from sciconv.yamlio import dump_yaml, read_yaml
 

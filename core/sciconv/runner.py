@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sciconv.checkpoint import atomic_write_bytes
+from sciconv.atomic import atomic_write_bytes
 from sciconv.components import TaskResult
 from sciconv.context import RunContext
 from sciconv.errors import CheckpointError, SciconvError

@@ -547,7 +547,7 @@ class ForecastTask(TaskBase):
         """``forecast.csv``: one row per series (its id), one column per forecast day (ISO date), written atomically."""
         import pandas as pd
 
-        from sciconv.checkpoint import atomic_write_text
+        from sciconv.atomic import atomic_write_text
 
         frame = pd.DataFrame(forecast, index=pd.Index(list(ids), name="series_id"), columns=[str(d) for d in dates])
         atomic_write_text(path, frame.to_csv(float_format="%.3f", lineterminator="\n"))

@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +57,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sciconv.atomic import atomic_write_text
 from sciconv.errors import ConfigError, DataError
 
 __all__ = [
@@ -535,11 +534,6 @@ def impute_same_weekday_median(
 # Writing
 
 
-def _sibling(path: Path, tag: str) -> Path:
-    """A fresh hidden name next to ``path``, for writing before an atomic rename."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
 def _format(values: np.ndarray, decimals: int) -> np.ndarray:
     """Values as fixed-point text, blanks where NaN (an object array of the shape of ``values``)."""
     text = np.char.mod(f"%.{decimals}f", np.nan_to_num(values, nan=0.0)).astype(object)
@@ -586,12 +580,5 @@ def write_series_table(
         for i, sid in enumerate(table.ids):
             lines.extend(f"{sid},{d},{v}" for d, v in zip(dates, cells[i], strict=True))
         text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(path, "tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, text)
     return path

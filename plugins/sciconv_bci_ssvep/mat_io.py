@@ -19,7 +19,6 @@ come out transposed against MATLAB's and are transposed back. Every problem with
 from __future__ import annotations
 
 import functools
-import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sciconv.atomic import atomic_path
 from sciconv.errors import ConfigError, DataError, did_you_mean
 from sciconv_bci_ssvep.recording import (
     BENCHMARK_CHANNELS,
@@ -582,14 +582,8 @@ def _atomic_savemat(path: Path, variables: dict[str, np.ndarray]) -> Path:
     import scipy.io
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            scipy.io.savemat(fh, variables, format="5", oned_as="row")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        scipy.io.savemat(fh, variables, format="5", oned_as="row")
     return path
 
 

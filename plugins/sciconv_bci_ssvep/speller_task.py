@@ -32,7 +32,7 @@ from joblib import Parallel, delayed
 from torch.utils.data import TensorDataset
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
-from sciconv.checkpoint import atomic_write_text
+from sciconv.atomic import atomic_write_text
 from sciconv.config import EarlyStoppingConfig, TrainConfig
 from sciconv.context import RunContext
 from sciconv.engine import Engine, derive_seed, seed_everything

@@ -26,9 +26,7 @@ expected; a bad argument to the writer is a :class:`~sciconv.errors.ConfigError`
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 
+from sciconv.atomic import atomic_path
 from sciconv.errors import ConfigError, DataError
 
 Convention = Literal["2021", "2023"]
@@ -297,23 +296,14 @@ def to_regions(label: np.ndarray, convention: str = "2021", source: str = "label
 # Writing
 
 
-def _sibling(path: Path) -> Path:
-    """A fresh hidden temporary name next to ``path`` keeping its ``.nii.gz`` ending (so nibabel compresses)."""
-    return path.with_name(f".{path.name[: -len('.nii.gz')]}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.nii.gz")
-
-
 def _save(data: np.ndarray, affine: np.ndarray, path: Path) -> None:
     """Save one volume as gzip NIfTI atomically: to a temporary name in the same folder, then ``os.replace``."""
     img = nib.Nifti1Image(data, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     img.header.set_xyzt_units("mm")
-    tmp = _sibling(path)
-    try:
+    with atomic_path(path, suffix=".nii.gz") as tmp:  # the .nii.gz ending makes nibabel compress
         nib.save(img, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_case(

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from sciconv.atomic import atomic_write_bytes
 from sciconv.errors import DataError
 
 ORGANS: dict[str, int] = {"RL": 44, "LL": 50, "H": 26}
@@ -346,21 +346,6 @@ def read_chest_case(case: ChestCase) -> tuple[np.ndarray, np.ndarray]:
 # Writing
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -407,11 +392,11 @@ def write_chest_case(
 
     organ_files = {organ: root / "landmarks" / organ / f"{case_id}.npy" for organ in ORGANS}
     for organ, s in organ_slices().items():
-        _atomic_write_bytes(organ_files[organ], _npy_bytes(np.ascontiguousarray(lm[s], dtype=np.float32)))
+        atomic_write_bytes(organ_files[organ], _npy_bytes(np.ascontiguousarray(lm[s], dtype=np.float32)))
     top = 255 if bits == 8 else 65535
     levels = np.rint(img * top).astype(np.uint8 if bits == 8 else np.uint16)
     buffer = io.BytesIO()
     Image.fromarray(levels).save(buffer, format="PNG")
     image_file = root / "images" / f"{case_id}.png"
-    _atomic_write_bytes(image_file, buffer.getvalue())
+    atomic_write_bytes(image_file, buffer.getvalue())
     return ChestCase(case_id, image_file, organ_files=organ_files)

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sciconv.atomic import atomic_path
 from sciconv.errors import ConfigError, DataError, did_you_mean
 
 if TYPE_CHECKING:
@@ -763,14 +764,8 @@ def write_h5mu(mdata: MuData, path: str | Path) -> Path:
     if path.suffix.lower() != ".h5mu":
         raise DataError(f"{path}: an .h5mu file name is expected")
     mdata = _normalize(mdata, "write_h5mu: the MuData to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(path, "tmp").with_suffix(".h5mu")
-    try:
-        import mudata as md
+    import mudata as md
 
-        with md.set_options(pull_on_update=False):
-            mdata.write_h5mu(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, suffix=".h5mu") as tmp, md.set_options(pull_on_update=False):
+        mdata.write_h5mu(tmp)
     return path

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from sciconv.atomic import atomic_write_text
 from sciconv.conv.backend import ConvBackend
 from sciconv.conv.signature import ConvCall
 
@@ -136,13 +137,7 @@ class AutoTable:
     def save(self, path: str | Path) -> Path:
         """Write atomically (temporary file, then rename): a crash never leaves a half-written cache."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
         return path
 
     def matches_machine(self) -> bool:
