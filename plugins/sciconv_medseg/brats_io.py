@@ -252,6 +252,37 @@ def read_case(case: BratsCase, affine_atol: float = AFFINE_ATOL) -> tuple[np.nda
     return image, label, affine
 
 
+def check_case_geometry(case: BratsCase, affine_atol: float = AFFINE_ATOL) -> tuple[tuple[int, int, int], np.ndarray]:
+    """Check a case's files from their NIfTI headers only (no voxel data read): every modality and the
+    segmentation 3D, on one grid (same shape, affines equal within ``affine_atol`` mm). Returns the grid's shape and
+    t1's affine; a DataError naming the case and the file otherwise, as :func:`read_case` would raise it. Lets a
+    reader of a large collection reject a bad case before any training starts."""
+    cid = case.case_id
+    ref_shape: tuple[int, ...] | None = None
+    ref_affine: np.ndarray | None = None
+    paths = [(name, path) for name, path in zip(MODALITIES, case.modalities, strict=True)]
+    if case.seg is not None:
+        paths.append(("seg", case.seg))
+    for name, path in paths:
+        try:
+            img = nib.load(path)
+            shape = tuple(int(s) for s in img.shape)
+            affine = np.asarray(img.affine, dtype=np.float64)
+        except (ImageFileError, HeaderDataError, OSError, EOFError, ValueError, zlib.error) as e:
+            problem = f"not a readable NIfTI file ({type(e).__name__}: {e})"
+            raise DataError(f"BraTS case {cid}: {path.name}: {problem}") from e
+        while len(shape) > 3 and shape[-1] == 1:
+            shape = shape[:-1]
+        if len(shape) != 3:
+            raise DataError(f"BraTS case {cid}: {path.name}: a 3D volume is expected; the file holds shape {shape}")
+        if ref_shape is None or ref_affine is None:
+            ref_shape, ref_affine = shape, affine
+        else:
+            _check_geometry(cid, f"{name} ({path.name})", shape, affine, ref_shape, ref_affine, affine_atol)
+    assert ref_shape is not None and ref_affine is not None
+    return (ref_shape[0], ref_shape[1], ref_shape[2]), ref_affine
+
+
 def _check_geometry(
     cid: str,
     what: str,

@@ -1,0 +1,495 @@
+"""Swin UNETR brain tumour segmentation (Hatamizadeh et al. 2022, BraTS 2021) with MONAI's network, transforms,
+loss, sliding-window inference and metrics.
+
+Protocol (:class:`BratsSegmentationTask`), following the official MONAI research code (``SwinUNETR/BRATS21``):
+
+1. **Targets.** The three overlapping BraTS regions, tumour core (TC), whole tumour (WT) and enhancing tumour (ET),
+   as three sigmoid channels (:func:`~sciconv_medseg.brats_io.to_regions`, equal to MONAI's
+   ``ConvertToMultiChannelBasedOnBratsClasses``).
+2. **Training transforms** (MONAI, per sampled crop): ``CropForegroundd`` (the non-zero brain box, kept divisible
+   by the crop), ``SpatialPadd`` up to the crop where a volume is smaller, ``RandSpatialCropd`` of ``roi_size``
+   (the paper: 128^3), ``RandFlipd`` on each axis (p = 0.5), ``NormalizeIntensityd`` (non-zero voxels,
+   channel-wise), ``RandScaleIntensityd`` (factor 0.1) and ``RandShiftIntensityd`` (offset 0.1), both with p = 1.
+   ``crops_per_case`` crops are drawn from each case per epoch.
+3. **Model and loss.** ``monai.networks.nets.SwinUNETR`` (:func:`SwinUNETRNet`; the paper: feature size 48),
+   ``monai.losses.DiceLoss(sigmoid=True)``, trained by the core engine with the pipeline's ``train`` section
+   (the official code: AdamW, lr 1e-4, weight decay 1e-5, batch 1, warm-up cosine schedule over 300 epochs on 4
+   GPUs). The engine has no learning-rate schedule, so the rate is constant here.
+4. **Inference.** ``monai.inferers.sliding_window_inference`` over the whole normalised volume with windows of
+   ``roi_size``, ``overlap`` (official: 0.5 in training, 0.6 at test) and ``sw_batch_size`` windows per
+   forward; sigmoid, then threshold 0.5 per region (no post-processing).
+5. **Metrics** per case and region: Dice (``monai.metrics.compute_dice``, ``include_background=True`` so no region
+   is dropped) and the 95th-percentile Hausdorff distance in mm
+   (``monai.metrics.compute_hausdorff_distance(percentile=95, spacing=voxel size)``). Where a region is absent
+   from the reference, the BraTS challenge convention applies: Dice 1 and HD95 0 if the prediction is empty too,
+   else Dice 0 and HD95 373.13 mm (the challenge's value: the 240 x 240 x 155 mm diagonal); a region absent
+   from the prediction but present in the reference also scores HD95 373.13 mm. ``metrics.json`` holds the means
+   over the test cases (``dice_tc``, ``dice_wt``, ``dice_et``, ``hd95_tc``, ...) and over the validation cases
+   (``val.dice_tc``, ...); ``per_case.csv`` every case; ``predictions/`` each test case's label map in its own
+   convention (1 NCR, 2 oedema, 4 or 3 ET), as the official ``test.py`` writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciconv import ResultRow, TaskBase, TaskResult
+from sciconv.errors import ConfigError
+from sciconv.spec import DataSpec
+
+REGION_NAMES: tuple[str, ...] = ("tc", "wt", "et")
+BRATS_MAX_HD95_MM = 373.13
+"""HD95 (mm) the BraTS challenge assigns when a region is missing from exactly one of prediction and reference."""
+
+PUBLISHED: tuple[tuple[str, dict[str, float]], ...] = (
+    ("Swin UNETR, BraTS 2021 validation (published)", {"dice_wt": 0.926, "dice_tc": 0.885, "dice_et": 0.858}),
+)
+PUBLISHED_SOURCE = "Hatamizadeh et al. 2022 (BrainLes, arXiv:2201.01266), 219 BraTS 2021 validation cases"
+
+
+def SwinUNETRNet(
+    spec: DataSpec,
+    feature_size: int = 48,
+    depths: Sequence[int] = (2, 2, 2, 2),
+    num_heads: Sequence[int] = (3, 6, 12, 24),
+    drop_rate: float = 0.0,
+    attn_drop_rate: float = 0.0,
+    dropout_path_rate: float = 0.0,
+    use_checkpoint: bool = False,
+    use_v2: bool = False,
+) -> Any:
+    """MONAI's ``SwinUNETR`` sized from ``spec``: ``input_shape[0]`` input channels (4 MRI modalities),
+    ``n_outputs`` output channels (3 regions, logits). Shapes: (N, C, X, Y, Z) -> (N, n_outputs, X, Y, Z), every
+    side divisible by 32. ``feature_size`` (the paper: 48) must be a multiple of 12."""
+    from monai.networks.nets import SwinUNETR
+
+    if len(spec.input_shape) != 4:
+        raise ConfigError(f"medseg.swin_unetr: expects 3D volumes (C, X, Y, Z); the data has shape {spec.input_shape}")
+    bad = [s for s in spec.input_shape[1:] if s % 32]
+    if bad:
+        raise ConfigError(
+            f"medseg.swin_unetr: every side of the input must be divisible by 32 (5 downsamplings); got "
+            f"{spec.input_shape[1:]} (set task.params.roi_size to a multiple of 32)"
+        )
+    if isinstance(feature_size, bool) or not isinstance(feature_size, int) or feature_size <= 0 or feature_size % 12:
+        raise ConfigError(f"model.params.feature_size: expected a positive multiple of 12, got {feature_size!r}")
+    return SwinUNETR(
+        in_channels=spec.input_shape[0],
+        out_channels=spec.n_outputs,
+        feature_size=feature_size,
+        depths=tuple(depths),
+        num_heads=tuple(num_heads),
+        drop_rate=drop_rate,
+        attn_drop_rate=attn_drop_rate,
+        dropout_path_rate=dropout_path_rate,
+        use_checkpoint=use_checkpoint,
+        use_v2=use_v2,
+        spatial_dims=3,
+    )
+
+
+class TrainingCrops:
+    """Randomly augmented training crops of BraTS cases (the MONAI chain of the module docstring, step 2).
+
+    Item ``k`` is a crop of case ``k // crops_per_case``: ``(image (4, r, r, r), regions (3, r, r, r))`` float32
+    tensors. The transforms draw from their own generator, seeded once by ``seed`` (MONAI's
+    ``Randomizable.set_random_state``), so a run is reproducible for a given loader order.
+    """
+
+    def __init__(self, cases: Any, roi_size: int, crops_per_case: int = 1, augment: bool = True, seed: int = 0) -> None:
+        from monai import transforms as mt
+
+        self.cases = cases
+        self.crops_per_case = crops_per_case
+        roi = [roi_size] * 3
+        chain: list[Any] = [
+            mt.CropForegroundd(keys=["image", "label"], source_key="image", k_divisible=roi, allow_smaller=True),
+            mt.SpatialPadd(keys=["image", "label"], spatial_size=roi),
+            mt.RandSpatialCropd(keys=["image", "label"], roi_size=roi, random_size=False),
+        ]
+        if augment:
+            chain += [mt.RandFlipd(keys=["image", "label"], prob=0.5, spatial_axis=a) for a in (0, 1, 2)]
+        chain.append(mt.NormalizeIntensityd(keys="image", nonzero=True, channel_wise=True))
+        if augment:
+            chain += [
+                mt.RandScaleIntensityd(keys="image", factors=0.1, prob=1.0),
+                mt.RandShiftIntensityd(keys="image", offsets=0.1, prob=1.0),
+            ]
+        self.transform = mt.Compose(chain)
+        self.transform.set_random_state(seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.cases) * self.crops_per_case
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+
+        image, regions = self.cases[index // self.crops_per_case]
+        out = self.transform({"image": image, "label": regions})
+        return _plain(out["image"]), _plain(out["label"])
+
+
+class CentreCrops:
+    """Deterministic crops of ``roi_size`` centred on the brain's bounding box, normalised like training crops:
+    the validation data of the training curve (the final scores use whole volumes and sliding windows)."""
+
+    def __init__(self, cases: Any, roi_size: int) -> None:
+        from monai import transforms as mt
+
+        self.cases = cases
+        roi = [roi_size] * 3
+        self.transform = mt.Compose(
+            [
+                mt.CropForegroundd(keys=["image", "label"], source_key="image", allow_smaller=True),
+                mt.ResizeWithPadOrCropd(keys=["image", "label"], spatial_size=roi),
+                mt.NormalizeIntensityd(keys="image", nonzero=True, channel_wise=True),
+            ]
+        )
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+
+        image, regions = self.cases[index]
+        out = self.transform({"image": image, "label": regions})
+        return _plain(out["image"]), _plain(out["label"])
+
+
+def _plain(value: Any) -> Any:
+    """A plain float32 contiguous tensor from a MONAI ``MetaTensor`` (whose per-operation metadata handling would
+    otherwise follow the crop through the network and slow every layer down)."""
+    import torch
+
+    tensor = value.as_tensor() if hasattr(value, "as_tensor") else torch.as_tensor(value)
+    return tensor.float().contiguous()
+
+
+def mean_dice(outputs: Any, targets: Any) -> float:
+    """Mean Dice over regions and cases of thresholded sigmoid ``outputs`` (logits ``(N, 3, ...)``) against
+    ``targets`` (``(N, 3, ...)`` in {0, 1}), empty-reference convention of BraTS."""
+    from monai.metrics import compute_dice
+
+    pred = (outputs.sigmoid() > 0.5).float()
+    return float(compute_dice(pred, targets.float(), include_background=True, ignore_empty=False).nanmean())
+
+
+def region_scores(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> dict[str, float]:
+    """Dice and HD95 (mm) per region of one case: ``pred`` and ``ref`` bool ``(3, X, Y, Z)`` (TC, WT, ET);
+    keys ``dice_tc`` ... ``hd95_et``. Empty regions follow the BraTS convention (module docstring)."""
+    import torch
+    from monai.metrics import compute_dice, compute_hausdorff_distance
+
+    p = torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))[None]
+    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
+    dice = compute_dice(p, r, include_background=True, ignore_empty=False)[0]
+    scores: dict[str, float] = {}
+    for k, name in enumerate(REGION_NAMES):
+        scores[f"dice_{name}"] = float(dice[k])
+        has_p, has_r = bool(pred[k].any()), bool(ref[k].any())
+        if not has_p and not has_r:
+            hd = 0.0
+        elif has_p != has_r:
+            hd = BRATS_MAX_HD95_MM
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hd = float(
+                    compute_hausdorff_distance(
+                        p[:, k : k + 1], r[:, k : k + 1], include_background=True, percentile=95, spacing=list(spacing)
+                    )[0, 0]
+                )
+        scores[f"hd95_{name}"] = hd
+    return scores
+
+
+def regions_to_labels(regions: np.ndarray, convention: str) -> np.ndarray:
+    """BraTS label map (uint8 ``(X, Y, Z)``) from predicted regions bool ``(3, X, Y, Z)`` (TC, WT, ET), as the
+    official code writes predictions: ET -> 4 (3 in 2023), the rest of TC -> 1, the rest of WT -> 2. A voxel in
+    ET but not WT (inconsistent sigmoid channels) is still labelled ET."""
+    from sciconv_medseg.brats_io import ET_LABEL
+
+    tc, wt, et = regions[0], regions[1], regions[2]
+    label = np.zeros(regions.shape[1:], dtype=np.uint8)
+    label[wt] = 2
+    label[tc] = 1
+    label[et] = ET_LABEL[convention]
+    return label
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"task.params.{name}: expected a positive integer, got {value!r}")
+    return value
+
+
+class BratsSegmentationTask(TaskBase):
+    """Train Swin UNETR on BraTS-layout data and score it with sliding-window inference (module docstring).
+
+    Args:
+        roi_size: side of the cubic training crops and inference windows (voxels; multiple of 32; the paper: 128).
+        crops_per_case: random crops drawn from each training case per epoch.
+        augment: the paper's random flips and intensity scale/shift (off: crops only).
+        overlap: sliding-window overlap at inference (official code: 0.5 during training, 0.6 at test).
+        sw_batch_size: windows per forward pass at inference (official: 4).
+        blend: ``constant`` (official) or ``gaussian`` weighting of overlapping windows.
+        threshold: sigmoid threshold per region.
+        validate_crops: a centre crop per validation case after every epoch (the training curve's val_loss and
+            val_dice); the final validation scores always use whole volumes.
+        save_predictions: write each test case's predicted label map to ``predictions/<case>.nii.gz``.
+        n_overlays: test cases drawn in ``plots/overlays.png``.
+    """
+
+    def __init__(
+        self,
+        roi_size: int = 128,
+        crops_per_case: int = 1,
+        augment: bool = True,
+        overlap: float = 0.5,
+        sw_batch_size: int = 4,
+        blend: str = "constant",
+        threshold: float = 0.5,
+        validate_crops: bool = True,
+        save_predictions: bool = True,
+        n_overlays: int = 3,
+    ) -> None:
+        self.roi_size = roi_size
+        self.crops_per_case = crops_per_case
+        self.augment = augment
+        self.overlap = overlap
+        self.sw_batch_size = sw_batch_size
+        self.blend = blend
+        self.threshold = threshold
+        self.validate_crops = validate_crops
+        self.save_predictions = save_predictions
+        self.n_overlays = n_overlays
+
+    def validate(self) -> None:
+        roi = _positive_int("roi_size", self.roi_size)
+        if roi % 32:
+            raise ConfigError(f"task.params.roi_size: Swin UNETR needs a multiple of 32 (64 at least), got {roi}")
+        _positive_int("crops_per_case", self.crops_per_case)
+        _positive_int("sw_batch_size", self.sw_batch_size)
+        if isinstance(self.n_overlays, bool) or not isinstance(self.n_overlays, int) or self.n_overlays < 0:
+            raise ConfigError(f"task.params.n_overlays: expected an integer >= 0, got {self.n_overlays!r}")
+        if not isinstance(self.overlap, int | float) or isinstance(self.overlap, bool) or not 0 <= self.overlap < 1:
+            raise ConfigError(f"task.params.overlap: expected a fraction in [0, 1), got {self.overlap!r}")
+        threshold = self.threshold
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold < 1:
+            raise ConfigError(f"task.params.threshold: expected a probability in (0, 1), got {self.threshold!r}")
+        if self.blend not in ("constant", "gaussian"):
+            raise ConfigError(f"task.params.blend: expected constant or gaussian, got {self.blend!r}")
+
+    def model_spec(self, spec: DataSpec) -> DataSpec:
+        """The crop the network sees: ``(C, roi, roi, roi)``."""
+        roi = int(self.roi_size)
+        return DataSpec(
+            input_shape=(spec.input_shape[0], roi, roi, roi),
+            n_outputs=spec.n_outputs,
+            task_type=spec.task_type,
+            channels=spec.channels,
+            classes=spec.classes,
+            units="normalised intensity (z-score over the brain, per channel)",
+            extra=dict(spec.extra),
+        )
+
+    # -- the run ---------------------------------------------------------------------------------------
+
+    def run(self, ctx: Any) -> TaskResult:
+        import torch
+        from monai.losses import DiceLoss
+
+        self.validate()
+        data = ctx.load_data()
+        if data.test is None or len(data.test) == 0:
+            raise ConfigError("the dataset has no test cases; give dataset.params.test_fraction > 0 or a test/ folder")
+        spec = self.model_spec(data.spec)
+        small = [s for s in data.spec.input_shape[1:] if s < int(self.roi_size)]
+        if small:
+            ctx.log(f"volumes {data.spec.input_shape[1:]} are smaller than roi_size {self.roi_size}: crops are padded")
+        torch.manual_seed(ctx.seed)
+        model = ctx.build_model(spec)
+        train = TrainingCrops(data.train, int(self.roi_size), int(self.crops_per_case), bool(self.augment), ctx.seed)
+        val_crops = None
+        if data.val is not None and self.validate_crops:
+            val_crops = CentreCrops(data.val, int(self.roi_size))
+        loss_fn = DiceLoss(sigmoid=True)
+        t0 = time.perf_counter()
+        fit = ctx.fit(model, train, val_crops, loss_fn=loss_fn, metrics={"dice": mean_dice}, name="swin_unetr")
+        train_s = time.perf_counter() - t0
+        model = fit.model
+        ctx.log(f"trained Swin UNETR for {len(fit.history)} epochs in {train_s:.0f} s; sliding-window inference")
+
+        t0 = time.perf_counter()
+        test_rows, test_preds = self._score(ctx, model, data.test, "test")
+        val_rows = self._score(ctx, model, data.val, "val")[0] if data.val is not None else []
+        infer_s = time.perf_counter() - t0
+
+        metrics: dict[str, float] = {}
+        for prefix, rows in (("", test_rows), ("val.", val_rows)):
+            if not rows:
+                continue
+            for key in (f"{m}_{r}" for m in ("dice", "hd95") for r in REGION_NAMES):
+                metrics[prefix + key] = float(np.mean([row[key] for row in rows]))
+            metrics[prefix + "dice_mean"] = float(np.mean([metrics[prefix + f"dice_{r}"] for r in REGION_NAMES]))
+        metrics["n_test"] = float(len(test_rows))
+        metrics["train_seconds"] = train_s
+        metrics["inference_seconds_per_case"] = infer_s / max(1, len(test_rows) + len(val_rows))
+
+        run_dir = Path(ctx.run_dir.path)
+        self._write_per_case(run_dir / "per_case.csv", test_rows + val_rows)
+        if self.save_predictions:
+            self._write_predictions(run_dir / "predictions", data.test, test_preds)
+        plots = []
+        if self.n_overlays and ctx.config.output.plots:
+            path = self._overlays(ctx.plots_dir / "overlays.png", data.test, test_preds, test_rows)
+            plots.append(
+                (
+                    path,
+                    "Test cases, axial slice with the largest tumour area: FLAIR and T1ce with reference "
+                    "(solid) and predicted (dashed) contours of WT (yellow), TC (red) and ET (cyan).",
+                )
+            )
+        table = [
+            ResultRow("Swin UNETR (this run, test)", {k: metrics[k] for k in _TABLE_KEYS}),
+        ]
+        if val_rows:
+            table.append(ResultRow("Swin UNETR (this run, validation)", {k: metrics["val." + k] for k in _TABLE_KEYS}))
+        for method, values in PUBLISHED:
+            table.append(ResultRow(method, values, source=PUBLISHED_SOURCE, published=True))
+        sections = {"Protocol": self._protocol(ctx, data, fit, train_s)}
+        return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
+
+    def _score(self, ctx: Any, model: Any, cases: Any, split: str) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+        import torch
+        from monai.inferers import sliding_window_inference
+        from monai.transforms import NormalizeIntensity
+
+        from sciconv_medseg.brats_datasets import spacing_of
+        from sciconv_medseg.brats_io import to_regions
+
+        normalise = NormalizeIntensity(nonzero=True, channel_wise=True)
+        roi = [int(self.roi_size)] * 3
+        rows: list[dict[str, Any]] = []
+        preds: list[np.ndarray] = []
+        model.eval()
+        device = ctx.device
+        for i in range(len(cases)):
+            image, regions = cases[i]
+            x = _plain(normalise(image))[None].to(device)
+            with torch.no_grad():
+                logits = sliding_window_inference(
+                    x,
+                    roi_size=roi,
+                    sw_batch_size=int(self.sw_batch_size),
+                    predictor=model,
+                    overlap=float(self.overlap),
+                    mode=self.blend,
+                )
+            channels = (torch.as_tensor(logits)[0].sigmoid() > float(self.threshold)).cpu().numpy()
+            # Scored as the label map the run writes (and the BraTS challenge scores): nested ET in TC in WT.
+            convention = cases.cases[i].convention
+            pred = to_regions(regions_to_labels(channels, convention), convention)
+            ref = regions.numpy() > 0.5
+            scores = region_scores(pred, ref, spacing_of(cases.affine(i)))
+            rows.append({"case": cases.case_ids[i], "split": split, **scores})
+            preds.append(pred)
+        return rows, preds
+
+    @staticmethod
+    def _write_per_case(path: Path, rows: list[dict[str, Any]]) -> None:
+        from sciconv.atomic import atomic_write_text
+
+        if not rows:
+            return
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        atomic_write_text(path, buf.getvalue())
+
+    @staticmethod
+    def _write_predictions(folder: Path, cases: Any, preds: list[np.ndarray]) -> None:
+        import nibabel as nib
+
+        from sciconv.atomic import atomic_path
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, pred in enumerate(preds):
+            case = cases.cases[i]
+            affine = cases.affine(i)
+            img = nib.Nifti1Image(regions_to_labels(pred, case.convention), affine)
+            img.set_qform(affine, code=1)
+            img.set_sform(affine, code=1)
+            with atomic_path(folder / f"{case.case_id}.nii.gz", suffix=".nii.gz") as tmp:
+                nib.save(img, tmp)
+
+    def _overlays(self, path: Path, cases: Any, preds: list[np.ndarray], rows: list[dict[str, Any]]) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from sciconv.report import save_figure
+
+        n = min(int(self.n_overlays), len(preds))
+        fig, axes = plt.subplots(n, 2, figsize=(6.4, 3.2 * n), squeeze=False)
+        colours = {1: "yellow", 0: "red", 2: "cyan"}  # WT, TC, ET
+        for row_i in range(n):
+            image, regions = cases[row_i]
+            ref = regions.numpy() > 0.5
+            z = int(np.argmax(ref[1].sum(axis=(0, 1)))) if ref[1].any() else ref.shape[-1] // 2
+            for col, (channel, title) in enumerate(((3, "FLAIR"), (1, "T1ce"))):
+                ax = axes[row_i][col]
+                ax.imshow(np.rot90(image[channel, :, :, z].numpy()), cmap="gray")
+                for k, colour in colours.items():
+                    for mask, style in ((ref[k], "solid"), (preds[row_i][k], "dashed")):
+                        sl = np.rot90(mask[:, :, z].astype(float))
+                        if sl.any():
+                            ax.contour(sl, levels=[0.5], colors=colour, linewidths=1.0, linestyles=style)
+                scores = rows[row_i]
+                ax.set_title(
+                    f"{scores['case']} {title}\nDice WT {scores['dice_wt']:.2f} TC {scores['dice_tc']:.2f} "
+                    f"ET {scores['dice_et']:.2f}",
+                    fontsize=7,
+                )
+                ax.axis("off")
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+    def _protocol(self, ctx: Any, data: Any, fit: Any, train_s: float) -> str:
+        cfg = ctx.config.train
+        n = {k: (len(getattr(data, k)) if getattr(data, k) is not None else 0) for k in ("train", "val", "test")}
+        shape = "x".join(str(s) for s in data.spec.input_shape[1:])
+        spacing = ", ".join(f"{s:g}" for s in data.spec.extra.get("spacing_mm", []))
+        lines = [
+            f"- Data: {data.spec.extra.get('dataset')}, {n['train']} training / {n['val']} validation / {n['test']} "
+            f"test cases ({data.info.get('split')}), volumes {shape} at {spacing} mm"
+            + (", shapes differ between cases" if data.spec.extra.get("shapes_differ") else "")
+            + (f"; {data.info['unlabelled']} unlabelled case(s) left out" if data.info.get("unlabelled") else "")
+            + ".",
+            f"- Training: {len(fit.history)} epochs x {n['train']} cases x {self.crops_per_case} random "
+            f"{self.roi_size}^3 crop(s), batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} weight decay "
+            f"{cfg.weight_decay:g}, DiceLoss(sigmoid), augmentation {'on' if self.augment else 'off'}; "
+            f"{train_s:.0f} s. The paper: 128^3 crops, feature size 48, AdamW lr 1e-4 / weight decay 1e-5 with a "
+            "warm-up cosine schedule, 300 epochs over 1251 cases on 4 GPUs; the schedule is constant here.",
+            f"- Inference: sliding windows of {self.roi_size}^3, overlap {self.overlap:g}, {self.blend} blending, "
+            f"sigmoid > {self.threshold:g} per region, no post-processing.",
+            "- Metrics: mean over cases of Dice and HD95 (mm) per region, `include_background=True`; a region empty "
+            f"in exactly one of prediction and reference scores Dice 0 and HD95 {BRATS_MAX_HD95_MM} mm, empty in "
+            "both Dice 1 and HD95 0 (BraTS convention).",
+            "- The published row is BraTS 2021's validation set (real scans, 1251 training cases, full schedule); "
+            "numbers on simulated volumes are not comparable to it, only the protocol is.",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+_TABLE_KEYS = ("dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et")
