@@ -156,7 +156,7 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, f
         elif hasattr(value, "item"):  # numpy / torch scalars
             value = float(value.item())
             flat[name] = value if math.isfinite(value) else None
-        elif isinstance(value, str):
+        elif isinstance(value, str) or value is None:  # None: a non-finite number already flattened
             flat[name] = value
         else:
             raise TypeError(f"metric {name!r} has unsupported type {type(value).__name__}")

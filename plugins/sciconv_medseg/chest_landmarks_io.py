@@ -400,3 +400,65 @@ def write_chest_case(
     image_file = root / "images" / f"{case_id}.png"
     atomic_write_bytes(image_file, buffer.getvalue())
     return ChestCase(case_id, image_file, organ_files=organ_files)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Landmark order
+
+
+def ring_crossings(ring: np.ndarray) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of edges of a closed ring that cross each other (a proper crossing: each edge
+    has one end strictly on either side of the other). Edge ``i`` joins point ``i`` to point ``i + 1`` (the last to
+    the first). Neighbouring edges (which share a point) are not compared. ``ring`` is float ``(N, 2)`` of ``(x, y)``;
+    an empty list means the ring is simple, i.e. its points follow the outline in order."""
+    p = np.asarray(ring, dtype=np.float64)
+    n = len(p)
+    if n < 4:
+        return []
+    a, b = p, np.roll(p, -1, axis=0)  # edge i: a[i] -> b[i]
+
+    def orient(o: np.ndarray, d: np.ndarray, q: np.ndarray) -> np.ndarray:
+        # sign of the cross product (d - o) x (q - o), broadcast over (N, N)
+        return np.sign(
+            (d[..., 0] - o[..., 0]) * (q[..., 1] - o[..., 1]) - (d[..., 1] - o[..., 1]) * (q[..., 0] - o[..., 0])
+        )
+
+    ai, bi = a[:, None, :], b[:, None, :]
+    aj, bj = a[None, :, :], b[None, :, :]
+    d1, d2 = orient(aj, bj, ai), orient(aj, bj, bi)
+    d3, d4 = orient(ai, bi, aj), orient(ai, bi, bj)
+    cross = (d1 * d2 < 0) & (d3 * d4 < 0)
+    i, j = np.triu_indices(n, k=2)
+    keep = ~((i == 0) & (j == n - 1))
+    i, j = i[keep], j[keep]
+    hits = cross[i, j]
+    return [(int(x), int(y)) for x, y in zip(i[hits], j[hits], strict=True)]
+
+
+def ring_orientations(landmarks: np.ndarray) -> dict[str, int]:
+    """The orientation of each organ's ring in the stacked ``(120, 2)`` landmarks: ``+1`` clockwise on screen
+    (positive shoelace area with ``y`` pointing down), ``-1`` counter-clockwise, ``0`` for a ring of no area."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    out = {}
+    for organ, s in organ_slices().items():
+        x, y = lm[s, 0], lm[s, 1]
+        area = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+        out[organ] = int(np.sign(area))
+    return out
+
+
+def check_landmark_order(landmarks: np.ndarray, where: str) -> None:
+    """Raise a :class:`DataError` (prefixed with ``where``, e.g. ``"case 'JPCLN001'"``) when an organ's ring crosses
+    itself: its landmarks are not in the order of the outline (shuffled, or two organs' rows swapped). The
+    orientation of the rings (which way round they run) is checked across cases by the dataset, as the published
+    annotations fix one convention per organ."""
+    lm = np.asarray(landmarks)
+    for organ, s in organ_slices().items():
+        crossings = ring_crossings(lm[s])
+        if crossings:
+            i, j = crossings[0]
+            raise DataError(
+                f"{where}: the {ORGAN_NAMES[organ]} ring crosses itself ({len(crossings)} crossing edge pair(s), the "
+                f"first between landmarks {i}-{i + 1} and {j}-{(j + 1) % (s.stop - s.start)}); the landmarks must "
+                "follow the outline in order"
+            )

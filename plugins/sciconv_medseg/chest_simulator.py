@@ -401,3 +401,37 @@ def write_simulated_chest(
         write_chest_case(Path(root), case_id, image, landmarks, bits=bits)
         ids.append(case_id)
     return ids
+
+
+def apply_domain_shift(
+    image: np.ndarray,
+    shift: DomainShift | Mapping[str, float] | str | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Apply a :class:`DomainShift` to an existing radiograph (a real one, or a rendering): float32 ``(H, W)`` in
+    ``[0, 1]``.
+
+    The post-hoc counterpart of rendering with ``shift`` (:func:`render_chest`), in the same order: extra blur, so
+    that a detector point spread of sigma ``s0 = 0.8 min(H, W) / 256`` px becomes ``blur * s0`` (a Gaussian of
+    sigma ``s0 * sqrt(blur**2 - 1)``; none when ``blur <= 1``); extra quantum noise, so that the noise standard
+    deviation ``0.018 (0.6 + 0.8 (1 - image))`` becomes ``noise`` times it (none when ``noise <= 1``); contrast
+    about the mean and brightness, clipped to ``[0, 1]``; then ``gamma``. ``image`` is float ``(H, W)`` in
+    ``[0, 1]`` and is not modified; ``rng`` draws the noise.
+    """
+    shift = DomainShift.coerce(shift)
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim != 2:
+        raise ConfigError(f"apply_domain_shift expects a 2-D image (H, W), got shape {img.shape}")
+    h, w = img.shape
+    s0 = 0.8 * min(h, w) / 256.0
+    if shift.blur > 1.0:
+        img = ndimage.gaussian_filter(img, s0 * np.sqrt(shift.blur**2 - 1.0))
+    if shift.noise > 1.0:
+        sigma = 0.018 * np.sqrt(shift.noise**2 - 1.0) * (0.6 + 0.8 * (1.0 - np.clip(img, 0, 1)))
+        img = img + sigma * rng.standard_normal(img.shape)
+    img = np.clip(img, 0.0, 1.0)
+    if shift.contrast != 1.0 or shift.brightness != 0.0:
+        img = np.clip((img - img.mean()) * shift.contrast + img.mean() + shift.brightness, 0.0, 1.0)
+    if shift.gamma != 1.0:
+        img = img**shift.gamma
+    return img.astype(np.float32)

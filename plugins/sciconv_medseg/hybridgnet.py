@@ -419,8 +419,9 @@ class HybridGNetLoss(nn.Module):
     ``y`` are the target landmarks, (N, 120, 2) normalised like the output; ``y_2`` is ``y`` pooled to the first
     skip connection's graph level (:meth:`HybridGNet.coarsen`). In training mode the skip predictions and the latent
     are read from ``model.aux`` (set by the forward that produced ``output``); in evaluation mode (the decoder reads
-    the latent mean) the loss is the landmark MSE alone. The model is referenced, not registered as a submodule, so
-    the loss has no parameters or state of its own.
+    the latent mean), or for an output computed without gradients (the engine validates by predicting the whole split
+    under ``no_grad`` and then calling the loss), the loss is the landmark MSE alone. The model is referenced, not
+    registered as a submodule, so the loss has no parameters or state of its own.
 
     Args:
         model: the :class:`HybridGNet` whose outputs are scored.
@@ -441,7 +442,9 @@ class HybridGNetLoss(nn.Module):
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
         loss = F.mse_loss(output, target)
         model: HybridGNet = self.model  # type: ignore[assignment]
-        if not model.training:
+        if not model.training or not output.requires_grad:
+            # An evaluation forward (eval mode, or outputs predicted without gradients, as the engine validates):
+            # its aux, if any, belongs to another forward, so only the landmark MSE applies.
             return loss
         aux = model.aux
         if aux is None or aux.mu.shape[0] != output.shape[0]:

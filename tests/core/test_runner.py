@@ -189,3 +189,11 @@ def test_failed_continuation_leaves_a_completed_run_unchanged(tmp_path: Path) ->
     assert any("unchanged" in note for note in info.value.__notes__)
     assert not any("--resume" in note for note in info.value.__notes__)
     assert {name: (tmp_path / "run" / name).read_bytes() for name in files} == before
+
+
+def test_non_finite_metrics_are_written_as_null() -> None:
+    from sciconv.rundir import flatten_metrics
+
+    flat = flatten_metrics({"a": float("nan"), "b": {"c": float("inf"), "d": 2}})
+    assert flat == {"a": None, "b.c": None, "b.d": 2.0}
+    assert flatten_metrics(flat) == flat  # flattening what is already flat changes nothing

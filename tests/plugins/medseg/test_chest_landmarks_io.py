@@ -271,3 +271,23 @@ def test_writer_rejects_bad_input(tmp_path: Path, sample: tuple[np.ndarray, np.n
     with pytest.raises(DataError, match=r"case 'c1'.*\[0, 1\]"):
         write_chest_case(tmp_path, "c1", image * 2, landmarks)
     assert not (tmp_path / "images").exists()
+
+
+def test_ring_order_checks(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    from sciconv_medseg.chest_landmarks_io import check_landmark_order, ring_crossings, ring_orientations
+
+    _, landmarks = sample
+    s = organ_slices()
+    assert all(ring_crossings(landmarks[sl]) == [] for sl in s.values())
+    assert ring_orientations(landmarks) == {"RL": 1, "LL": 1, "H": 1}
+    check_landmark_order(landmarks, "case 'c1'")
+    reversed_heart = landmarks.copy()
+    reversed_heart[s["H"]] = landmarks[s["H"]][::-1]
+    assert ring_orientations(reversed_heart)["H"] == -1
+    check_landmark_order(reversed_heart, "case 'c1'")  # reversed but simple: the dataset checks orientation
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    assert ring_crossings(square) == [] and ring_crossings(square[[0, 2, 1, 3]]) == [(0, 2)]
+    swapped = landmarks.copy()
+    swapped[[s["LL"].start + 3, s["LL"].start + 30]] = swapped[[s["LL"].start + 30, s["LL"].start + 3]]
+    with pytest.raises(DataError, match=r"case 'c1': the left lung ring crosses itself"):
+        check_landmark_order(swapped, "case 'c1'")

@@ -189,3 +189,27 @@ def test_written_cases_are_read_back(tmp_path: Path) -> None:
         want_image, want_landmarks = simulate_chest_case((64, 64), child, occlusion=0.5)
         np.testing.assert_array_equal(landmarks, want_landmarks)
         assert np.abs(image - want_image).max() <= 0.5 / 255 + 1e-6
+
+
+def test_apply_domain_shift_post_hoc() -> None:
+    from sciconv_medseg.chest_simulator import apply_domain_shift
+
+    image, _ = simulate_chest_case(SHAPE, seed=5)
+    same = apply_domain_shift(image, None, np.random.default_rng(0))
+    np.testing.assert_allclose(same, image, atol=1e-6)  # no shift: unchanged
+    shifted = apply_domain_shift(image, "strong", np.random.default_rng(0))
+    assert shifted.shape == image.shape and shifted.dtype == np.float32
+    assert shifted.min() >= 0.0 and shifted.max() <= 1.0 and not np.allclose(shifted, image)
+    again = apply_domain_shift(image, "strong", np.random.default_rng(0))
+    np.testing.assert_array_equal(again, shifted)  # seeded
+    # gamma > 1 darkens mid-tones; lower contrast narrows the spread; blur smooths the pixel-to-pixel noise
+    assert apply_domain_shift(image, {"gamma": 1.6}, np.random.default_rng(0)).mean() < image.mean()
+    assert apply_domain_shift(image, {"contrast": 0.5}, np.random.default_rng(0)).std() < 0.6 * image.std()
+    blurred = apply_domain_shift(image, {"blur": 3.0}, np.random.default_rng(0))
+    assert np.abs(np.diff(blurred, axis=1)).mean() < np.abs(np.diff(image, axis=1)).mean()
+    noisy = apply_domain_shift(image, {"noise": 4.0}, np.random.default_rng(0))
+    assert np.abs(np.diff(noisy, axis=1)).mean() > np.abs(np.diff(image, axis=1)).mean()
+    with pytest.raises(ConfigError, match="2-D"):
+        apply_domain_shift(np.zeros((4, 32, 32)), "mild", np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="preset"):
+        apply_domain_shift(image, "extreme", np.random.default_rng(0))

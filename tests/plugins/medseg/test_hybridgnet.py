@@ -225,8 +225,14 @@ def test_loss_uses_aux_in_training_only(small_model: HybridGNet) -> None:
         out = small_model(x)
     assert torch.equal(loss_fn(out, target), mse(out, target))
     small_model.train()
+    # the engine validates in training mode on outputs predicted without gradients: landmark MSE only
+    with torch.no_grad():
+        batch = torch.randn(5, 1, 64, 64)
+        out = small_model.eval()(batch)
+    small_model.train()
+    assert torch.equal(loss_fn(out, torch.zeros(5, N_LANDMARKS, 2)), mse(out, torch.zeros(5, N_LANDMARKS, 2)))
     with pytest.raises(RuntimeError, match="aux"):
-        loss_fn(torch.zeros(5, N_LANDMARKS, 2), torch.zeros(5, N_LANDMARKS, 2))
+        loss_fn(torch.zeros(3, N_LANDMARKS, 2, requires_grad=True), torch.zeros(3, N_LANDMARKS, 2))
 
 
 def test_coarsen_matches_pooling(small_model: HybridGNet) -> None:

@@ -1,0 +1,461 @@
+"""The chest X-ray landmark dataset (HybridGNet's 120 landmarks) as a sciconv dataset component.
+
+:class:`ChestLandmarkDataset` reads a folder in the landmark layout of the public "Chest X-ray landmark database"
+(Gaggion et al., IEEE TMI 2022; :mod:`.chest_landmarks_io`), or, without ``root``, simulates one with the shape-model
+simulator (:mod:`.chest_simulator`), writes it in that layout and reads it back with the same reader, so the real
+reader is what every run exercises.
+
+Items are ``(x, y)``: ``x`` float32 ``(1, S, S)``, the radiograph in ``[0, 1]`` resized to the side ``S =
+image_size`` the models see (MONAI ``Resize``: area averaging when shrinking, bilinear when enlarging; a non-square
+image is stretched to the square, as HybridGNet's preprocessing rescales to a square); ``y`` float32 ``(120, 2)``,
+the landmarks normalised by the stored image's size, ``(x / W, y / H)`` in ``[0, 1]``, rows right lung 44, left lung
+50, heart 26. Normalised landmarks do not depend on ``S``; a split's :attr:`ChestSplit.sizes` keeps each stored
+image's ``(H, W)``, so that errors can be reported in pixels of the stored image.
+
+The bundle's ``info`` carries the stress-test sets of HybridGNet's paper, paired case by case with ``test``:
+
+- ``info["test_occluded"]``: the same test cases with occlusions (:func:`.chest_simulator.apply_occlusions`: one to
+  three rectangles or blobs over the lungs and heart, each case occluded with probability ``occlusion``). Simulated:
+  the same seeds simulated with occlusion, so the anatomy and the radiograph are those of the clean case; real: the
+  occlusions drawn on the stored test images with a fixed seed.
+- ``info["test_shifted"]``: the same cases under a domain shift (:class:`.chest_simulator.DomainShift`: gamma,
+  contrast, brightness, extra noise and blur; preset ``shift``). Simulated: rendered with the shift; real:
+  :func:`.chest_simulator.apply_domain_shift` on the stored test images.
+
+Splits of a real folder. If ``root`` holds sub-folders ``train/`` and ``test/`` (and optionally ``val/``; names may be
+capitalised, as in HybridGNet's own ``Train``/``Val``/``Test`` folders), each in the landmark layout, they are the
+splits. Otherwise the cases of ``root`` are split at random with ``seed``: ``test_fraction`` for test,
+``val_fraction`` for validation, the rest for training.
+
+Checks beyond the reader's (which names the case and file for a wrong landmark count, a transposed array, a colour or
+multi-frame image, landmarks outside the image): each organ's ring must not cross itself (landmarks out of outline
+order), and every case's rings must run the same way round as most cases' rings of that organ (a ring stored in
+reverse order breaks the point-to-point correspondence the model learns). Both raise a
+:class:`~sciconv.errors.DataError` naming the case and the organ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sciconv import DataBundle, DatasetBase, DataSpec
+from sciconv.errors import ConfigError, DataError
+
+_SPLIT_DIRS: dict[str, tuple[str, ...]] = {
+    "train": ("train", "Train"),
+    "val": ("val", "Val", "validation", "Validation"),
+    "test": ("test", "Test"),
+}
+_CACHE_VERSION = 1
+
+
+@dataclass
+class ChestSplit:
+    """One split, map-style: item ``i`` is ``(images[i], landmarks[i])``.
+
+    Attributes:
+        images: float32 ``(n, 1, S, S)`` in ``[0, 1]``, resized to the models' side ``S``.
+        landmarks: float32 ``(n, 120, 2)``, ``(x / W, y / H)`` of each stored image.
+        sizes: int64 ``(n, 2)``, each stored image's ``(H, W)`` in pixels.
+        case_ids: the cases' ids, in item order.
+    """
+
+    images: torch.Tensor
+    landmarks: torch.Tensor
+    sizes: np.ndarray
+    case_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.landmarks[index]
+
+    @property
+    def image_size(self) -> int:
+        """The side ``S`` of the images the models see."""
+        return int(self.images.shape[-1])
+
+    def pixels(self, normalised: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
+        """Landmarks ``(n, 120, 2)`` (default: this split's) from normalised units to pixels of each stored image:
+        ``(x W, y H)``."""
+        lm = self.landmarks if normalised is None else normalised
+        lm = lm.detach().cpu().numpy() if isinstance(lm, torch.Tensor) else np.asarray(lm)
+        return lm * self.sizes[:, None, ::-1].astype(np.float64)
+
+    def model_pixels(self, normalised: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
+        """Landmarks ``(n, 120, 2)`` (default: this split's) from normalised units to pixels of the resized
+        ``S x S`` image, with pixel centres mapped as the resize maps them: ``x_S = (x + 1/2) S / W - 1/2``."""
+        px = self.pixels(normalised)
+        scale = self.image_size / self.sizes[:, None, ::-1].astype(np.float64)
+        return (px + 0.5) * scale - 0.5
+
+
+def resize_image(image: np.ndarray, size: int) -> torch.Tensor:
+    """A float ``(H, W)`` image as float32 ``(1, size, size)``: MONAI ``Resize`` with area averaging when shrinking
+    (no aliasing) and bilinear interpolation when enlarging."""
+    from monai.transforms import Resize
+
+    h, w = image.shape
+    mode = "area" if size <= min(h, w) else "bilinear"
+    kwargs: dict[str, Any] = {} if mode == "area" else {"align_corners": False}
+    out = Resize((size, size), mode=mode, **kwargs)(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None])
+    out = out.as_tensor() if hasattr(out, "as_tensor") else out
+    return out.to(torch.float32).clamp_(0.0, 1.0)
+
+
+def make_split(
+    images: Sequence[np.ndarray], landmarks: Sequence[np.ndarray], case_ids: Sequence[str], size: int
+) -> ChestSplit:
+    """A :class:`ChestSplit` from stored images (float ``(H, W)`` in ``[0, 1]``) and their landmarks (float
+    ``(120, 2)`` pixels)."""
+    sizes = np.array([img.shape for img in images], dtype=np.int64).reshape(-1, 2)
+    x = torch.stack([resize_image(img, size) for img in images]) if len(images) else torch.zeros(0, 1, size, size)
+    norm = [
+        np.asarray(lm, np.float64) / np.array([s[1], s[0]], np.float64) for lm, s in zip(landmarks, sizes, strict=True)
+    ]
+    y = torch.from_numpy(np.stack(norm).astype(np.float32)) if norm else torch.zeros(0, 120, 2)
+    return ChestSplit(images=x, landmarks=y, sizes=sizes, case_ids=list(case_ids))
+
+
+def _read_cases(root: Path, only: Sequence[str] | None = None) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Read the cases of a layout folder (all, or the ids ``only`` in that order), checking landmark order."""
+    from sciconv_medseg.chest_landmarks_io import check_landmark_order, list_chest_cases, read_chest_case
+
+    cases = {c.case_id: c for c in list_chest_cases(root)}
+    ids = list(cases) if only is None else list(only)
+    images, marks = [], []
+    for case_id in ids:
+        image, lm = read_chest_case(cases[case_id])
+        check_landmark_order(lm, f"case {case_id!r} ({root})")
+        images.append(image)
+        marks.append(lm)
+    return images, marks, ids
+
+
+def check_orientations(landmarks: Sequence[np.ndarray], case_ids: Sequence[str], where: str) -> None:
+    """Raise a :class:`DataError` naming the case and organ when a case's ring runs the other way round from most
+    cases' rings of that organ (ties go to the simulator's convention, clockwise on screen)."""
+    from sciconv_medseg.chest_landmarks_io import ORGAN_NAMES, ORGANS, ring_orientations
+
+    if not landmarks:
+        return
+    signs = [ring_orientations(lm) for lm in landmarks]
+    for organ in ORGANS:
+        values = np.array([s[organ] for s in signs])
+        reference = 1 if (values > 0).sum() >= (values < 0).sum() else -1
+        bad = np.flatnonzero(values != reference)
+        if len(bad):
+            k = int(bad[0])
+            way = {1: "clockwise", -1: "counter-clockwise", 0: "with no area"}
+            raise DataError(
+                f"case {case_ids[k]!r} ({where}): the {ORGAN_NAMES[organ]} ring runs {way[int(values[k])]} on screen "
+                f"while {int((values == reference).sum())} of {len(values)} cases' rings run {way[reference]}; its "
+                f"landmarks look stored in reverse order ({len(bad)} case(s) disagree)"
+            )
+
+
+class ChestLandmarkDataset(DatasetBase):
+    """Chest radiographs with HybridGNet's 120 landmarks (right lung 44, left lung 50, heart 26): a real folder in
+    the landmark layout (``root``), or simulated data written in that layout and read back. See the module
+    docstring for items, splits, the stress-test sets in ``info`` and the checks.
+
+    Args:
+        root: a landmark-layout folder (``images/``, ``landmarks/``), or one with ``train/``, ``val/``, ``test/``
+            sub-folders in that layout; ``None`` simulates.
+        n_train, n_val, n_test: simulated cases per split.
+        image_size: the side ``S`` (pixels) the images are resized to for the models; a multiple of 16.
+        sim_shape: ``(H, W)`` of the simulated radiographs (the stored resolution errors are reported in).
+        seed: seeds the simulation (each split its own stream) and the random split of a real folder.
+        val_fraction, test_fraction: shares of a real folder's cases held out, when it has no split sub-folders.
+        occlusion: probability that a case of the occluded test set is occluded (1.0: every case).
+        occlusion_size: side of an occluding shape as a fraction of the image side.
+        shift: the domain shift of the shifted test set: a preset (``mild``, ``strong``) or a mapping of
+            :class:`~sciconv_medseg.chest_simulator.DomainShift` fields.
+        cache_dir: keep simulated data under this folder (a sub-folder named by a hash of the simulation's
+            parameters) and reuse it; by default a temporary folder, removed after reading.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        n_train: int = 160,
+        n_val: int = 20,
+        n_test: int = 40,
+        image_size: int = 128,
+        sim_shape: Sequence[int] = (256, 256),
+        seed: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        occlusion: float = 1.0,
+        occlusion_size: float = 0.2,
+        shift: str | Mapping[str, float] = "strong",
+        cache_dir: str | None = None,
+    ) -> None:
+        self.root = root
+        self.n_train = n_train
+        self.n_val = n_val
+        self.n_test = n_test
+        self.image_size = image_size
+        self.sim_shape = sim_shape
+        self.seed = seed
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.occlusion = occlusion
+        self.occlusion_size = occlusion_size
+        self.shift = shift
+        self.cache_dir = cache_dir
+
+    # -- parameters ---------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        from sciconv_medseg.chest_simulator import DomainShift
+
+        def integer(name: str, minimum: int) -> int:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"dataset.params.{name}: expected an integer >= {minimum}, got {value!r}")
+            return value
+
+        integer("n_train", 1)
+        integer("n_val", 0)
+        integer("n_test", 1)
+        size = integer("image_size", 32)
+        if size % 16:
+            raise ConfigError(
+                f"dataset.params.image_size: expected a multiple of 16 (the models halve it 4 to 5 times), got {size}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"dataset.params.seed: expected a non-negative integer, got {self.seed!r}")
+        shape = self.sim_shape
+        if (
+            isinstance(shape, (str, bytes))
+            or not isinstance(shape, Sequence)
+            or len(shape) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 32 for s in shape)
+        ):
+            raise ConfigError(f"dataset.params.sim_shape: expected [H, W], two integers >= 32, got {shape!r}")
+        for name, low, high in (("val_fraction", 0.0, 0.9), ("test_fraction", 0.0, 0.9), ("occlusion", 0.0, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(f"dataset.params.{name}: expected a number in [{low}, {high}], got {value!r}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                "dataset.params.val_fraction + dataset.params.test_fraction: must leave cases for training, got "
+                f"{self.val_fraction} + {self.test_fraction}"
+            )
+        value = self.occlusion_size
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+            raise ConfigError(f"dataset.params.occlusion_size: expected a fraction in (0, 1], got {value!r}")
+        try:
+            DomainShift.coerce(self.shift)
+        except ConfigError as exc:
+            raise ConfigError(f"dataset.params.shift: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"dataset.params.shift: expected a preset name or a mapping, got {self.shift!r} ({exc})"
+            ) from None
+        if self.root is not None:
+            root = Path(str(self.root)).expanduser()
+            if str(self.root).strip() == "" or not root.is_dir():
+                raise ConfigError(
+                    f"dataset.params.root: {root} {'is not a folder' if root.exists() else 'does not exist'}; expected "
+                    "a chest X-ray landmark-layout folder (images/, landmarks/) or one with train/ and test/ in it"
+                )
+
+    # -- loading ------------------------------------------------------------------------------------
+
+    def load(self) -> DataBundle:
+        self.validate()
+        if self.root is None:
+            return self._load_simulated()
+        return self._load_real(Path(str(self.root)).expanduser())
+
+    def _spec(self, source: str) -> DataSpec:
+        from sciconv_medseg.chest_landmarks_io import N_LANDMARKS, ORGAN_NAMES, ORGANS
+
+        s = int(self.image_size)
+        return DataSpec(
+            input_shape=(1, s, s),
+            n_outputs=2 * N_LANDMARKS,
+            task_type="segmentation",
+            channels=("radiograph",),
+            classes=tuple(ORGAN_NAMES[o] for o in ORGANS),
+            units="attenuation image scaled to [0, 1]",
+            extra={
+                "target": "landmarks (120, 2), (x / W, y / H) of the stored image",
+                "n_landmarks": N_LANDMARKS,
+                "organs": dict(ORGANS),
+                "image_size": s,
+                "source": source,
+            },
+        )
+
+    def _info(self, test_occluded: ChestSplit, test_shifted: ChestSplit, **extra: Any) -> dict[str, Any]:
+        from sciconv_medseg.chest_simulator import DomainShift
+
+        return {
+            "test_occluded": test_occluded,
+            "test_shifted": test_shifted,
+            "occlusion": float(self.occlusion),
+            "occlusion_size": float(self.occlusion_size),
+            "shift": asdict(DomainShift.coerce(self.shift)),
+            "shift_name": self.shift if isinstance(self.shift, str) else "custom",
+            **extra,
+        }
+
+    def _split_seed(self, split: str) -> int:
+        digest = hashlib.sha256(f"chest:{self.seed}:{split}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+    def _sim_params(self) -> dict[str, Any]:
+        from sciconv_medseg.chest_simulator import DomainShift
+
+        return {
+            "version": _CACHE_VERSION,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+            "sim_shape": [int(s) for s in self.sim_shape],
+            "seed": self.seed,
+            "occlusion": float(self.occlusion),
+            "occlusion_size": float(self.occlusion_size),
+            "shift": asdict(DomainShift.coerce(self.shift)),
+        }
+
+    def _write_simulated(self, folder: Path) -> None:
+        from sciconv_medseg.chest_simulator import write_simulated_chest
+
+        shape = (int(self.sim_shape[0]), int(self.sim_shape[1]))
+        plan = [
+            ("train", self.n_train, "train", {}),
+            ("val", self.n_val, "val", {}),
+            ("test", self.n_test, "test", {}),
+            ("test-occluded", self.n_test, "test", {"occlusion": float(self.occlusion)}),
+            ("test-shifted", self.n_test, "test", {"shift": self.shift}),
+        ]
+        for name, n, stream, kwargs in plan:
+            if n > 0:
+                write_simulated_chest(
+                    folder / name,
+                    n,
+                    shape,
+                    seed=self._split_seed(stream),
+                    occlusion_size=float(self.occlusion_size),
+                    **kwargs,
+                )
+
+    def _read_simulated(self, folder: Path) -> DataBundle:
+        s = int(self.image_size)
+        splits = {}
+        for name in ("train", "val", "test", "test-occluded", "test-shifted"):
+            if (folder / name).is_dir():
+                images, marks, ids = _read_cases(folder / name)
+                splits[name] = make_split(images, marks, ids, s)
+        source = f"simulated chest radiographs (seed {self.seed}, {self.sim_shape[0]}x{self.sim_shape[1]} px)"
+        return DataBundle(
+            train=splits["train"],
+            val=splits.get("val"),
+            test=splits["test"],
+            spec=self._spec(source),
+            info=self._info(
+                splits["test-occluded"], splits["test-shifted"], source=source, simulated=True, split="simulated"
+            ),
+        )
+
+    def _load_simulated(self) -> DataBundle:
+        params = self._sim_params()
+        if self.cache_dir is None:
+            with tempfile.TemporaryDirectory(prefix="sciconv-chest-") as tmp:
+                self._write_simulated(Path(tmp))
+                return self._read_simulated(Path(tmp))
+        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+        cache = Path(self.cache_dir).expanduser()
+        folder = cache / f"chest-{key}"
+        if not (folder / "params.json").is_file():
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".chest-{key}-", dir=cache))
+            try:
+                self._write_simulated(tmp)
+                (tmp / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))
+                try:
+                    os.replace(tmp, folder)
+                except OSError:  # another process wrote it first: use theirs
+                    if not (folder / "params.json").is_file():
+                        raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self._read_simulated(folder)
+
+    def _load_real(self, root: Path) -> DataBundle:
+        from sciconv_medseg.chest_simulator import apply_domain_shift, apply_occlusions
+
+        s = int(self.image_size)
+        found = {
+            split: next((root / n for n in names if (root / n).is_dir()), None) for split, names in _SPLIT_DIRS.items()
+        }
+        parts: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[str]]] = {}
+        if found["train"] is not None or found["test"] is not None:
+            if found["train"] is None or found["test"] is None:
+                missing = "train/" if found["train"] is None else "test/"
+                raise DataError(
+                    f"{root}: has split sub-folders but no {missing}; give train/ and test/ (val/ optional)"
+                )
+            for split, folder in found.items():
+                if folder is not None:
+                    parts[split] = _read_cases(folder)
+            how = "the folder's train/, val/ and test/ sub-folders"
+        else:
+            images, marks, ids = _read_cases(root)
+            n = len(ids)
+            n_test = max(1, round(self.test_fraction * n))
+            n_val = round(self.val_fraction * n)
+            if self.val_fraction > 0 and n_val == 0 and n - n_test >= 2:
+                n_val = 1
+            if n - n_test - n_val < 1:
+                raise DataError(
+                    f"{root}: {n} case(s) are too few for a test split of {n_test} and a validation split of {n_val} "
+                    "with at least one training case"
+                )
+            order = np.random.default_rng(self.seed).permutation(n)
+            index = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+            for split, rows in index.items():
+                rows = np.sort(rows)
+                parts[split] = ([images[i] for i in rows], [marks[i] for i in rows], [ids[i] for i in rows])
+            how = f"a random split with seed {self.seed}: test {self.test_fraction:g}, validation {self.val_fraction:g}"
+        every_mark = [lm for p in parts.values() for lm in p[1]]
+        every_id = [i for p in parts.values() for i in p[2]]
+        check_orientations(every_mark, every_id, str(root))
+
+        test_images, test_marks, test_ids = parts["test"]
+        occluded, shifted = [], []
+        for k, (image, lm) in enumerate(zip(test_images, test_marks, strict=True)):
+            rng = np.random.default_rng([self.seed, k, 1])
+            occluded.append(apply_occlusions(image, lm, rng, float(self.occlusion), float(self.occlusion_size))[0])
+            shifted.append(apply_domain_shift(image, self.shift, np.random.default_rng([self.seed, k, 2])))
+        splits = {split: make_split(*p, s) for split, p in parts.items()}
+        source = f"chest X-ray landmark folder {root}"
+        return DataBundle(
+            train=splits["train"],
+            val=splits.get("val") if splits.get("val") is not None and len(splits["val"]) else None,
+            test=splits["test"],
+            spec=self._spec(source),
+            info=self._info(
+                make_split(occluded, test_marks, test_ids, s),
+                make_split(shifted, test_marks, test_ids, s),
+                source=source,
+                simulated=False,
+                split=how,
+            ),
+        )
