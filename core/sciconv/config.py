@@ -52,6 +52,20 @@ class EarlyStoppingConfig(_Strict):
     restore_best: bool = True
 
 
+class SchedulerConfig(_Strict):
+    """The learning-rate schedule, stepped once per epoch.
+
+    ``constant`` keeps ``lr``. ``cosine`` decays it from ``lr`` to ``min_lr`` over the fit's epochs along a half
+    cosine. ``warmup_cosine`` first rises linearly over ``warmup_epochs`` (epoch ``e`` of the warm-up, counted from
+    1, at ``lr * e / warmup_epochs``), then decays along a half cosine to ``min_lr`` at the last epoch, as
+    MONAI's and the Swin UNETR code's ``LinearWarmupCosineAnnealingLR`` (which starts the warm-up at 0 instead).
+    """
+
+    name: Literal["constant", "cosine", "warmup_cosine"] = "constant"
+    warmup_epochs: int = Field(default=0, ge=0)
+    min_lr: float = Field(default=0.0, ge=0.0)
+
+
 class TrainConfig(_Strict):
     """Options of the core training engine (tasks may read more from their own params)."""
 
@@ -65,6 +79,7 @@ class TrainConfig(_Strict):
     seed: int = 0
     device: str = "auto"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     checkpoint_every: int = Field(default=1, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     progress: bool = True

@@ -34,7 +34,7 @@ from sciconv.checkpoint import (
     save_weights,
     write_checkpoint,
 )
-from sciconv.config import TrainConfig
+from sciconv.config import SchedulerConfig, TrainConfig
 from sciconv.errors import CheckpointError, ConfigError
 from sciconv.malloc import tune_malloc
 
@@ -140,6 +140,7 @@ class Engine:
         metrics = dict(metrics or {})
         model.to(self.device)
         optimizer = _make_optimizer(cfg, model)
+        scheduler = _make_scheduler(cfg, optimizer)
         generator = torch.Generator().manual_seed(derive_seed(cfg.seed, name))
         loader = DataLoader(
             train_data,
@@ -173,6 +174,11 @@ class Engine:
                     optimizer.load_state_dict(state["optimizer"])
                 except (ValueError, KeyError) as exc:
                     raise CheckpointError(f"{ckpt.path}: optimizer state does not fit: {exc}") from None
+                if "scheduler" in state:
+                    scheduler.load_state_dict(state["scheduler"])
+                    # the rate of the next epoch under this fit's schedule (its epoch count may have changed)
+                    for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+                        group["lr"] = base * lr_factor(scheduler.last_epoch, cfg.epochs, cfg.scheduler, cfg.lr)
                 generator.set_state(state["loader_rng"])
                 restore_rng(state["rng"])
                 history = [dict(r) for r in state["history"]]
@@ -214,6 +220,7 @@ class Engine:
                             }
                         )
                     record["lr"] = optimizer.param_groups[0]["lr"]
+                    scheduler.step()
                     record["time_s"] = time.perf_counter() - t0
                     history.append(record)
                     self._emit(record)
@@ -238,6 +245,7 @@ class Engine:
                             best_state,
                             {
                                 "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(),
                                 "loader_rng": generator.get_state(),
                                 "rng": capture_rng(),
                                 "history": history,
@@ -339,6 +347,30 @@ class Engine:
     def _emit(self, record: dict[str, Any]) -> None:
         if self.on_epoch is not None:
             self.on_epoch(record)
+
+
+def lr_factor(epoch: int, epochs: int, schedule: SchedulerConfig, lr: float) -> float:
+    """The factor on ``lr`` for epoch ``epoch`` (0-based) of ``epochs`` under ``schedule`` (see
+    :class:`~sciconv.config.SchedulerConfig`)."""
+    if schedule.name == "constant" or lr <= 0:
+        return 1.0
+    floor = min(schedule.min_lr / lr, 1.0)
+    warmup = schedule.warmup_epochs if schedule.name == "warmup_cosine" else 0
+    if epoch < warmup:
+        return (epoch + 1) / warmup
+    span = max(1, epochs - warmup - 1)
+    progress = min(1.0, (epoch - warmup) / span)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-epoch LambdaLR following ``cfg.scheduler`` (a constant factor 1 by default)."""
+    schedule = cfg.scheduler
+    if schedule.name == "warmup_cosine" and schedule.warmup_epochs >= cfg.epochs:
+        raise ConfigError(
+            f"train.scheduler.warmup_epochs ({schedule.warmup_epochs}) must be below train.epochs ({cfg.epochs})"
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, cfg.epochs, schedule, cfg.lr))
 
 
 def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:

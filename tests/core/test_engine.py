@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -140,3 +142,25 @@ def test_no_weight_decay_exempts_named_parameters() -> None:
     assert torch.allclose(exempt[0].weight, torch.full((2, 2), 0.95**3))
     assert torch.allclose(exempt[0].bias, undecayed[0].bias)
     assert not torch.allclose(exempt[0].bias, decayed[0].bias)
+
+
+def test_learning_rate_schedules() -> None:
+    from sciconv.config import SchedulerConfig
+    from sciconv.engine import lr_factor
+
+    constant = SchedulerConfig()
+    assert [lr_factor(e, 5, constant, 0.1) for e in range(5)] == [1.0] * 5
+    cosine = SchedulerConfig(name="cosine", min_lr=0.01)
+    factors = [lr_factor(e, 5, cosine, 0.1) for e in range(5)]
+    assert factors[0] == 1.0 and factors[-1] == pytest.approx(0.1) and factors[2] == pytest.approx(0.55)
+    assert all(a > b for a, b in itertools.pairwise(factors))
+    warm = SchedulerConfig(name="warmup_cosine", warmup_epochs=3)
+    factors = [lr_factor(e, 8, warm, 0.1) for e in range(8)]
+    assert factors[:3] == pytest.approx([1 / 3, 2 / 3, 1.0]) and factors[3] == 1.0 and factors[-1] == pytest.approx(0.0)
+    # the engine uses it epoch by epoch, and records the rate each epoch trained at
+    seed_everything(0)
+    engine = Engine(config(epochs=8, lr=0.1, scheduler={"name": "warmup_cosine", "warmup_epochs": 3}))
+    history = engine.fit(mlp(), blobs()).history
+    assert [r["lr"] for r in history] == pytest.approx([0.1 * f for f in factors])
+    with pytest.raises(ConfigError, match=r"warmup_epochs \(8\) must be below train.epochs \(8\)"):
+        Engine(config(epochs=8, scheduler={"name": "warmup_cosine", "warmup_epochs": 8})).fit(mlp(), blobs())

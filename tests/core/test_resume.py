@@ -79,6 +79,26 @@ def test_resume_with_more_epochs_continues_training(tmp_path: Path) -> None:
     assert more.history[:2] == first.history
 
 
+def test_resume_continues_the_learning_rate_schedule(tmp_path: Path) -> None:
+    import sciconv
+
+    overrides = {
+        "train.epochs": 4,
+        "train.scheduler.name": "cosine",
+        "train.early_stopping.patience": None,
+        "dataset.params.n_trials": 200,
+        "train.progress": False,
+    }
+    whole = sciconv.run("demo-signal", overrides, run_dir=tmp_path / "whole")
+    sciconv.run("demo-signal", {**overrides, "train.epochs": 2}, run_dir=tmp_path / "split")
+    # resumed to 4 epochs, the schedule continues at epoch 3 of a 4-epoch cosine (it does not restart at lr)
+    resumed = sciconv.run(resume=tmp_path / "split", overrides={"train.epochs": 4})
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+    assert [r["lr"] for r in resumed.history[2:]] == [r["lr"] for r in whole.history[2:]]
+    assert resumed.history[2]["lr"] < whole.history[0]["lr"]
+    assert [r["lr"] for r in whole.history] == sorted((r["lr"] for r in whole.history), reverse=True)
+
+
 def _start_and_wait_for_checkpoint(run_dir: Path, env: dict[str, str], cwd: Path, epoch: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "sciconv", "run", "demo-signal", *OVERRIDES, "--run-dir", str(run_dir)],

@@ -124,6 +124,7 @@ TINY = {
     "train.epochs": 1,
     "task.params.n_overlays": 1,
     "train.progress": False,
+    "train.scheduler.name": "cosine",
 }
 
 
@@ -152,6 +153,7 @@ def test_the_pipeline_writes_brats_metrics_predictions_and_overlays(tiny_run: Pa
     assert (tiny_run / "plots" / "overlays.png").is_file()
     report = (tiny_run / "report.md").read_text()
     assert "Hatamizadeh" in report and "published" in report and "overlays.png" in report
+    assert "cosine (to 0) learning rate" in report
 
 
 def test_scores_match_a_rescoring_of_the_written_prediction(tiny_run: Path) -> None:
