@@ -327,7 +327,7 @@ def to_regions(label: np.ndarray, convention: str = "2021", source: str = "label
 # Writing
 
 
-def _save(data: np.ndarray, affine: np.ndarray, path: Path) -> None:
+def save_volume(data: np.ndarray, affine: np.ndarray, path: Path) -> None:
     """Save one volume as gzip NIfTI atomically: to a temporary name in the same folder, then ``os.replace``."""
     img = nib.Nifti1Image(data, affine)
     img.set_qform(affine, code=1)
@@ -381,10 +381,10 @@ def write_case(
     folder.mkdir(parents=True, exist_ok=True)
     sep = SEPARATORS[convention]
     for channel, suffix in enumerate(SUFFIXES[convention]):
-        _save(image[channel].astype(np.float32), affine, folder / f"{case_id}{sep}{suffix}.nii.gz")
+        save_volume(image[channel].astype(np.float32), affine, folder / f"{case_id}{sep}{suffix}.nii.gz")
     seg_path = folder / f"{case_id}{sep}seg.nii.gz"
     if label is not None:
-        _save(label.astype(np.uint8), affine, seg_path)
+        save_volume(label.astype(np.uint8), affine, seg_path)
     else:
         seg_path.unlink(missing_ok=True)  # an unlabelled case: no stale segmentation from an earlier write
     return folder

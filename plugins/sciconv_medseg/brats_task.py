@@ -418,19 +418,12 @@ class BratsSegmentationTask(TaskBase):
 
     @staticmethod
     def _write_predictions(folder: Path, cases: Any, preds: list[np.ndarray]) -> None:
-        import nibabel as nib
-
-        from sciconv.atomic import atomic_path
+        from sciconv_medseg.brats_io import save_volume
 
         folder.mkdir(parents=True, exist_ok=True)
         for i, pred in enumerate(preds):
             case = cases.cases[i]
-            affine = cases.affine(i)
-            img = nib.Nifti1Image(regions_to_labels(pred, case.convention), affine)
-            img.set_qform(affine, code=1)
-            img.set_sform(affine, code=1)
-            with atomic_path(folder / f"{case.case_id}.nii.gz", suffix=".nii.gz") as tmp:
-                nib.save(img, tmp)
+            save_volume(regions_to_labels(pred, case.convention), cases.affine(i), folder / f"{case.case_id}.nii.gz")
 
     def _overlays(self, path: Path, cases: Any, preds: list[np.ndarray], rows: list[dict[str, Any]]) -> Path:
         import matplotlib

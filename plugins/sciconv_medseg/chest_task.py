@@ -146,8 +146,6 @@ class IntensityAugmented:
                 mt.RandShiftIntensity(offsets=0.08, prob=0.5),
                 mt.RandGaussianNoise(prob=0.5, std=0.03),
                 mt.RandGaussianSmooth(sigma_x=(0.3, 1.2), sigma_y=(0.3, 1.2), prob=0.5),
-                mt.ThresholdIntensity(threshold=0.0, above=True, cval=0.0),
-                mt.ThresholdIntensity(threshold=1.0, above=False, cval=1.0),
             ]
         )
         self.transform.set_random_state(seed=seed)
@@ -159,7 +157,7 @@ class IntensityAugmented:
         image, target = self.split[index]
         out = self.transform(image)
         out = out.as_tensor() if hasattr(out, "as_tensor") else torch.as_tensor(out)
-        return out.float().contiguous(), target
+        return out.float().clamp(0.0, 1.0).contiguous(), target
 
 
 def rings_to_masks(model_pixels: np.ndarray, size: int) -> np.ndarray:

@@ -167,3 +167,22 @@ def test_crossed_rings_counts_images_with_a_self_crossing_ring() -> None:
     assert crossed_rings(marks) == 1
     masks = rings_to_masks(marks, 64)
     assert score_masks(masks, masks, np.array([[64, 64]] * 3))["invalid_rl"] == 1
+
+
+def test_intensity_augmentation_changes_images_only_stays_in_range_and_is_seeded() -> None:
+    from sciconv_medseg.chest_task import IntensityAugmented
+
+    items = []
+    for i in range(6):
+        image, landmarks = simulate_chest_case((64, 64), seed=i)
+        items.append((torch.from_numpy(image)[None], torch.from_numpy(landmarks / 64.0)))
+    a, b = IntensityAugmented(items, seed=3), IntensityAugmented(items, seed=3)
+    changed = 0
+    for i in range(len(items)):
+        x, y = a[i]
+        x2, y2 = b[i]
+        assert torch.equal(x, x2) and y is items[i][1] and y2 is items[i][1]
+        assert x.shape == (1, 64, 64) and x.dtype == torch.float32
+        assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+        changed += not torch.equal(x, items[i][0])
+    assert changed >= 4  # each of five transforms fires with p = 0.5
