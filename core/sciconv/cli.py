@@ -121,14 +121,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("pipeline run: name a pipeline or a pipeline file (or give --resume DIR)")
     if args.resume is not None and args.run_dir is not None:
         raise ConfigError("pipeline run: --run-dir and --resume cannot be used together")
-    result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
-    shown = list(result.metrics.items())[:12]
+    if args.nproc is not None and args.nproc != 1:
+        from sciconv.distributed import launch_pipeline, launched_by_torchrun
+
+        if launched_by_torchrun():
+            raise ConfigError("pipeline run: --nproc cannot be used in a process that torchrun already started")
+        outcome = launch_pipeline(
+            target, overrides, nproc=args.nproc, run_dir=args.run_dir, resume=args.resume, debug=args.debug
+        )
+        metrics, run_dir = outcome["metrics"], outcome["run_dir"]
+    else:
+        result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
+        metrics, run_dir = result.metrics, result.run_dir
+    _print_metrics(metrics)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    shown = list(metrics.items())[:12]
     for key, value in shown:
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-    if len(result.metrics) > len(shown):
-        print(f"... {len(result.metrics) - len(shown)} more in metrics.json")
-    print(f"run directory: {result.run_dir}")
-    return 0
+    if len(metrics) > len(shown):
+        print(f"... {len(metrics) - len(shown)} more in metrics.json")
 
 
 def cmd_bench_conv(args: argparse.Namespace) -> int:
@@ -253,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
     p.add_argument("--run-dir", metavar="DIR", help="write the run here (a new or empty folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N local processes (DDP through torchrun's launcher; gloo on CPU, NCCL on GPUs)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

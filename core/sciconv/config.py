@@ -98,6 +98,35 @@ class ConvConfig(_Strict):
     backend: str = "torch"
 
 
+class ParallelConfig(_Strict):
+    """How a run uses several processes (besides ``pipeline run --nproc``, which sets the DDP ranks).
+
+    ``n_jobs``: worker processes (joblib) for a task's independent jobs: subjects, folds, seeds, ensemble
+    members; ``-1`` uses one per core. Under DDP the ranks share the jobs instead (no worker processes
+    inside a rank). Each job is seeded from the run's seed and its own name, so results do not depend on
+    ``n_jobs``.
+
+    ``threads_per_job``: torch threads each job uses; ``null`` gives each job its share of the cores
+    (``cores // n_jobs``, at least 1). CPU kernels may sum in a thread-count-dependent order, so results
+    are bitwise identical for every ``n_jobs`` only when this is fixed (e.g. 1); otherwise they agree to
+    float rounding.
+
+    ``timeout_s``: how long a rank waits in a collective (all-reduce, gather) for the other ranks before
+    the distributed run fails instead of hanging.
+    """
+
+    n_jobs: int = 1
+    threads_per_job: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=900.0, gt=0.0)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _check_n_jobs(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError("expected a positive number of worker processes, or -1 for one per core")
+        return value
+
+
 class OutputConfig(_Strict):
     """Where runs are written: ``<root>/<pipeline>/<timestamp>/`` unless ``--run-dir`` is given."""
 
@@ -115,6 +144,7 @@ class PipelineConfig(_Strict):
     model: ComponentConfig
     train: TrainConfig = Field(default_factory=TrainConfig)
     conv: ConvConfig = Field(default_factory=ConvConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sciconv.components import DataBundle
 from sciconv.config import PipelineConfig
+from sciconv.distributed import World, world
 from sciconv.errors import DataError
+from sciconv.parallel import Job, run_jobs
 from sciconv.rundir import RunDir
 from sciconv.spec import DataSpec
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     import torch
 
     from sciconv.engine import Engine, FitResult
+
+T = TypeVar("T")
 
 
 class RunContext:
@@ -121,3 +125,32 @@ class RunContext:
     def predict(self, model: torch.nn.Module, data: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs and targets of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.predict`)."""
         return self.engine.predict(model, data, **kwargs)
+
+    @property
+    def n_jobs(self) -> int:
+        """``parallel.n_jobs``: worker processes for independent jobs (``-1``: one per core)."""
+        return self.config.parallel.n_jobs
+
+    @property
+    def world(self) -> World:
+        """This process's rank among the run's DDP processes (rank 0 of 1 without DDP)."""
+        return world()
+
+    def run_jobs(
+        self,
+        fn: Callable[..., T],
+        jobs: Sequence[Job],
+        on_result: Callable[[Job, T], None] | None = None,
+    ) -> list[T]:
+        """Run independent jobs (subjects, folds, seeds, ensemble members) under the pipeline's
+        ``parallel`` settings, each seeded from the run's seed and its name; results in job order
+        (see :func:`sciconv.parallel.run_jobs`)."""
+        settings = self.config.parallel
+        return run_jobs(
+            fn,
+            jobs,
+            n_jobs=settings.n_jobs,
+            seed=self.seed,
+            threads_per_job=settings.threads_per_job,
+            on_result=on_result,
+        )

@@ -14,6 +14,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler, Subset
 
+from sciconv import distributed
 from sciconv.checkpoint import (
     Checkpoint,
     capture_rng,
@@ -111,6 +113,8 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.device = resolve_device(self.config.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())  # a DDP rank's own GPU
 
     # -- public --------------------------------------------------------------------------------
 
@@ -141,17 +145,28 @@ class Engine:
         model.to(self.device)
         optimizer = _make_optimizer(cfg, model)
         scheduler = _make_scheduler(cfg, optimizer)
-        generator = torch.Generator().manual_seed(derive_seed(cfg.seed, name))
-        loader = DataLoader(
-            train_data,
-            batch_size=cfg.batch_size,
-            shuffle=True,
-            generator=generator,
-            collate_fn=collate_fn,
-            drop_last=False,
-        )
         if len(train_data) == 0:
             raise ConfigError(f"fit {name!r}: the training split is empty")
+        ddp = distributed.active()
+        world = distributed.world()
+        generator = torch.Generator().manual_seed(derive_seed(cfg.seed, name))
+        if ddp:
+            # The single-process order of samples and batches, each global batch split among the ranks.
+            batches = ShardedBatchSampler(
+                BatchSampler(RandomSampler(train_data, generator=generator), cfg.batch_size, drop_last=False),
+                rank=world.rank,
+                world_size=world.world_size,
+            )
+            loader = DataLoader(train_data, batch_sampler=batches, generator=generator, collate_fn=collate_fn)
+        else:
+            loader = DataLoader(
+                train_data,
+                batch_size=cfg.batch_size,
+                shuffle=True,
+                generator=generator,
+                collate_fn=collate_fn,
+                drop_last=False,
+            )
         es = cfg.early_stopping
         ckpt_dir = self.checkpoint_root / name if self.checkpoint_root is not None else None
 
@@ -163,6 +178,7 @@ class Engine:
         start_epoch = 1
         resumed_from: int | None = None
         stopped_early = False
+        training_rng: dict[str, Any] | None = None
 
         if self.resume and ckpt_dir is not None:
             remove_stale_temporaries(ckpt_dir)
@@ -180,7 +196,22 @@ class Engine:
                     for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
                         group["lr"] = base * lr_factor(scheduler.last_epoch, cfg.epochs, cfg.scheduler, cfg.lr)
                 generator.set_state(state["loader_rng"])
-                restore_rng(state["rng"])
+                if not ddp:
+                    restore_rng(state["rng"])
+                else:
+                    ranks = state.get("rng_ranks")
+                    if ranks is not None and len(ranks) == world.world_size:
+                        training_rng = ranks[world.rank]
+                    else:  # written by a run with another number of ranks: the data order still continues
+                        training_rng = None
+                        if world.is_main:
+                            warnings.warn(
+                                f"fit {name!r}: the checkpoint was written by {len(ranks or [None])} process(es), "
+                                f"this run has {world.world_size}; the ranks' random streams (dropout, "
+                                "augmentation) restart from their seeds, so the continuation is not bitwise "
+                                "the uninterrupted run",
+                                stacklevel=2,
+                            )
                 history = [dict(r) for r in state["history"]]
                 best_value, best_epoch = state["best_value"], state["best_epoch"]
                 bad_epochs = int(state["bad_epochs"])
@@ -197,13 +228,30 @@ class Engine:
                 for record in history:
                     self._emit(record)
 
-        progress = _Progress(enabled=cfg.progress, name=name, epochs=cfg.epochs, batches=len(loader))
+        train_model: nn.Module = model
+        shared_rng: dict[str, Any] | None = None
+        if ddp:
+            from torch.nn.parallel import DistributedDataParallel
+
+            train_model = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            # Each rank draws its own dropout and augmentation noise during training; the stream the task
+            # sees afterwards is the one it had before the fit, the same on every rank.
+            shared_rng = capture_rng()
+            if training_rng is not None:
+                restore_rng(training_rng)
+            else:
+                seed_everything(derive_seed(cfg.seed, f"{name}/rank{world.rank}"))
+        progress = _Progress(enabled=cfg.progress and world.is_main, name=name, epochs=cfg.epochs, batches=len(loader))
         try:
             with progress:
                 progress.advance_epochs(start_epoch - 1)
                 for epoch in range(start_epoch, cfg.epochs + 1):
                     t0 = time.perf_counter()
-                    train_loss = self._train_epoch(model, loader, optimizer, loss_fn, cfg, progress)
+                    train_loss = self._train_epoch(
+                        train_model, loader, optimizer, loss_fn, cfg, progress, len(train_data)
+                    )
                     record: dict[str, Any] = {"fit": name, "epoch": epoch, "train_loss": train_loss}
                     if val_data is not None and len(val_data) > 0:
                         record.update(
@@ -238,6 +286,8 @@ class Engine:
                         stopped_early = True
                     last = epoch == cfg.epochs or stopped_early
                     if ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last):
+                        rng_ranks = distributed.all_gather_objects(capture_rng()) if ddp else None
+                    if ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last) and world.is_main:
                         write_checkpoint(
                             ckpt_dir,
                             epoch,
@@ -247,7 +297,8 @@ class Engine:
                                 "optimizer": optimizer.state_dict(),
                                 "scheduler": scheduler.state_dict(),
                                 "loader_rng": generator.get_state(),
-                                "rng": capture_rng(),
+                                "rng": capture_rng() if rng_ranks is None else rng_ranks[0],
+                                "rng_ranks": rng_ranks,
                                 "history": history,
                                 "best_value": best_value,
                                 "best_epoch": best_epoch,
@@ -261,10 +312,12 @@ class Engine:
                         break
         finally:
             progress.close()
+            if shared_rng is not None:
+                restore_rng(shared_rng)
 
         if es.restore_best and best_state is not None:
             model.load_state_dict(best_state)
-        if ckpt_dir is not None:
+        if ckpt_dir is not None and world.is_main:
             save_weights(ckpt_dir / "model.safetensors", model)
         return FitResult(
             model=model,
@@ -283,7 +336,22 @@ class Engine:
         batch_size: int | None = None,
         collate_fn: Callable[..., Any] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Model outputs and targets over a whole dataset, concatenated on CPU, in dataset order."""
+        """Model outputs and targets over a whole dataset, concatenated on CPU, in dataset order.
+
+        Under DDP each rank predicts its contiguous shard and the shards are gathered, so every rank
+        returns the whole result.
+        """
+        if distributed.active():
+            world = distributed.world()
+            start, stop = distributed.shard_bounds(len(data), world.world_size, world.rank)
+            with distributed.local_only():
+                local = (
+                    self.predict(model, Subset(data, range(start, stop)), batch_size, collate_fn)
+                    if stop > start
+                    else None
+                )
+            parts = [part for part in distributed.all_gather_objects(local) if part is not None]
+            return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         model.to(self.device)
         was_training = model.training
         model.eval()
@@ -325,28 +393,71 @@ class Engine:
         loss_fn: LossFn,
         cfg: TrainConfig,
         progress: _Progress,
+        n_train: int,
     ) -> float:
+        """One epoch; the mean training loss over the epoch's samples (over all ranks under DDP)."""
         model.train()
         total, count = 0.0, 0
-        for x, y in loader:
+        sharded = isinstance(loader.batch_sampler, ShardedBatchSampler)
+        for step, (x, y) in enumerate(loader):
             x, y = to_device(x, self.device), to_device(y, self.device)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} (check the learning rate and the data)")
-            loss.backward()
+            if sharded:
+                # DDP averages the ranks' gradients; weighting each rank's mean loss by its share of the
+                # global batch makes that the gradient of the global batch's mean loss.
+                n, n_global, world_size = loader.batch_sampler.sizes(step, n_train)
+                (loss * (n * world_size / n_global)).backward()
+            else:
+                n = len(y) if hasattr(y, "__len__") else 1
+                loss.backward()
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            n = len(y) if hasattr(y, "__len__") else 1
             total += float(loss.item()) * n
             count += n
-            progress.advance_batch(total / count)
+            progress.advance_batch(total / max(count, 1))
+        if sharded:
+            total, count = distributed.all_reduce_sum([total, count])
         return total / max(count, 1)
 
     def _emit(self, record: dict[str, Any]) -> None:
         if self.on_epoch is not None:
             self.on_epoch(record)
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """One rank's share of each global batch: the batches of ``batches`` (the single-process order) split
+    into contiguous shards, one per rank, sizes differing by at most one.
+
+    A global batch smaller than the number of ranks leaves some ranks without samples; those get the
+    batch's first sample with weight zero (:meth:`sizes` reports 0), because every rank must take part in
+    every gradient all-reduce.
+    """
+
+    def __init__(self, batches: BatchSampler, rank: int, world_size: int) -> None:
+        self.batches = batches
+        self.rank = rank
+        self.world_size = world_size
+
+    def __iter__(self) -> Any:
+        for batch in self.batches:
+            start, stop = distributed.shard_bounds(len(batch), self.world_size, self.rank)
+            yield batch[start:stop] if stop > start else batch[:1]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def sizes(self, step: int, n_samples: int) -> tuple[int, int, int]:
+        """``(this rank's samples, the global batch's samples, ranks)`` of batch ``step`` of an epoch over
+        ``n_samples`` samples."""
+        size = self.batches.batch_size
+        assert size is not None
+        n_global = min(size, n_samples - step * size)
+        start, stop = distributed.shard_bounds(n_global, self.world_size, self.rank)
+        return stop - start, n_global, self.world_size
 
 
 def lr_factor(epoch: int, epochs: int, schedule: SchedulerConfig, lr: float) -> float:

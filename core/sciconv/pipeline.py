@@ -84,6 +84,11 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapp
             if accepts_any:
                 checked[key] = value
                 continue
+            if key == "n_jobs" and kind == "task":
+                raise ConfigError(
+                    f"{where}.n_jobs: task {name!r} takes its worker count from the pipeline's parallel.n_jobs;"
+                    " move the setting there"
+                )
             raise ConfigError(
                 f"{where}: unknown parameter {key!r} for {kind} {name!r}{did_you_mean(key, named)}"
                 f" (accepted: {', '.join(named) or 'none'})"

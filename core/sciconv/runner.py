@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sciconv import distributed
 from sciconv.atomic import atomic_write_bytes
 from sciconv.components import TaskResult
 from sciconv.context import RunContext
@@ -21,13 +24,15 @@ _HISTORY_FLUSH_S = 5.0
 def execute(
     pipe: Pipeline, *, run_dir: str | Path | None, resume: str | Path | None, log: Callable[[str], None]
 ) -> RunResult:
-    """Build the components, run the task, and write the run directory (see :mod:`sciconv.rundir`)."""
-    import torch
+    """Build the components, run the task, and write the run directory (see :mod:`sciconv.rundir`).
 
-    from sciconv.conv import use_backend
-    from sciconv.engine import Engine, seed_everything
-
+    Launched by torchrun (``WORLD_SIZE`` > 1), this process first joins the process group
+    (:func:`sciconv.distributed.setup`); rank 0 then writes the run directory as a single process would.
+    """
     config = pipe.config
+    world = distributed.setup(config.train.device, config.parallel.timeout_s)
+    if not world.is_main:
+        return _execute_other_rank(pipe, resume=resume, world=world)
     # The run directory is claimed first, so that a refused --run-dir costs nothing.
     previous: dict[Path, bytes] = {}
     if resume is not None:
@@ -36,6 +41,46 @@ def execute(
         previous = {f: f.read_bytes() for f in (rd.config_file, rd.status_file) if f.is_file()}
     else:
         rd, created = RunDir.create(config.output.root, config.name, run_dir)
+    if world.world_size > 1:
+        # The other ranks run the same task in private copies of the run directory (see _execute_other_rank).
+        distributed.broadcast_object(
+            (str(rd.path), distributed.pack_directory(rd.path) if resume is not None else None)
+        )
+    return _execute(pipe, rd, created, previous, resume=resume, log=log, world=world)
+
+
+def _execute_other_rank(pipe: Pipeline, *, resume: str | Path | None, world: distributed.World) -> RunResult:
+    """A rank other than 0: the same run, against a private scratch copy of rank 0's run directory (the
+    state of a resumed run included), removed at the end. Only rank 0 writes the real one; this rank logs
+    nothing."""
+    path, packed = distributed.broadcast_object(None)
+    scratch = Path(tempfile.mkdtemp(prefix=f"sciconv-rank{world.rank}-"))
+    try:
+        if packed is not None:
+            distributed.unpack_directory(packed, scratch)
+        result = _execute(pipe, RunDir(scratch), False, {}, resume=resume, log=lambda message: None, world=world)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.run_dir = Path(path)
+    return result
+
+
+def _execute(
+    pipe: Pipeline,
+    rd: RunDir,
+    created: bool,
+    previous: dict[Path, bytes],
+    *,
+    resume: str | Path | None,
+    log: Callable[[str], None],
+    world: distributed.World,
+) -> RunResult:
+    import torch
+
+    from sciconv.conv import use_backend
+    from sciconv.engine import Engine, seed_everything
+
+    config = pipe.config
     try:
         dataset, model_factory, model_params, task = pipe._build()
     except BaseException:
@@ -58,6 +103,8 @@ def execute(
     try:
         engine = Engine(config.train, checkpoint_root=rd.checkpoints_dir, resume=resume is not None, on_epoch=on_epoch)
         status["device"] = str(engine.device)
+        if world.world_size > 1:
+            status["distributed"] = {"world_size": world.world_size, "backend": _backend_name()}
         rd.write_config(pipe.resolved_config())
         rd.write_status(status)
         log(f"{'resuming' if resume else 'running'} {config.name} -> {rd.path}")
@@ -134,3 +181,9 @@ def execute(
         history=history,
         table=result.table,
     )
+
+
+def _backend_name() -> str:
+    import torch.distributed as dist
+
+    return str(dist.get_backend())

@@ -36,7 +36,10 @@ Protocol (:class:`ForecastTask`):
    so the forecast of day ``t + 1`` is fed back as the newest delay coordinate for day ``t + 2``, and so on for
    the horizon. A direct strategy would need one model per horizon day (56 per family) and would not use the
    dynamics the chaos features reconstruct; the price of recursion is error accumulation, which the validation
-   window measures. ARIMA, ETS and seasonal naive forecast the horizon natively. Forecasts are clipped at 0.
+   window measures. ARIMA, ETS and seasonal naive forecast the horizon natively, one fit per series: the series
+   are independent jobs run under the pipeline's ``parallel`` section (``parallel.n_jobs`` worker processes, or
+   shared among the ranks of a DDP run; the fits are deterministic, so the forecasts do not depend on it).
+   Forecasts are clipped at 0.
 7. **Scores**: sMAPE and MASE (seasonality 7, scaled by the training part) per series, averaged
    (:mod:`~sciconv_atm_forecast.metrics`); paired tests across series (t-test and Wilcoxon) of every model against
    the chosen one, and of each family with against without chaos features.
@@ -163,7 +166,6 @@ class ForecastTask(TaskBase):
             pipeline's ``model.params`` go to the deep family the pipeline's model names.
         ensemble_size: how many of the best validated models the ``ensemble`` averages (0: no ensemble).
         forecast_model: the model whose forecasts ``forecast.csv`` holds (``auto``: the best validated).
-        n_jobs: parallel processes for the per-series models.
         plot_series: how many series the forecast plot shows.
     """
 
@@ -178,7 +180,6 @@ class ForecastTask(TaskBase):
         model_params: Mapping[str, Mapping[str, Any]] | None = None,
         ensemble_size: int = 3,
         forecast_model: str = "auto",
-        n_jobs: int = 2,
         plot_series: int = 4,
     ) -> None:
         self.horizon = horizon
@@ -190,7 +191,6 @@ class ForecastTask(TaskBase):
         self.model_params = model_params
         self.ensemble_size = ensemble_size
         self.forecast_model = forecast_model
-        self.n_jobs = n_jobs
         self.plot_series = plot_series
 
     # -- parameters -------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class ForecastTask(TaskBase):
                 raise ConfigError(
                     f"task.params.model_params: expected a mapping family -> params, got {self.model_params!r}"
                 )
-            from sciconv_atm_forecast.model_zoo import MODEL_FAMILIES
+            from sciconv_atm_forecast.model_zoo import MODEL_FAMILIES, SERIES_FAMILIES
 
             unknown = sorted(set(self.model_params) - set(MODEL_FAMILIES))  # known families not run are ignored
             if unknown:
@@ -255,8 +255,13 @@ class ForecastTask(TaskBase):
                     f"task.params.model_params: unknown model family {', '.join(unknown)}; "
                     f"known: {', '.join(MODEL_FAMILIES)}"
                 )
+            for family in SERIES_FAMILIES:
+                if "n_jobs" in (self.model_params.get(family) or {}):
+                    raise ConfigError(
+                        f"task.params.model_params.{family}.n_jobs: the per-series fits run in the pipeline's "
+                        "parallel.n_jobs worker processes; set that instead"
+                    )
         _positive_int("ensemble_size", self.ensemble_size, 0)
-        _positive_int("n_jobs", self.n_jobs)
         _positive_int("plot_series", self.plot_series, 0)
         names = self.model_names()
         if self.forecast_model != "auto" and self.forecast_model not in names:
@@ -447,8 +452,6 @@ class ForecastTask(TaskBase):
             params["module_params"] = {**dict(params.get("module_params") or {}), **ctx.model_params}
         if family in ("lstm", "cnn1d"):
             params.setdefault("device", str(ctx.device))
-        if family in ("arima", "ets", "snaive"):
-            params.setdefault("n_jobs", self.n_jobs)
         return params
 
     def _round(
@@ -468,7 +471,6 @@ class ForecastTask(TaskBase):
         from sciconv_atm_forecast.features import make_design, next_row
         from sciconv_atm_forecast.model_zoo import family_kind, make_model
         from sciconv_atm_forecast.nn5_io import impute_same_weekday_median
-        from sciconv_atm_forecast.statistical import forecast_many
 
         n, h = raw.shape[1], len(target_dates)
         filled, _ = impute_same_weekday_median(raw, fit_dates)
@@ -496,8 +498,7 @@ class ForecastTask(TaskBase):
                     runs.append((family, params))
                 for name, extra in runs:
                     start = time.perf_counter()
-                    n_jobs = extra.pop("n_jobs", self.n_jobs)
-                    batch = forecast_many(family, list(filled), h, m=7, n_jobs=n_jobs, **extra)
+                    batch = self._forecast_series(ctx, family, name, filled, h, extra)
                     out.forecasts[name] = np.clip(batch.values, 0.0, None)
                     out.seconds[name] = time.perf_counter() - start
                     if batch.n_fallback:
@@ -521,6 +522,24 @@ class ForecastTask(TaskBase):
                 out.seconds[name] = time.perf_counter() - start
                 ctx.log(f"  {label}: {name} in {out.seconds[name]:.1f} s")
         return out
+
+    @staticmethod
+    def _forecast_series(
+        ctx: Any, method: str, name: str, histories: np.ndarray, h: int, params: Mapping[str, Any]
+    ) -> Any:
+        """``method`` fitted on each row of ``histories`` (n_series, n), one independent job per series run by
+        ``ctx.run_jobs`` (the pipeline's ``parallel`` settings); the :class:`~sciconv_atm_forecast.statistical.
+        BatchForecast` of all series, in their order."""
+        from sciconv.parallel import Job
+        from sciconv_atm_forecast.statistical import BatchForecast
+
+        jobs = [Job(f"{name}/series-{i:04d}", (method, x, h, dict(params))) for i, x in enumerate(histories)]
+        parts = ctx.run_jobs(forecast_one_series, jobs)
+        return BatchForecast(
+            values=np.concatenate([part.values for part in parts]) if parts else np.empty((0, h)),
+            specs=[spec for part in parts for spec in part.specs],
+            fallbacks={i: reason for i, part in enumerate(parts) for reason in part.fallbacks.values()},
+        )
 
     def _paired_tests(
         self, scores: Mapping[str, tuple[np.ndarray, np.ndarray]], chosen: str, families: Sequence[str]
@@ -655,3 +674,11 @@ class ForecastTask(TaskBase):
             "scored on the same days as this run's holdout (the last 56 days of the file)."
         )
         return sections
+
+
+def forecast_one_series(method: str, history: np.ndarray, h: int, params: dict[str, Any]) -> Any:
+    """One job of :meth:`ForecastTask._forecast_series`: ``method`` on one history (n,), as a one-series
+    :class:`~sciconv_atm_forecast.statistical.BatchForecast` (values (1, h)). The fit is deterministic."""
+    from sciconv_atm_forecast.statistical import forecast_many
+
+    return forecast_many(method, [history], h, m=7, n_jobs=1, **params)

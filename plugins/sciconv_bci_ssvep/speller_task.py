@@ -7,7 +7,8 @@ For each window length T and each held-out block b:
 2. **stage 1** trains one global model on every subject's training blocks (the core engine, with the
    pipeline's ``train`` settings: the paper uses Adam, lr 1e-4, L2 1e-3, batch 100, 1000 epochs);
 3. **stage 2** fine-tunes a copy of it per subject on that subject's training blocks (full batch,
-   ``stage2_epochs``, the first two dropouts raised to ``stage2_dropout``), in parallel with joblib;
+   ``stage2_epochs``, the first two dropouts raised to ``stage2_dropout``), the subjects in parallel
+   (``parallel.n_jobs`` joblib workers, or shared among the ranks of a DDP run);
 4. the stage-1 model, each stage-2 model and the baselines (FBCCA, training-free, and ensemble TRCA,
    fitted on the subject's training blocks) classify the subject's held-out block.
 
@@ -28,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from torch.utils.data import TensorDataset
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
@@ -37,6 +37,7 @@ from sciconv.config import EarlyStoppingConfig, TrainConfig
 from sciconv.context import RunContext
 from sciconv.engine import Engine, derive_seed, seed_everything
 from sciconv.errors import ConfigError, DataError
+from sciconv.parallel import Job
 from sciconv.report import save_figure
 from sciconv_bci_ssvep import published
 from sciconv_bci_ssvep.baselines import FBCCA, TRCA
@@ -69,7 +70,6 @@ class SpellerTask(TaskBase):
         baselines: which baselines to run: ``fbcca``, ``trca`` (plain), ``etrca`` (ensemble).
         fbcca_harmonics: harmonics of the FBCCA references (5).
         baseline_subbands: sub-bands of the FBCCA/TRCA filter bank (5).
-        n_jobs: parallel workers for the per-subject stage 2 (joblib; -1 = all cores).
         reference: published numbers quoted in the report: ``auto`` (from the dataset), ``benchmark``,
             ``beta`` or ``none``.
     """
@@ -86,7 +86,6 @@ class SpellerTask(TaskBase):
         baselines: tuple[str, ...] = ("fbcca", "etrca"),
         fbcca_harmonics: int = 5,
         baseline_subbands: int = 5,
-        n_jobs: int = 1,
         reference: str = "auto",
     ) -> None:
         self.windows = windows
@@ -99,7 +98,6 @@ class SpellerTask(TaskBase):
         self.baselines = baselines
         self.fbcca_harmonics = fbcca_harmonics
         self.baseline_subbands = baseline_subbands
-        self.n_jobs = n_jobs
         self.reference = reference
 
     def validate(self) -> None:
@@ -125,8 +123,6 @@ class SpellerTask(TaskBase):
             raise ConfigError(f"task.params.baselines: unknown {sorted(unknown)}; expected fbcca, trca or etrca")
         if self.reference not in ("auto", "benchmark", "beta", "none"):
             raise ConfigError(f"task.params.reference: expected auto, benchmark, beta or none, got {self.reference!r}")
-        if self.n_jobs == 0 or self.n_jobs < -1:
-            raise ConfigError(f"task.params.n_jobs: expected a positive count or -1, got {self.n_jobs}")
 
     def model_spec(self, spec: DataSpec) -> DataSpec:
         """The DNN's input for the shortest window: ``(n_subbands, n_channels, round(T * sfreq))``."""
@@ -260,22 +256,24 @@ class SpellerTask(TaskBase):
             outputs, _ = ctx.predict(stage1, TensorDataset(x_dnn[te], y[te]))
             add("dnn_stage1", subject, outputs.argmax(1).numpy(), y[te].numpy())
             jobs.append(
-                delayed(_finetune)(
-                    ctx.model_factory,
-                    {**ctx.model_params, "dropout": tuple(self.stage1_dropout)},
-                    spec,
-                    stage1_state,
-                    (self.stage2_dropout, self.stage2_dropout),
-                    cfg,
-                    self.stage2_epochs,
-                    x_dnn[tr],
-                    y[tr],
-                    x_dnn[te],
+                Job(
                     f"{fold}-{subject}",
-                    self.n_jobs != 1,
+                    (
+                        ctx.model_factory,
+                        {**ctx.model_params, "dropout": tuple(self.stage1_dropout)},
+                        spec,
+                        stage1_state,
+                        (self.stage2_dropout, self.stage2_dropout),
+                        cfg,
+                        self.stage2_epochs,
+                        x_dnn[tr],
+                        y[tr],
+                        x_dnn[te],
+                        f"{fold}-{subject}",
+                    ),
                 )
             )
-        finetuned = Parallel(n_jobs=self.n_jobs)(jobs)
+        finetuned = ctx.run_jobs(finetune_subject, jobs)
         for subject, predicted in zip(
             [s for s in subjects if (test & (subject_all == s)).any()], finetuned, strict=True
         ):
@@ -398,7 +396,7 @@ def truth_of(y: torch.Tensor, mask: np.ndarray) -> np.ndarray:
     return y[torch.from_numpy(mask)].numpy()
 
 
-def _finetune(
+def finetune_subject(
     factory: Any,
     params: dict[str, Any],
     spec: DataSpec,
@@ -410,23 +408,21 @@ def _finetune(
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     name: str,
-    in_worker: bool,
 ) -> np.ndarray:
     """Stage 2 for one subject: start from the global model, fine-tune on the subject's training
-    trials (full batch), and return the predicted targets of its test trials. Seeded from ``name`` so
-    the result does not depend on the number of workers."""
-    if in_worker:
-        torch.set_num_threads(1)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(cfg.seed, name))
-        model = factory(spec, **params)
-        model.load_state_dict(state)
-        if callable(getattr(model, "set_dropout", None)):
-            model.set_dropout(*dropout)
-        engine = Engine(cfg.model_copy(update={"batch_size": max(len(x_train), 1)}), checkpoint_root=None)
-        if epochs > 0:
-            model = engine.fit(model, TensorDataset(x_train, y_train), name=name).model
-        outputs, _ = engine.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
+    trials (full batch), and return the predicted targets of its test trials, shape ``(n_test,)``.
+
+    One independent job of :func:`sciconv.parallel.run_jobs`, which seeds it from the run's seed and
+    ``name`` (so the result does not depend on the number of workers) and sets its torch threads.
+    """
+    model = factory(spec, **params)
+    model.load_state_dict(state)
+    if callable(getattr(model, "set_dropout", None)):
+        model.set_dropout(*dropout)
+    engine = Engine(cfg.model_copy(update={"batch_size": max(len(x_train), 1)}), checkpoint_root=None)
+    if epochs > 0:
+        model = engine.fit(model, TensorDataset(x_train, y_train), name=name).model
+    outputs, _ = engine.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
     return outputs.argmax(1).numpy()
 
 

@@ -6,11 +6,14 @@ the official two-phase schedule: ``epochs_pretrain`` = 500 and ``epochs`` = 2500
 ``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) on the training samples that have *all* of the
 stage's omics. Member ``m`` of an ensemble is member ``m`` of :func:`~sciconv_omics_sguq.sguq.train_ensemble`
 with the ensemble's seed ``derive_seed(train.seed, "<split>/stage<s>")``. The members of an ensemble train
-together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`), in chunks: each joblib job trains one
-chunk of one ensemble's members (``members_per_job``; by default a whole ensemble, split further only to keep
-all ``n_jobs`` processes busy), single-threaded, the most expensive jobs (the stages with the most omics)
-first. A member's results do not depend on the chunk it is trained in or on the process, so the results do
-not depend on ``n_jobs``, ``members_per_job`` or on which members a resumed run still had to train.
+together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`), in chunks: each job trains one chunk
+of one ensemble's members (``members_per_job``; by default a whole ensemble, split further only to keep all
+workers busy), single-threaded (or with the pipeline's ``parallel.threads_per_job`` torch threads), the most
+expensive jobs (the stages with the most omics) first. The jobs run through the core's
+:func:`~sciconv.parallel.run_jobs` under the pipeline's ``parallel`` section: ``parallel.n_jobs`` joblib
+worker processes, or shared among the ranks of a DDP run. A member's results do not depend on the chunk it is
+trained in or on the process, so the results do not depend on ``parallel.n_jobs``, ``members_per_job`` or on
+which members a resumed run still had to train.
 
 **Staged inference** (:func:`~sciconv_omics_sguq.sguq.staged_decision`): a sample is decided at the first stage
 whose ensemble uncertainty (sd over members of the voted class's probability) is at or below that stage's
@@ -75,6 +78,7 @@ from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
 from sciconv.engine import derive_seed
 from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
+from sciconv.parallel import Job, effective_n_jobs
 from sciconv.report import save_figure
 from sciconv_omics_sguq import published
 from sciconv_omics_sguq.mogonet import MOGONET, FittedMOGONET
@@ -240,7 +244,7 @@ def _digest(*arrays: np.ndarray) -> str:
 
 @dataclass
 class _Chunk:
-    """One joblib job: members of one ensemble (same split, stage and training data) trained together."""
+    """One job: members of one ensemble (same split, stage and training data) trained together."""
 
     jobs: list[_Job]
 
@@ -248,9 +252,17 @@ class _Chunk:
     def keys(self) -> list[tuple[str, int, int]]:
         return [job.key for job in self.jobs]
 
+    @property
+    def name(self) -> str:
+        """``<split>/stage<s>/members-<m>-<m>...`` (1-based stage): unique among a run's chunks."""
+        first = self.jobs[0]
+        return f"{first.split}/stage{first.stage + 1}/members-" + "-".join(f"{job.member:02d}" for job in self.jobs)
+
 
 def _run_chunk(keys: list[tuple[str, int, int]], *args: Any) -> list[tuple[tuple[str, int, int], _Member]]:
-    """One joblib job: train the members ``keys`` (split, stage, member) together, hand them back with their keys."""
+    """One job of :func:`~sciconv.parallel.run_jobs`: train the members ``keys`` (split, stage, member) together,
+    hand them back with their keys. The members seed themselves (their own seeds), so the seeding that
+    ``run_jobs`` does before the job does not change them."""
     return list(zip(keys, _train_members(*args), strict=True))
 
 
@@ -262,7 +274,8 @@ def _train_members(
     params: dict[str, Any],
     keep_model: bool,
 ) -> list[_Member]:
-    """Train ensemble members together and predict their evaluation samples (runs in a joblib worker)."""
+    """Train ensemble members together and predict their evaluation samples (runs in a worker process or,
+    with ``parallel.n_jobs`` 1, in the run's process)."""
     from sciconv_omics_sguq.mogonet import train_mogonet_members
 
     out = []
@@ -406,9 +419,9 @@ class StagedSGUQTask(TaskBase):
             ``replication`` (the official code: ensembles on all training data, thresholds chosen on the test
             set; labelled test-tuned).
         n_models: ensemble size per stage (10).
-        n_jobs: parallel worker processes for the members (joblib; -1 = all cores).
         members_per_job: the most members of an ensemble one job trains together; 0 (default): a whole
-            ensemble, split into smaller chunks only when there are fewer ensembles to train than workers.
+            ensemble, split into smaller chunks only when there are fewer ensembles to train than workers
+            (the pipeline's ``parallel.n_jobs``, which sets how many members train at once).
             Smaller chunks are saved sooner (``--resume`` loses less of a killed run); the results are the same.
         val_fraction: share of the training samples held out (stratified) to choose the thresholds.
         n_splits: repeated stratified train/test splits besides the dataset's own (0: the fixed split only).
@@ -430,7 +443,6 @@ class StagedSGUQTask(TaskBase):
         stages: tuple[tuple[str, ...], ...] = DEFAULT_STAGES,
         mode: str = "validation",
         n_models: int = 10,
-        n_jobs: int = 2,
         members_per_job: int = 0,
         val_fraction: float = 0.2,
         n_splits: int = 5,
@@ -449,7 +461,6 @@ class StagedSGUQTask(TaskBase):
         self.stages = stages
         self.mode = mode
         self.n_models = n_models
-        self.n_jobs = n_jobs
         self.members_per_job = members_per_job
         self.val_fraction = val_fraction
         self.n_splits = n_splits
@@ -480,8 +491,6 @@ class StagedSGUQTask(TaskBase):
             raise ConfigError(f"task.params.mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
         if self.n_models < 1:
             raise ConfigError(f"task.params.n_models: expected at least 1 member per ensemble, got {self.n_models}")
-        if self.n_jobs == 0 or self.n_jobs < -1:
-            raise ConfigError(f"task.params.n_jobs: expected a positive count or -1, got {self.n_jobs}")
         if self.members_per_job < 0:
             raise ConfigError(
                 f"task.params.members_per_job: expected 0 (a whole ensemble per job) or a positive count, got "
@@ -725,8 +734,6 @@ class StagedSGUQTask(TaskBase):
         stages: Sequence[tuple[str, ...]],
         train_params: Mapping[str, Any],
     ) -> dict[tuple[str, int, int], _Member]:
-        from joblib import Parallel, delayed, effective_n_jobs
-
         members: dict[tuple[str, int, int], _Member] = {}
         pending = []
         for job in jobs:
@@ -744,26 +751,33 @@ class StagedSGUQTask(TaskBase):
             ctx.log(f"sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
         if not pending:
             return members
-        chunks = self._chunks(pending, effective_n_jobs(self.n_jobs))
-        n_jobs = min(effective_n_jobs(self.n_jobs), len(chunks))
+        # Under DDP the ranks share the jobs (no worker processes inside a rank); else parallel.n_jobs workers.
+        world_size = ctx.world.world_size
+        n_workers = world_size if world_size > 1 else effective_n_jobs(ctx.n_jobs)
+        chunks = self._chunks(pending, n_workers)
+        where = f"shared among {world_size} ranks" if world_size > 1 else f"on {min(n_workers, len(chunks))} worker(s)"
         ctx.log(
             f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
-            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) in {len(chunks)} jobs on {n_jobs} "
-            "worker(s)"
+            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) in {len(chunks)} jobs {where}"
         )
-        params = {**train_params, "num_threads": 1}
+        # Members train single-threaded (small full-batch graphs; and a fixed thread count keeps the results
+        # bitwise the same whatever the number of workers) unless the pipeline fixes parallel.threads_per_job.
+        params = {**train_params, "num_threads": ctx.config.parallel.threads_per_job or 1}
 
-        def payload(chunk: _Chunk) -> Any:
+        def payload(chunk: _Chunk) -> Job:
             first = chunk.jobs[0]
             stage = stages[first.stage]
-            return delayed(_run_chunk)(
-                chunk.keys,
-                [x[m][first.fit] for m in stage],
-                y[first.fit],
-                [x[m][first.evaluated] for m in stage],
-                [job.seed for job in chunk.jobs],
-                params,
-                first.keep_model,
+            return Job(
+                chunk.name,
+                (
+                    chunk.keys,
+                    [x[m][first.fit] for m in stage],
+                    y[first.fit],
+                    [x[m][first.evaluated] for m in stage],
+                    [job.seed for job in chunk.jobs],
+                    params,
+                    first.keep_model,
+                ),
             )
 
         per_ensemble = {}
@@ -772,9 +786,10 @@ class StagedSGUQTask(TaskBase):
         done_in = {k: sum(1 for key in members if key[:2] == k) for k in per_ensemble}
         # Members are saved as their jobs finish (in any order), so a killed run keeps every finished job's.
         by_key = {job.key: job for job in pending}
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(payload(chunk) for chunk in chunks)
         count = 0
-        for finished in results:
+
+        def journal(_: Job, finished: list[tuple[tuple[str, int, int], _Member]]) -> None:
+            nonlocal count
             for key, member in finished:
                 job = by_key[key]
                 member.samples = job.evaluated
@@ -800,10 +815,12 @@ class StagedSGUQTask(TaskBase):
                         f"  {job.split}, stage {job.stage + 1} ({' + '.join(stages[job.stage])}): ensemble of "
                         f"{per_ensemble[ensemble]} done [{count}/{len(pending)} members]"
                     )
+
+        ctx.run_jobs(_run_chunk, [payload(chunk) for chunk in chunks], on_result=journal)
         return members
 
     def _chunks(self, pending: Sequence[_Job], n_workers: int) -> list[_Chunk]:
-        """The pending members as joblib jobs: per ensemble, chunks of at most ``members_per_job`` members
+        """The pending members as jobs: per ensemble, chunks of at most ``members_per_job`` members
         (default: the whole ensemble, or as many near-equal chunks as keep ``n_workers`` busy), the most
         expensive first (more omics, then more members), so that the workers finish together."""
         from sciconv_omics_sguq.sguq import member_chunks

@@ -87,6 +87,7 @@ def test_to_dict_round_trips(tmp_path) -> None:
         "model",
         "train",
         "conv",
+        "parallel",
         "output",
     ]
     assert data["model"]["params"] == {"k": [1, 2]}

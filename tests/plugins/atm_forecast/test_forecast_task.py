@@ -1,5 +1,5 @@
 """The forecasting task end to end on small simulated files: metrics, forecast.csv, holdout without leakage,
-forecasting past the file's end, and bad input."""
+forecasting past the file's end, per-series fits independent of the worker count, and bad input."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SMALL = {
         "cnn1d": {"epochs": 2},
         "arima": {"orders": [[1, 0, 0]]},
     },
-    "task.params.n_jobs": 1,
+    "parallel.n_jobs": 1,
     "task.params.plot_series": 2,
 }
 
@@ -99,6 +99,22 @@ def test_without_holdout_it_forecasts_the_days_after_the_file(tmp_path: Path) ->
     assert "gmdh.val_smape" in result.metrics
 
 
+def test_series_forecasts_do_not_depend_on_the_worker_count(tmp_path: Path) -> None:
+    """The per-series fits (ARIMA, ETS, seasonal naive) run as independent jobs: parallel.n_jobs 1 and 2 give the
+    same forecasts and scores."""
+    root = _file(tmp_path)
+    overrides = {"task.params.models": ["arima"], "task.params.variants": ["nochaos"], "task.params.plot_series": 0}
+    serial = _run(tmp_path, root, "serial", **overrides)
+    parallel = _run(tmp_path, root, "parallel", **{**overrides, "parallel.n_jobs": 2})
+    pd.testing.assert_frame_equal(
+        pd.read_csv(serial.run_dir / "forecast.csv", index_col=0),
+        pd.read_csv(parallel.run_dir / "forecast.csv", index_col=0),
+    )
+    for name in ("arima_nochaos", "ets", "snaive"):
+        for key in ("val_smape", "smape", "mase"):
+            assert serial.metrics[f"{name}.{key}"] == parallel.metrics[f"{name}.{key}"], f"{name}.{key}"
+
+
 def test_too_short_a_file_is_a_clear_error(tmp_path: Path) -> None:
     root = _file(tmp_path, n_days=60)
     with pytest.raises(DataError, match=r"too few for a horizon of 14 days"):
@@ -124,6 +140,8 @@ def test_a_series_missing_on_every_training_day_is_named(tmp_path: Path) -> None
         ("task.params.model_params", {"svm": {"C": 1}}, "unknown model family svm"),
         ("task.params.embedding", {"dimension": 3}, "unknown key"),
         ("task.params.horizon", 0, "integer >= 1"),
+        ("parallel.n_jobs", 0, r"parallel\.n_jobs"),
+        ("task.params.model_params", {"arima": {"n_jobs": 2}}, r"model_params\.arima\.n_jobs: .* parallel\.n_jobs"),
     ],
 )
 def test_bad_parameters_are_named(tmp_path: Path, key: str, value: object, message: str) -> None:

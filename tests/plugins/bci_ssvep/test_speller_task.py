@@ -23,7 +23,7 @@ TINY = {
     "task.params.windows": [0.3, 0.5],
     "task.params.test_blocks": [0],
     "task.params.stage2_epochs": 2,
-    "task.params.n_jobs": 1,
+    "parallel.n_jobs": 1,
     "train.epochs": 2,
     "train.progress": False,
 }
@@ -80,7 +80,7 @@ def test_resume_skips_finished_folds_and_parallel_equals_serial(tmp_path: Path) 
     overrides = {**TINY, "task.params.windows": [0.4]}
     first = sciconv.run("bci-ssvep", overrides=overrides, run_dir=tmp_path / "run")
     # Continue the same run with a second fold: fold 0 comes from the journal, fold 1 is computed, in parallel.
-    more = sciconv.run(resume=tmp_path / "run", overrides={"task.params.test_blocks": [0, 1], "task.params.n_jobs": 2})
+    more = sciconv.run(resume=tmp_path / "run", overrides={"task.params.test_blocks": [0, 1], "parallel.n_jobs": 2})
     assert more.metrics["n_folds"] == 2
     with (tmp_path / "run" / "cells.csv").open() as fh:
         cells = list(csv.DictReader(fh))

@@ -20,7 +20,7 @@ ROSMAP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "rosma
 TINY_SCHEDULE = {
     "task.params.n_models": 2,
     "task.params.n_splits": 0,
-    "task.params.n_jobs": 1,
+    "parallel.n_jobs": 1,
     "task.params.epochs_pretrain": 5,
     "task.params.epochs": 10,
     "model.params.hidden": [16, 16, 8],

@@ -23,7 +23,7 @@ TINY: dict[str, Any] = {
     "dataset.params.n_features": 16,
     "task.params.n_models": 3,
     "task.params.n_splits": 2,
-    "task.params.n_jobs": 1,
+    "parallel.n_jobs": 1,
     "task.params.epochs_pretrain": 10,
     "task.params.epochs": 20,
     "model.params.hidden": [16, 16, 8],
@@ -164,7 +164,7 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
         sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "run")
     run = tmp_path / "run"
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
-    assert [len(seeds) for seeds in trained] == [2, 2]  # one job per ensemble of 2 (n_jobs = 1)
+    assert [len(seeds) for seeds in trained] == [2, 2]  # one job per ensemble of 2 (parallel.n_jobs = 1)
     assert len(_member_dirs(run)) == 4  # the finished jobs' members are kept, complete
     (run / "checkpoints" / "sguq" / "fixed" / "stage3" / ".tmp-member-00-x").mkdir(parents=True)  # a killed write
 
@@ -202,7 +202,7 @@ def test_results_do_not_depend_on_jobs_or_chunks(tmp_path: Path, monkeypatch: py
     whole = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "whole")
     chunked = sciconv.run(
         "omics-sguq",
-        overrides={**overrides, "task.params.n_jobs": 2, "task.params.members_per_job": 1},
+        overrides={**overrides, "parallel.n_jobs": 2, "task.params.members_per_job": 1},
         run_dir=tmp_path / "chunked",
     )
     assert chunked.metrics == whole.metrics
@@ -214,7 +214,7 @@ def test_results_do_not_depend_on_jobs_or_chunks(tmp_path: Path, monkeypatch: py
 
 
 def test_jobs_are_chunks_of_ensembles_most_expensive_first() -> None:
-    task = sguq_task.StagedSGUQTask(n_models=4, n_jobs=2)
+    task = sguq_task.StagedSGUQTask(n_models=4)
 
     def pending(split: str, stage: int, members: list[int]) -> list[Any]:
         return [sguq_task._Job(split, stage, m, m, "", np.zeros(0), np.zeros(0), False) for m in members]
@@ -312,7 +312,7 @@ def test_scores_follow_mogonets_conventions() -> None:
         ({"task.params.mode": "test"}, ConfigError, r"task\.params\.mode: expected one of validation, replication"),
         ({"task.params.n_splits": 1}, ConfigError, r"n_splits: expected 0 .* or at least 2"),
         ({"task.params.val_fraction": 1.0}, ConfigError, r"val_fraction: expected a fraction in \(0, 1\)"),
-        ({"task.params.n_jobs": 0}, ConfigError, "n_jobs"),
+        ({"parallel.n_jobs": 0}, ConfigError, r"parallel\.n_jobs"),
         ({"task.params.members_per_job": -1}, ConfigError, "members_per_job"),
         ({"task.params.lr_gcn": 0.0}, ConfigError, "lr_gcn"),
         ({"dataset.params.n_train": 4, "dataset.params.n_test": 4}, DataError, "too few training samples for a strat"),
