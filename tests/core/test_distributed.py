@@ -90,13 +90,13 @@ def test_without_a_process_group_everything_is_local() -> None:
 
 
 def test_launch_runs_every_rank() -> None:
-    from ddp_faults import rank_and_world
+    from ddp_workers import rank_and_world
 
     assert launch(rank_and_world, (), 2) == {0: (0, 2), 1: (1, 2)}
 
 
 def test_nproc_must_be_positive() -> None:
-    from ddp_faults import rank_and_world
+    from ddp_workers import rank_and_world
 
     with pytest.raises(sciconv.ConfigError, match="--nproc"):
         launch(rank_and_world, (), 0)
@@ -126,7 +126,7 @@ def test_two_ranks_train_the_demo_like_one_process(tmp_path: Path, monkeypatch: 
 
 
 def test_a_failing_rank_ends_the_run_promptly_and_resume_continues_it(tmp_path: Path) -> None:
-    from ddp_faults import pipeline_rank_with_fault
+    from ddp_workers import pipeline_rank_with_fault
 
     overrides = [*FAST, "train.epochs=4", "train.early_stopping.patience=null", "train.scheduler.name=cosine"]
     run_dir = tmp_path / "run"
@@ -153,7 +153,7 @@ def test_a_failing_rank_ends_the_run_promptly_and_resume_continues_it(tmp_path: 
 
 
 def test_a_rank_that_stops_answering_times_out(tmp_path: Path) -> None:
-    from ddp_faults import pipeline_rank_with_fault
+    from ddp_workers import pipeline_rank_with_fault
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
