@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -131,8 +132,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         metrics, run_dir = outcome["metrics"], outcome["run_dir"]
     else:
-        result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
+        from sciconv import distributed
+
+        try:
+            result = run(target, overrides, run_dir=args.run_dir, resume=args.resume)
+        finally:
+            distributed.teardown()  # a rank started by torchrun leaves its process group
         metrics, run_dir = result.metrics, result.run_dir
+        if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+            return 0  # rank 0 reports
     _print_metrics(metrics)
     print(f"run directory: {run_dir}")
     return 0

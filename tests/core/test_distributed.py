@@ -194,3 +194,14 @@ def test_cli_nproc(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
         timeout=120,
     )
     assert nested.returncode == 2 and "already started" in nested.stderr
+
+
+def test_torchrun_runs_the_cli(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    """What the README's multi-machine command does, on one machine: torchrun starts `python -m sciconv`."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command += ["-m", "sciconv", "run", "demo-signal", *FAST, "train.epochs=2", "--run-dir", str(tmp_path / "run")]
+    done = subprocess.run(command, env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("run directory:") == 1  # rank 0 reports
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "completed" and status["distributed"]["world_size"] == 2
