@@ -202,6 +202,19 @@ def test_show_with_override(capsys) -> None:
     assert "epochs: 3\n" in out
 
 
+def test_overrides_may_follow_the_flags(capsys, tmp_path) -> None:
+    code, _, err = run_main(
+        capsys, ["run", "demo-signal", "--run-dir", str(tmp_path / "run"), "train.epochs=1", "train.progress=false"]
+    )
+    assert code == 0, err
+    assert parse_yaml((tmp_path / "run" / "config.yaml").read_text())["train"]["epochs"] == 1
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "demo-signal", "--run-dir", str(tmp_path / "other"), "--bogus"])
+    assert exc.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["list", "train.epochs=1"])  # list takes no overrides
+
+
 def test_show_unknown_pipeline_suggests(capsys) -> None:
     code, out, err = run_main(capsys, ["show", "demo-signl"])
     assert code == 2
