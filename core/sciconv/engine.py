@@ -5,6 +5,10 @@ CUDA when present), mini-batches, optimizer, gradient clipping, validation each 
 metric history, a rich progress bar, checkpoints every ``checkpoint_every`` epochs and resuming from
 them. Resuming restores weights, optimizer, the data order and every RNG, so a killed run continued
 with ``--resume`` ends with the same numbers as an uninterrupted one.
+
+In a DDP run (:mod:`sciconv.distributed`) the same calls train data-parallel: the model is wrapped in
+``DistributedDataParallel``, each rank takes its share of every global batch (:class:`ShardedBatchSampler`),
+predictions are gathered, and rank 0 alone writes checkpoints, which hold every rank's random state.
 """
 
 from __future__ import annotations
