@@ -80,6 +80,7 @@ class TrainConfig(_Strict):
     device: str = "auto"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    find_unused_parameters: bool = False
     checkpoint_every: int = Field(default=1, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     progress: bool = True

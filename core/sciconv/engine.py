@@ -238,7 +238,9 @@ class Engine:
             from torch.nn.parallel import DistributedDataParallel
 
             train_model = DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters,
             )
             # Each rank draws its own dropout and augmentation noise during training; the stream the task
             # sees afterwards is the one it had before the fit, the same on every rank.
@@ -406,7 +408,16 @@ class Engine:
         for step, (x, y) in enumerate(loader):
             x, y = to_device(x, self.device), to_device(y, self.device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            try:
+                outputs = model(x)
+            except RuntimeError as exc:
+                if sharded and "find_unused_parameters" in str(exc):
+                    raise ConfigError(
+                        "some of the model's parameters got no gradient in the last training step, which DDP "
+                        "must be told: set train.find_unused_parameters=true"
+                    ) from None
+                raise
+            loss = loss_fn(outputs, y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} (check the learning rate and the data)")
             if sharded:

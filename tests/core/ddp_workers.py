@@ -65,3 +65,31 @@ def jobs_shared_among_ranks() -> list[list[float]]:
         return run_jobs(noisy_job, jobs, n_jobs=2, seed=7, threads_per_job=1)
     finally:
         distributed.teardown()
+
+
+def fit_with_an_unused_branch(find_unused_parameters: bool) -> float:
+    """In a 2-rank process group: train a model one of whose layers never contributes to the loss."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from sciconv import distributed
+    from sciconv.config import TrainConfig
+    from sciconv.engine import Engine
+
+    class TwoHeads(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used = torch.nn.Linear(4, 2)
+            self.unused = torch.nn.Linear(4, 2)  # e.g. an expert no sample was routed to
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.used(x)
+
+    distributed.setup("cpu", 60)
+    try:
+        data = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
+        config = TrainConfig(epochs=2, batch_size=8, progress=False, find_unused_parameters=find_unused_parameters)
+        result = Engine(config).fit(TwoHeads(), data)
+        return float(result.history[-1]["train_loss"])
+    finally:
+        distributed.teardown()

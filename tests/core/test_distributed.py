@@ -205,3 +205,12 @@ def test_torchrun_runs_the_cli(tmp_path: Path, subprocess_env: dict[str, str]) -
     assert done.stdout.count("run directory:") == 1  # rank 0 reports
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["status"] == "completed" and status["distributed"]["world_size"] == 2
+
+
+def test_models_with_unused_parameters_need_the_setting() -> None:
+    from ddp_workers import fit_with_an_unused_branch
+
+    with pytest.raises(DistributedError, match=r"ConfigError: .*train.find_unused_parameters=true"):
+        launch(fit_with_an_unused_branch, (False,), 2)
+    losses = launch(fit_with_an_unused_branch, (True,), 2)
+    assert losses[0] == losses[1] > 0  # reduced over the ranks
