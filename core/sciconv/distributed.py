@@ -227,7 +227,6 @@ def launch(
     args: Sequence[Any],
     nproc: int,
     *,
-    log_dir: str | None = None,
     debug: bool = False,
 ) -> dict[int, Any]:
     """Run ``fn(*args)`` in ``nproc`` local worker processes under torchrun's launcher (a c10d
@@ -235,8 +234,7 @@ def launch(
 
     ``fn`` must be importable by name (a module-level function). A worker that fails stops the others;
     the failure is raised as :class:`DistributedError` naming the rank and its error. The launcher's own
-    log (every start and stop, the failing rank's traceback) is shown with ``debug`` only; ``log_dir``
-    keeps each rank's output in files.
+    log (every start and stop, the failing rank's traceback) is shown with ``debug`` only.
     """
     if nproc < 1:
         raise ConfigError(f"--nproc: expected at least 1 process, got {nproc}")
@@ -258,8 +256,6 @@ def launch(
         start_method="spawn",
         shutdown_timeout=5,
     )
-    if log_dir is not None:
-        config.logs_specs = _logs_specs(log_dir)
     loggers = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.multiprocessing")]
     saved_levels = [logger.level for logger in loggers]
     if not debug:
@@ -272,12 +268,6 @@ def launch(
     finally:
         for logger, level in zip(loggers, saved_levels, strict=True):
             logger.setLevel(level)
-
-
-def _logs_specs(log_dir: str) -> Any:
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
-
-    return DefaultLogsSpecs(log_dir=log_dir)
 
 
 def _entry(fn: Callable[..., Any], *args: Any) -> Any:

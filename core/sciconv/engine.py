@@ -291,9 +291,9 @@ class Engine:
                     if es.patience is not None and bad_epochs >= es.patience:
                         stopped_early = True
                     last = epoch == cfg.epochs or stopped_early
-                    if ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last):
-                        rng_ranks = distributed.all_gather_objects(capture_rng()) if ddp else None
-                    if ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last) and world.is_main:
+                    due = ckpt_dir is not None and (epoch % cfg.checkpoint_every == 0 or last)
+                    rng_ranks = distributed.all_gather_objects(capture_rng()) if due and ddp else None
+                    if due and world.is_main:
                         write_checkpoint(
                             ckpt_dir,
                             epoch,

@@ -44,6 +44,13 @@ def effective_n_jobs(n_jobs: int) -> int:
     return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
 
 
+def job_slots(n_jobs: int) -> int:
+    """How many jobs :func:`run_jobs` runs at once: the ranks under DDP, else ``n_jobs`` workers (for tasks
+    that size their jobs to keep every slot busy)."""
+    world_size = distributed.world().world_size
+    return world_size if world_size > 1 else effective_n_jobs(n_jobs)
+
+
 def threads_for(n_workers: int, threads_per_job: int | None) -> int:
     """Torch threads per job: ``threads_per_job``, or this machine's cores shared among the workers."""
     if threads_per_job is not None:
@@ -89,9 +96,8 @@ def run_jobs(
     if distributed.active():
         w = distributed.world()
         mine = list(range(w.rank, len(jobs), w.world_size))
-        threads = threads_for(1, threads_per_job) if threads_per_job else None
-        with distributed.local_only():
-            local = [(i, _call(fn, jobs[i], seeds[i], threads, restore=True)) for i in mine]
+        with distributed.local_only():  # a rank keeps its own threads unless threads_per_job says otherwise
+            local = [(i, _call(fn, jobs[i], seeds[i], threads_per_job, restore=True)) for i in mine]
         for part in distributed.all_gather_objects(local):
             for i, value in part:
                 results[i] = value
@@ -148,4 +154,4 @@ def _call(fn: Callable[..., T], job: Job, seed: int, threads: int | None, *, res
             torch.random.set_rng_state(saved[2])
 
 
-__all__ = ["Job", "effective_n_jobs", "run_jobs", "threads_for"]
+__all__ = ["Job", "effective_n_jobs", "job_slots", "run_jobs", "threads_for"]

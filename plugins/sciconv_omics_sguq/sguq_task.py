@@ -78,7 +78,7 @@ from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
 from sciconv.engine import derive_seed
 from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
-from sciconv.parallel import Job, effective_n_jobs
+from sciconv.parallel import Job, job_slots
 from sciconv.report import save_figure
 from sciconv_omics_sguq import published
 from sciconv_omics_sguq.mogonet import MOGONET, FittedMOGONET
@@ -751,11 +751,13 @@ class StagedSGUQTask(TaskBase):
             ctx.log(f"sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
         if not pending:
             return members
-        # Under DDP the ranks share the jobs (no worker processes inside a rank); else parallel.n_jobs workers.
-        world_size = ctx.world.world_size
-        n_workers = world_size if world_size > 1 else effective_n_jobs(ctx.n_jobs)
+        n_workers = job_slots(ctx.n_jobs)  # parallel.n_jobs workers, or the ranks of a DDP run
         chunks = self._chunks(pending, n_workers)
-        where = f"shared among {world_size} ranks" if world_size > 1 else f"on {min(n_workers, len(chunks))} worker(s)"
+        where = (
+            f"shared among {n_workers} ranks"
+            if ctx.world.world_size > 1
+            else f"on {min(n_workers, len(chunks))} worker(s)"
+        )
         ctx.log(
             f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
             f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) in {len(chunks)} jobs {where}"

@@ -11,7 +11,7 @@ from ddp_workers import jobs_shared_among_ranks, noisy_job
 
 from sciconv.distributed import launch
 from sciconv.errors import ConfigError
-from sciconv.parallel import Job, effective_n_jobs, run_jobs, threads_for
+from sciconv.parallel import Job, effective_n_jobs, job_slots, run_jobs, threads_for
 
 JOBS = [Job(f"subject-{i:02d}", (8, float(i + 1))) for i in range(5)]
 
@@ -69,3 +69,4 @@ def test_bad_jobs() -> None:
     assert run_jobs(noisy_job, []) == []
     assert effective_n_jobs(-1) >= 1
     assert threads_for(2, None) >= 1 and threads_for(2, 3) == 3
+    assert job_slots(2) == 2 and job_slots(-1) == effective_n_jobs(-1)  # no DDP: the workers
