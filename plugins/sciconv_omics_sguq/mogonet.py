@@ -39,10 +39,15 @@ the *frequency* of sample ``i``'s class (not its inverse; the paper does not men
 in the official code, no training-training edges unless ``train_edges=True``), all views in evaluation
 mode, softmax of the fused logits at the test nodes.
 
-**Determinism.** Initial weights come from a ``torch.Generator`` and dropout masks from a numpy PCG64
-stream (:class:`DropoutMasks`), both seeded with ``seed``, so a seed gives the same model on CPU whatever
-the global RNG holds; the global RNG is not seeded, and the throw-away default initialisation drawn while
-the modules are built runs inside ``torch.random.fork_rng``, so the caller's RNG stream is untouched.
+**Determinism.** Each view has random streams of its own, derived from ``seed`` and the view's key
+(``view_keys``, e.g. the omics' name): its initial weights (a ``torch.Generator``), its dropout masks in its own
+steps and those in the forward passes the VCDN step sees (two numpy PCG64 streams, :class:`DropoutMasks`); a
+VCDN's initial weights derive from the keys of the views it fuses. So a seed gives the same model on CPU
+whatever the global RNG holds, and a view's GCN the same network in every model that holds it (its training
+depends on nothing else: the GCNs learn from their own losses only), which
+:func:`train_mogonet_stages` uses to train SGUQ's nested stages together. The global RNG is not seeded, and
+the throw-away default initialisation drawn while the modules are built runs inside
+``torch.random.fork_rng``, so the caller's RNG stream is untouched.
 Training runs single-threaded (``torch.set_num_threads(1)``, restored afterwards; ``num_threads``
 overrides): with matrices this small (~250 x 200) two threads were no faster on an idle 2-core machine
 (29.6 s against 31.4 s for the full schedule) and several times slower on a busy one, and one thread leaves
@@ -70,6 +75,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,6 +83,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
+from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
 from sciconv_omics_sguq.patient_graph import train_graph, train_test_graph
 
@@ -260,10 +267,33 @@ class MOGONET(nn.Module):
         if self.vcdn is not None:
             self.vcdn.reset_parameters(generator)
 
-    def set_dropout_masks(self, masks: DropoutMasks | None) -> None:
-        """The source of the GCNs' dropout masks (``None``: the global RNG)."""
-        for encoder in self.encoders:
-            encoder.masks = masks
+    @classmethod
+    def from_parts(cls, encoders: Sequence[GCNEncoder], classifiers: Sequence[nn.Linear], vcdn: VCDN | None) -> MOGONET:
+        """A MOGONET made of existing modules (shared, not copied): one encoder and classifier per view, and a
+        VCDN over all of them (``None`` for one view)."""
+        if len(encoders) != len(classifiers) or not encoders:
+            raise ConfigError(
+                f"MOGONET: expected one classifier per encoder, got {len(encoders)} and {len(classifiers)}"
+            )
+        if (vcdn is None) != (len(encoders) == 1) or (vcdn is not None and vcdn.n_views != len(encoders)):
+            raise ConfigError(
+                f"MOGONET: {len(encoders)} views need {'no VCDN' if len(encoders) == 1 else 'a VCDN over them'}"
+            )
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.n_views, model.n_classes = len(encoders), classifiers[0].out_features
+        model.encoders = nn.ModuleList(encoders)
+        model.classifiers = nn.ModuleList(classifiers)
+        model.vcdn = vcdn
+        return model
+
+    def set_dropout_masks(self, masks: DropoutMasks | Sequence[DropoutMasks] | None) -> None:
+        """The source of the GCNs' dropout masks: one for all views, one per view, or ``None`` (the global RNG)."""
+        sources = list(masks) if isinstance(masks, Sequence) else [masks] * self.n_views
+        if len(sources) != self.n_views:
+            raise ConfigError(f"MOGONET: expected {self.n_views} dropout mask sources, got {len(sources)}")
+        for encoder, source in zip(self.encoders, sources, strict=True):
+            encoder.masks = source
 
     def view_logits(self, v: int, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
         """Class logits ``(N, C)`` of view ``v`` alone."""
@@ -355,6 +385,40 @@ def _check_config(
         if value not in allowed[name]:
             raise ConfigError(f"{name}: expected one of {allowed[name]}, got {value!r}")
     return tuple(int(h) for h in hidden)
+
+
+def _check_view_keys(view_keys: Sequence[str] | None, n_views: int) -> tuple[str, ...]:
+    if view_keys is None:
+        return tuple(str(v) for v in range(n_views))
+    if isinstance(view_keys, str) or not isinstance(view_keys, Sequence):
+        raise ConfigError(f"view_keys: expected a list of {n_views} names (one per view), got {view_keys!r}")
+    keys = tuple(view_keys)
+    if len(keys) != n_views or not all(isinstance(k, str) and k for k in keys) or len(set(keys)) != n_views:
+        raise ConfigError(f"view_keys: expected {n_views} distinct non-empty names (one per view), got {list(keys)}")
+    return keys
+
+
+def _check_fusions(fusions: object, n_views: int) -> tuple[tuple[int, ...], ...]:
+    if isinstance(fusions, (str, bytes)) or not isinstance(fusions, Sequence) or not fusions:
+        raise ConfigError(f"fusions: expected a non-empty list of view index lists, got {fusions!r}")
+    out = []
+    for f in fusions:
+        views = tuple(f) if isinstance(f, Sequence) and not isinstance(f, (str, bytes)) else None
+        if (
+            not views
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v < n_views for v in views)
+            or len(set(views)) != len(views)
+        ):
+            raise ConfigError(
+                f"fusions: each fusion is a list of distinct view indices in 0 .. {n_views - 1}, got {f!r}"
+            )
+        out.append(tuple(int(v) for v in views))
+    if len(set(out)) != len(out):
+        raise ConfigError(f"fusions: expected distinct fusions, got {[list(f) for f in out]}")
+    unused = sorted(set(range(n_views)) - {v for f in out for v in f})
+    if unused:
+        raise ConfigError(f"fusions: view(s) {unused} are in no fusion (train them in no model)")
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -465,6 +529,33 @@ class FittedMOGONET:
         return cls(model.eval(), train_views, thresholds, train_edges)
 
 
+def _stream_seed(seed: int, kind: str, key: str) -> int:
+    """The seed of one of a member's random streams: ``kind`` (``init``, ``dropout``, ``fusion-dropout``,
+    ``vcdn-init``) of the view (or views) ``key``."""
+    return derive_seed(seed, f"mogonet/{kind}/{key}")
+
+
+@dataclass
+class _Nets:
+    """One member's networks and random streams (:meth:`_Prepared.new_member`).
+
+    ``encoders[v]``, ``classifiers[v]``: view ``v``'s GCN and classifier; ``vcdns[f]``: the VCDN of fusion ``f``
+    (fusions of two or more views); ``view_masks[v]``: the dropout of view ``v``'s own training steps;
+    ``fusion_masks[v]``: the dropout of view ``v``'s forward passes in the VCDN steps."""
+
+    encoders: list[GCNEncoder]
+    classifiers: list[nn.Linear]
+    vcdns: dict[int, VCDN]
+    view_masks: list[DropoutMasks]
+    fusion_masks: list[DropoutMasks]
+
+    def model(self, f: int, views: Sequence[int]) -> MOGONET:
+        """Fusion ``f`` (of ``views``) as a MOGONET sharing these modules."""
+        return MOGONET.from_parts(
+            [self.encoders[v] for v in views], [self.classifiers[v] for v in views], self.vcdns.get(f)
+        )
+
+
 @dataclass
 class _Prepared:
     """Validated training data, each view's training graph, the sample weights and the architecture."""
@@ -480,25 +571,38 @@ class _Prepared:
     vcdn_hidden: int | None
     vcdn_input: str
 
-    def new_member(self, seed: int) -> tuple[MOGONET, DropoutMasks]:
-        """A freshly initialised model and the source of its dropout masks, both from ``seed``.
+    def new_member(self, seed: int, view_keys: Sequence[str], fusions: Sequence[tuple[int, ...]]) -> _Nets:
+        """A freshly initialised member: a GCN + classifier per view and a VCDN per fusion of two or more views.
 
-        The initial weights come from a ``torch.Generator`` seeded with ``seed``, the dropout masks from
-        ``DropoutMasks(seed)``; the throw-away initialisation drawn while the modules are built comes from the
-        global RNG, restored afterwards.
+        Every random draw comes from a stream of its own, derived from ``seed`` and the view's key (see
+        :func:`_stream_seed`): view ``v``'s initial weights (a ``torch.Generator``), its dropout masks in its own
+        steps and those in the forward passes the VCDN steps see (two :class:`DropoutMasks`); a VCDN's initial
+        weights from the keys of its views. The throw-away initialisation drawn while the modules are built
+        comes from the global RNG, restored afterwards.
         """
-        generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
-            model = MOGONET(
-                [x.shape[1] for x in self.views],
-                self.n_classes,
-                self.hidden,
-                self.dropout,
-                self.vcdn_hidden,
-                self.vcdn_input,
-            )
-        model.reset_parameters(generator)
-        return model, DropoutMasks(seed)
+            encoders = [GCNEncoder(x.shape[1], self.hidden, self.dropout) for x in self.views]
+            classifiers = [nn.Linear(self.hidden[-1], self.n_classes) for _ in self.views]
+            vcdns = {
+                f: VCDN(len(views), self.n_classes, self.vcdn_hidden, self.vcdn_input)
+                for f, views in enumerate(fusions)
+                if len(views) >= 2
+            }
+        for v, key in enumerate(view_keys):
+            generator = torch.Generator().manual_seed(_stream_seed(seed, "init", key))
+            encoders[v].reset_parameters(generator)
+            nn.init.xavier_normal_(classifiers[v].weight, generator=generator)
+            nn.init.zeros_(classifiers[v].bias)
+        for f, vcdn in vcdns.items():
+            keys = "+".join(view_keys[v] for v in fusions[f])
+            vcdn.reset_parameters(torch.Generator().manual_seed(_stream_seed(seed, "vcdn-init", keys)))
+        return _Nets(
+            encoders,
+            classifiers,
+            vcdns,
+            [DropoutMasks(_stream_seed(seed, "dropout", key)) for key in view_keys],
+            [DropoutMasks(_stream_seed(seed, "fusion-dropout", key)) for key in view_keys],
+        )
 
     def train_views(self) -> list[Tensor]:
         return [torch.from_numpy(x.copy()) for x in self.views]
@@ -569,6 +673,7 @@ def train_mogonet(
     sample_weight: str = "frequency",
     train_edges: bool = False,
     num_threads: int | None = 1,
+    view_keys: Sequence[str] | None = None,
     on_epoch: Callable[[str, int, dict[str, float]], None] | None = None,
 ) -> FittedMOGONET:
     """Train MOGONET full-batch on the training patients' graphs, with the official two-phase schedule.
@@ -588,6 +693,10 @@ def train_mogonet(
         sample_weight: ``"frequency"`` (official code, ``w_i = n_{y_i} / N``) or ``"none"``.
         train_edges: test graphs keep training-training edges (official: ``False``).
         num_threads: torch threads during training (restored afterwards); ``None`` leaves them alone.
+        view_keys: a name per view (default ``"0"``, ``"1"``, ...). View ``v``'s random streams (initial
+            weights, dropout masks) are derived from ``seed`` and its key, so a view's GCN trains the same in
+            any model that holds it (the GCNs are trained by their own losses only): the GCN of a model of
+            views ``(a, b)`` is, to rounding, that of a model of views ``(a,)`` with the same seed and keys.
         on_epoch: called as ``on_epoch(phase, epoch, losses)`` after every epoch, phase ``"pretrain"``
             or ``"train"``, losses keyed ``"view{v}"`` and ``"vcdn"``.
 
@@ -612,11 +721,12 @@ def train_mogonet(
         sample_weight=sample_weight,
         num_threads=num_threads,
     )
-    model, masks = prepared.new_member(seed)
+    everything = tuple(range(len(prepared.views)))
+    nets = prepared.new_member(seed, _check_view_keys(view_keys, len(everything)), [everything])
+    model = nets.model(0, everything)
     threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
-    model.set_dropout_masks(masks)
     try:
         history = _fit(
             model,
@@ -625,6 +735,7 @@ def train_mogonet(
             (epochs_pretrain, epochs),
             (lr_pretrain, lr_gcn, lr_vcdn),
             on_epoch,
+            (nets.view_masks, nets.fusion_masks),
         )
     finally:
         torch.set_num_threads(threads)
@@ -651,8 +762,10 @@ def _fit(
     epochs: tuple[int, int],
     lrs: tuple[float, float, float],
     on_epoch: Callable[[str, int, dict[str, float]], None] | None,
+    masks: tuple[list[DropoutMasks], list[DropoutMasks]],
 ) -> dict[str, np.ndarray]:
-    """The two training phases; returns the per-epoch losses."""
+    """The two training phases; returns the per-epoch losses. ``masks``: each view's dropout source in its own
+    steps and in the VCDN steps' forward passes."""
     n_views = model.n_views
     history: dict[str, list[float]] = {f"{p}view{v}": [] for p in ("pretrain_", "") for v in range(n_views)}
     if model.vcdn is not None:
@@ -660,6 +773,7 @@ def _fit(
     model.train()
 
     def view_steps(optimisers: list[torch.optim.Adam], prefix: str) -> dict[str, float]:
+        model.set_dropout_masks(masks[0])
         losses = {}
         for v, opt in enumerate(optimisers):
             opt.zero_grad()
@@ -687,6 +801,7 @@ def _fit(
     for epoch in range(epochs[1]):
         losses = view_steps(optimisers, "")
         if vcdn_opt is not None:
+            model.set_dropout_masks(masks[1])
             with torch.no_grad():  # the VCDN's loss updates the VCDN only: no gradients into the GCNs
                 logits = [model.view_logits(v, *g) for v, g in enumerate(graphs)]
             vcdn_opt.zero_grad()
@@ -723,6 +838,7 @@ def train_mogonet_members(
     sample_weight: str = "frequency",
     train_edges: bool = False,
     num_threads: int | None = 1,
+    view_keys: Sequence[str] | None = None,
     on_epoch: Callable[[str, int, dict[str, list[float]]], None] | None = None,
 ) -> list[FittedMOGONET]:
     """Train one MOGONET per seed on the same data, all together: an ensemble's members in one run.
@@ -760,7 +876,7 @@ def train_mogonet_members(
 
     Args:
         views_train, y_train, n_classes, hidden, k, epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn,
-        dropout, vcdn_hidden, vcdn_input, sample_weight, train_edges, num_threads: as for
+        dropout, vcdn_hidden, vcdn_input, sample_weight, train_edges, num_threads, view_keys: as for
             :func:`train_mogonet`.
         seeds: one seed per member (at least one).
         on_epoch: called as ``on_epoch(phase, epoch, losses)`` after every epoch, ``losses[name]`` a list
@@ -774,6 +890,113 @@ def train_mogonet_members(
         DataError: as :func:`train_mogonet`.
         ConfigError: as :func:`train_mogonet`, and an empty or non-integer ``seeds``.
     """
+    everything = [tuple(range(len(views_train)))] if isinstance(views_train, Sequence) else [(0,)]
+    fits = _train_together(
+        views_train,
+        y_train,
+        seeds=seeds,
+        fusions=everything,
+        view_keys=view_keys,
+        on_epoch=on_epoch,
+        n_classes=n_classes,
+        hidden=hidden,
+        k=k,
+        epochs=(epochs_pretrain, epochs),
+        lrs=(lr_pretrain, lr_gcn, lr_vcdn),
+        dropout=dropout,
+        vcdn_hidden=vcdn_hidden,
+        vcdn_input=vcdn_input,
+        sample_weight=sample_weight,
+        train_edges=train_edges,
+        num_threads=num_threads,
+    )
+    return [row[0] for row in fits]
+
+
+def train_mogonet_stages(
+    views_train: Sequence[np.ndarray],
+    y_train: np.ndarray,
+    *,
+    seeds: Sequence[int],
+    fusions: Sequence[Sequence[int]],
+    view_keys: Sequence[str] | None = None,
+    n_classes: int | None = None,
+    hidden: Sequence[int] = (200, 200, 100),
+    k: int = 2,
+    epochs_pretrain: int = 500,
+    epochs: int = 2500,
+    lr_pretrain: float = 1e-3,
+    lr_gcn: float = 5e-4,
+    lr_vcdn: float = 1e-3,
+    dropout: float = 0.5,
+    vcdn_hidden: int | None = None,
+    vcdn_input: str = "sigmoid",
+    sample_weight: str = "frequency",
+    train_edges: bool = False,
+    num_threads: int | None = 1,
+) -> list[list[FittedMOGONET]]:
+    """Train, per seed, one MOGONET for each of several subsets of the views (``fusions``), sharing their GCNs.
+
+    MOGONET trains each view's GCN and classifier by that view's own loss only (the VCDN's loss updates the
+    VCDN alone), and here every random draw of a view comes from its own stream (:func:`train_mogonet`'s
+    ``view_keys``). So the GCN of view ``v`` is the same in every model that holds it, and models over nested
+    view sets, such as SGUQ's stages (mRNA; mRNA + methylation; all three), need each GCN trained once: the
+    views' steps run once per epoch, the forward passes the VCDN steps see run once per view, and each fusion
+    of two or more views trains its own VCDN on them. Model ``[i][f]`` is the one :func:`train_mogonet` trains
+    with ``seed=seeds[i]`` on the views ``fusions[f]`` (with their keys), to float32 rounding; it is bit for
+    bit the same whichever members and other fusions it is trained with. The cost is that of the largest
+    fusion alone, where training each model separately costs the sum over the fusions.
+
+    Args:
+        views_train: one ``(N, F_v)`` array per view, the same N patients in the same order.
+        seeds: one seed per member.
+        fusions: the models to train, each a list of view indices (order matters: the VCDN's discovery
+            tensor has the first view most significant); every view in at least one.
+        view_keys: a name per view (default ``"0"``, ``"1"``, ...), from which its random streams derive.
+        y_train, n_classes, hidden, k, epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn, dropout,
+        vcdn_hidden, vcdn_input, sample_weight, train_edges, num_threads: as for :func:`train_mogonet`.
+
+    Returns:
+        ``fits[i][f]``: member ``i``'s model of fusion ``f``, an ordinary :class:`FittedMOGONET` over the
+        fusion's views (in the fusion's order), with its own history (``view{j}`` for the fusion's j-th view).
+    """
+    return _train_together(
+        views_train,
+        y_train,
+        seeds=seeds,
+        fusions=fusions,
+        view_keys=view_keys,
+        on_epoch=None,
+        n_classes=n_classes,
+        hidden=hidden,
+        k=k,
+        epochs=(epochs_pretrain, epochs),
+        lrs=(lr_pretrain, lr_gcn, lr_vcdn),
+        dropout=dropout,
+        vcdn_hidden=vcdn_hidden,
+        vcdn_input=vcdn_input,
+        sample_weight=sample_weight,
+        train_edges=train_edges,
+        num_threads=num_threads,
+    )
+
+
+def _train_together(
+    views_train: Sequence[np.ndarray],
+    y_train: np.ndarray,
+    *,
+    seeds: Sequence[int],
+    fusions: Sequence[Sequence[int]],
+    view_keys: Sequence[str] | None,
+    on_epoch: Callable[[str, int, dict[str, list[float]]], None] | None,
+    epochs: tuple[int, int],
+    lrs: tuple[float, float, float],
+    train_edges: bool,
+    num_threads: int | None,
+    **settings: Any,
+) -> list[list[FittedMOGONET]]:
+    """:func:`train_mogonet_stages`, with ``on_epoch`` (losses named as by :func:`train_mogonet` when there is
+    one fusion, ``vcdn<f>`` for fusion ``f``'s VCDN otherwise)."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) == 0:
         raise ConfigError(f"seeds: expected a non-empty list of integer seeds (one per member), got {seeds!r}")
     for s in seeds:
@@ -782,31 +1005,41 @@ def train_mogonet_members(
     prepared = _prepare(
         views_train,
         y_train,
-        n_classes=n_classes,
-        hidden=hidden,
-        k=k,
-        epochs={"epochs_pretrain": epochs_pretrain, "epochs": epochs},
-        lrs={"lr_pretrain": lr_pretrain, "lr_gcn": lr_gcn, "lr_vcdn": lr_vcdn},
-        dropout=dropout,
-        vcdn_hidden=vcdn_hidden,
-        vcdn_input=vcdn_input,
-        sample_weight=sample_weight,
+        epochs={"epochs_pretrain": epochs[0], "epochs": epochs[1]},
+        lrs={"lr_pretrain": lrs[0], "lr_gcn": lrs[1], "lr_vcdn": lrs[2]},
         num_threads=num_threads,
+        **settings,
     )
-    members = [prepared.new_member(int(s)) for s in seeds]
+    n_views = len(prepared.views)
+    fusions_ = _check_fusions(fusions, n_views)
+    keys = _check_view_keys(view_keys, n_views)
+    nets = [prepared.new_member(int(s), keys, fusions_) for s in seeds]
+    multi = [f for f, views in enumerate(fusions_) if len(views) >= 2]
+    vcdn_names = {f: "vcdn" if len(fusions_) == 1 else f"vcdn{f}" for f in multi}
     threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
         with torch.no_grad():
-            trainer = _Members(prepared, [m for m, _ in members], [g for _, g in members])
-            histories = trainer.fit((epochs_pretrain, epochs), (lr_pretrain, lr_gcn, lr_vcdn), on_epoch)
+            trainer = _Members(prepared, nets, fusions_, vcdn_names)
+            histories = trainer.fit(epochs, lrs, on_epoch)
     finally:
         torch.set_num_threads(threads)
     train_views = prepared.train_views()
     out = []
-    for (model, _), history in zip(members, histories, strict=True):
-        out.append(FittedMOGONET(model.eval(), train_views, prepared.thresholds, train_edges, history))
+    for member, history in zip(nets, histories, strict=True):
+        row = []
+        for f, views in enumerate(fusions_):
+            own = {}
+            for prefix in ("pretrain_", ""):
+                for j, v in enumerate(views):
+                    own[f"{prefix}view{j}"] = history[f"{prefix}view{v}"]
+            if f in vcdn_names:
+                own["vcdn"] = history[vcdn_names[f]]
+            model = member.model(f, views).eval()
+            thresholds = [prepared.thresholds[v] for v in views]
+            row.append(FittedMOGONET(model, [train_views[v] for v in views], thresholds, train_edges, own))
+        out.append(row)
     return out
 
 
@@ -893,11 +1126,19 @@ class _FusedAdam:
 
 
 class _Members:
-    """MOGONET's two-phase schedule for several members at once (see :func:`train_mogonet_members`)."""
+    """MOGONET's two-phase schedule for several members at once, each with one or more fusions of its views
+    (see :func:`train_mogonet_members` and :func:`train_mogonet_stages`). ``vcdn_names[f]``: the loss name of
+    fusion ``f``'s VCDN, for the fusions of two or more views."""
 
-    def __init__(self, prepared: _Prepared, models: list[MOGONET], masks: list[DropoutMasks]) -> None:
-        self.models, self.masks = models, masks
-        self.n_views = models[0].n_views
+    def __init__(
+        self,
+        prepared: _Prepared,
+        nets: list[_Nets],
+        fusions: tuple[tuple[int, ...], ...],
+        vcdn_names: dict[int, str],
+    ) -> None:
+        self.nets, self.fusions, self.vcdn_names = nets, fusions, vcdn_names
+        self.n_views = len(prepared.views)
         self.dropout = prepared.dropout
         self.adj: list[Tensor] = []  # Â, sparse (COO, coalesced)
         self.adj_t: list[Tensor] = []  # Â^T
@@ -915,10 +1156,10 @@ class _Members:
             self.first_input.append(torch.sparse.mm(self.adj[-1], x).contiguous())
         self.params = [
             [
-                [*((conv.lin.weight, conv.bias) for conv in model.encoders[v].convs), (clf.weight, clf.bias)]
-                for v, clf in enumerate(model.classifiers)
+                [*((conv.lin.weight, conv.bias) for conv in member.encoders[v].convs), (clf.weight, clf.bias)]
+                for v, clf in enumerate(member.classifiers)
             ]
-            for model in models
+            for member in nets
         ]
         labels = torch.from_numpy(prepared.labels)
         self.target = labels
@@ -932,26 +1173,24 @@ class _Members:
         """Member ``m``'s ``(weight (out, in), bias)`` of each convolution of view ``v``, then its classifier's."""
         return self.params[m][v]
 
-    def _vcdn_params(self, m: int) -> list[tuple[Tensor, Tensor]]:
-        mlp = self.models[m].vcdn.mlp
+    def _vcdn_params(self, m: int, f: int) -> list[tuple[Tensor, Tensor]]:
+        mlp = self.nets[m].vcdns[f].mlp
         return [(mlp[0].weight, mlp[0].bias), (mlp[2].weight, mlp[2].bias)]
 
     # -- passes -------------------------------------------------------------------------------------------
 
-    def _mask(self, shape: torch.Size, m: int) -> Tensor:
-        """Member ``m``'s next dropout mask, ``keep / (1 - p)``; the draw of :class:`GCNEncoder`'s dropout."""
-        return self.masks[m].mask(shape, self.dropout)
-
-    def _forward(self, m: int, v: int, first: Tensor | None) -> _Pass:
-        """View ``v``'s GCN and classifier for member ``m``, in training mode (dropout drawn).
+    def _forward(self, m: int, v: int, first: Tensor | None, fusion: bool = False) -> _Pass:
+        """View ``v``'s GCN and classifier for member ``m``, in training mode (dropout drawn from the view's
+        own stream, or from its fusion stream for the VCDN steps' passes: the draws of :class:`GCNEncoder`).
 
         ``first``: the first convolution's output, when already known (see :meth:`fit`)."""
         params = self._view_params(m, v)
+        source = (self.nets[m].fusion_masks if fusion else self.nets[m].view_masks)[v]
         x = self.first_input[v]
         h = first if first is not None else _linear(x, *params[0], leaky=True)
         activations, inputs, masks = [h], [x], []
         for w, b in params[1:-1]:
-            mask = self._mask(h.shape, m) if self.dropout > 0.0 else None
+            mask = source.mask(h.shape, self.dropout) if self.dropout > 0.0 else None
             if mask is not None:
                 h = h * mask
             x = torch.sparse.mm(self.adj[v], h)
@@ -987,12 +1226,13 @@ class _Members:
                     grad = grad * mask
         return loss, grads
 
-    def _vcdn_step(self, m: int, logits: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """Forward and backward pass of member ``m``'s VCDN on the views' logits: the loss and the gradients."""
-        (w1, b1), (w2, _) = self._vcdn_params(m)
-        t = self.models[m].vcdn.discovery_tensor(logits)
+    def _vcdn_step(self, m: int, f: int, logits: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """Forward and backward pass of member ``m``'s VCDN of fusion ``f`` on its views' logits: the loss and
+        the gradients."""
+        (w1, b1), (w2, b2) = self._vcdn_params(m, f)
+        t = self.nets[m].vcdns[f].discovery_tensor(logits)
         a = _linear(t, w1, b1, leaky=True)
-        loss, grad = self._loss(_linear(a, *self._vcdn_params(m)[1]))
+        loss, grad = self._loss(_linear(a, w2, b2))
         grads_2 = [_linear(grad.T.contiguous(), a.T), grad.sum(0)]
         grad = _leaky_backward(_linear(grad, w2.T), a)
         return loss, [_linear(grad.T.contiguous(), t.T), grad.sum(0), *grads_2]
@@ -1005,13 +1245,16 @@ class _Members:
         lrs: tuple[float, float, float],
         on_epoch: Callable[[str, int, dict[str, list[float]]], None] | None,
     ) -> list[dict[str, np.ndarray]]:
-        """The two phases of :func:`_fit` for every member; returns each member's per-epoch losses."""
-        n_members, n_views = len(self.models), self.n_views
-        fused = n_views >= 2
-        names = [f"{p}view{v}" for p in ("pretrain_", "") for v in range(n_views)] + (["vcdn"] if fused else [])
+        """The two phases of :func:`_fit` for every member and fusion; returns each member's per-epoch losses
+        (``pretrain_view<v>``, ``view<v>`` for every view, and each VCDN's under its name)."""
+        n_members, n_views = len(self.nets), self.n_views
+        multi = list(self.vcdn_names)  # fusions with a VCDN
+        fused_views = sorted({v for f in multi for v in self.fusions[f]})  # views whose passes the VCDNs see
+        names = [f"{p}view{v}" for p in ("pretrain_", "") for v in range(n_views)] + list(self.vcdn_names.values())
         losses: dict[str, list[Tensor]] = {name: [] for name in names}  # per epoch, (M,) losses
-        for model in self.models:
-            model.train()
+        for member in self.nets:
+            for module in (*member.encoders, *member.classifiers, *member.vcdns.values()):
+                module.train()
 
         def view_optimisers(lr: float) -> list[_FusedAdam]:
             return [
@@ -1038,9 +1281,11 @@ class _Members:
             report("pretrain", epoch, view_keys)
 
         optimisers = view_optimisers(lrs[1])
-        vcdn_params = [p for m in range(n_members) for pair in self._vcdn_params(m) for p in pair] if fused else []
-        vcdn_opt = _FusedAdam(vcdn_params, lrs[2]) if fused else None
-        # first[m][v]: the first convolution's output of the VCDN step's forward pass, which the next epoch's
+        vcdn_opts = {
+            f: _FusedAdam([p for m in range(n_members) for pair in self._vcdn_params(m, f) for p in pair], lrs[2])
+            for f in multi
+        }
+        # first[m][v]: the first convolution's output of the VCDN steps' forward pass, which the next epoch's
         # step of view v reuses (that layer's weights only change in view v's own step, after it)
         first: list[list[Tensor | None]] = [[None] * n_views for _ in range(n_members)]
         for epoch in range(epochs[1]):
@@ -1053,20 +1298,24 @@ class _Members:
                     grads.extend(member_grads)
                 opt.step(grads)
                 losses[f"view{v}"].append(torch.stack(step))
-            if vcdn_opt is not None:
-                step, grads = [], []
+            if multi:
+                # one forward pass per member and view, seen by every VCDN that fuses the view
+                logits: list[dict[int, Tensor]] = []
                 for m in range(n_members):
-                    logits = []
-                    for v in range(n_views):
-                        fwd = self._forward(m, v, None)
+                    logits.append({})
+                    for v in fused_views:
+                        fwd = self._forward(m, v, None, fusion=True)
                         first[m][v] = fwd.activations[0]
-                        logits.append(fwd.logits)
-                    loss, member_grads = self._vcdn_step(m, logits)
-                    step.append(loss)
-                    grads.extend(member_grads)
-                vcdn_opt.step(grads)
-                losses["vcdn"].append(torch.stack(step))
-            report("train", epoch, [*view_keys, *(["vcdn"] if fused else [])])
+                        logits[m][v] = fwd.logits
+                for f, opt in vcdn_opts.items():
+                    step, grads = [], []
+                    for m in range(n_members):
+                        loss, member_grads = self._vcdn_step(m, f, [logits[m][v] for v in self.fusions[f]])
+                        step.append(loss)
+                        grads.extend(member_grads)
+                    opt.step(grads)
+                    losses[self.vcdn_names[f]].append(torch.stack(step))
+            report("train", epoch, [*view_keys, *self.vcdn_names.values()])
 
         table = {
             name: (torch.stack(v).to(torch.float64).numpy() if v else np.zeros((0, n_members)))

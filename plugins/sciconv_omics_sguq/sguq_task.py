@@ -1,15 +1,22 @@
 """The SGUQ protocol (Tao et al., arXiv:2410.11046): staged MOGONET ensembles with uncertainty thresholds.
 
 **Stages.** Stage ``s`` uses the omics ``stages[s]`` (default mRNA; mRNA + methylation; all three). For every
-split of the data, each stage trains an ensemble of ``n_models`` MOGONETs (:mod:`~sciconv_omics_sguq.mogonet`,
+split of the data, each stage has an ensemble of ``n_models`` MOGONETs (:mod:`~sciconv_omics_sguq.mogonet`,
 the official two-phase schedule: ``epochs_pretrain`` = 500 and ``epochs`` = 2500 full-batch epochs, Adam at
-``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) on the training samples that have *all* of the
-stage's omics. Member ``m`` of an ensemble is member ``m`` of :func:`~sciconv_omics_sguq.sguq.train_ensemble`
-with the ensemble's seed ``derive_seed(train.seed, "<split>/stage<s>")``. The members of an ensemble train
-together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`), in chunks: each job trains one chunk
-of one ensemble's members (``members_per_job``; by default a whole ensemble, split further only to keep all
-workers busy), single-threaded (or with the pipeline's ``parallel.threads_per_job`` torch threads), the most
-expensive jobs (the stages with the most omics) first. The jobs run through the core's
+``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) trained on the training samples that have *all* of the
+stage's omics. Member ``m`` of every stage of a split has the seed ``member_seed(derive_seed(train.seed,
+"<split>"), m)``, and each omics' random streams (initial weights, dropout masks) derive from that seed and the
+omics' name. MOGONET trains each omics' GCN by its own loss only, so member ``m``'s mRNA GCN is then the same
+network in the stage-1, stage-2 and stage-3 models: the stages of a split that train on the same samples (all
+of them, without missing modalities) are trained together, each GCN once, with one VCDN per stage of two or more
+omics (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_stages`). Each stage's model is exactly the MOGONET
+that training the stage alone would give with those streams (to float32 rounding; a test checks it), at the
+cost of the last stage alone instead of the three stages' sum. The stages' ensembles are therefore not
+independent of each other: member ``m``'s stage-1 prediction comes from the same mRNA GCN that stage 3 fuses
+(the paper does not say how its stages are seeded). The members of a split's stage group train together
+(single-threaded, or with the pipeline's ``parallel.threads_per_job`` torch threads), in chunks: each job trains
+a chunk of the members (``members_per_job``; by default all of them, split further only to keep all workers
+busy), the most expensive jobs (the most omics) first. The jobs run through the core's
 :func:`~sciconv.parallel.run_jobs` under the pipeline's ``parallel`` section: ``parallel.n_jobs`` joblib
 worker processes, or shared among the ranks of a DDP run. A member's results do not depend on the chunk it is
 trained in or on the process, so the results do not depend on ``parallel.n_jobs``, ``members_per_job`` or on
@@ -54,7 +61,8 @@ weights and training samples, :meth:`~sciconv_omics_sguq.mogonet.FittedMOGONET.s
 with a ``manifest.json`` holding the files' SHA-256 and a fingerprint of the member's data and settings. The
 folder is written under a temporary name and renamed, so a killed run leaves only complete members.
 ``--resume`` reuses every member whose files verify and whose fingerprint matches, and trains the others
-(an ensemble's missing members together).
+(an ensemble's missing members together, each with every stage of its group: the models found done come out
+the same again and are kept as found).
 """
 
 from __future__ import annotations
@@ -93,6 +101,8 @@ from sciconv_omics_sguq.sguq import (
 
 MODES = ("validation", "replication")
 MEMBER_FORMAT = "sciconv-sguq-member/1"
+# how a member's random streams are derived (per view key, mogonet._stream_seed): part of its fingerprint
+_STREAMS = "streams=per-view-key/1"
 _SCORES = ("acc", "f1", "auc")
 
 
@@ -209,6 +219,9 @@ class _Split:
 
 @dataclass
 class _Job:
+    """One member of one stage's ensemble on one split. ``group``: the stages (indices) of the split that train
+    on the same samples, this one included; their models share their GCNs and train together."""
+
     split: str
     stage: int
     member: int
@@ -217,6 +230,7 @@ class _Job:
     fit: np.ndarray  # sample indices the member trains on
     evaluated: np.ndarray  # sample indices it predicts
     keep_model: bool
+    group: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -244,51 +258,60 @@ def _digest(*arrays: np.ndarray) -> str:
 
 @dataclass
 class _Chunk:
-    """One job: members of one ensemble (same split, stage and training data) trained together."""
+    """One job: members of one split's stage group (stages with the same training samples) trained together.
+    ``units[i]``: member i's jobs, one per stage of the group."""
 
-    jobs: list[_Job]
+    units: list[list[_Job]]
 
     @property
     def keys(self) -> list[tuple[str, int, int]]:
-        return [job.key for job in self.jobs]
+        """The (split, stage, member) of every model the chunk trains, member-major."""
+        return [job.key for unit in self.units for job in unit]
 
     @property
     def name(self) -> str:
-        """``<split>/stage<s>/members-<m>-<m>...`` (1-based stage): unique among a run's chunks."""
-        first = self.jobs[0]
-        return f"{first.split}/stage{first.stage + 1}/members-" + "-".join(f"{job.member:02d}" for job in self.jobs)
+        """``<split>/stage<s>[+<s>...]/members-<m>-<m>...`` (1-based stages): unique among a run's chunks."""
+        first = self.units[0]
+        stages = "+".join(str(job.stage + 1) for job in first)
+        return f"{first[0].split}/stage{stages}/members-" + "-".join(f"{unit[0].member:02d}" for unit in self.units)
 
 
 def _run_chunk(keys: list[tuple[str, int, int]], *args: Any) -> list[tuple[tuple[str, int, int], _Member]]:
-    """One job of :func:`~sciconv.parallel.run_jobs`: train the members ``keys`` (split, stage, member) together,
-    hand them back with their keys. The members seed themselves (their own seeds), so the seeding that
-    ``run_jobs`` does before the job does not change them."""
+    """One job of :func:`~sciconv.parallel.run_jobs`: train the models ``keys`` (split, stage, member;
+    member-major) together, hand them back with their keys. The members seed themselves (their own seeds), so
+    the seeding that ``run_jobs`` does before the job does not change them."""
     return list(zip(keys, _train_members(*args), strict=True))
 
 
 def _train_members(
     views_fit: list[np.ndarray],
     y_fit: np.ndarray,
-    views_eval: list[np.ndarray],
+    view_keys: list[str],
+    fusions: list[tuple[int, ...]],
+    views_eval: list[list[np.ndarray]],
     seeds: list[int],
     params: dict[str, Any],
     keep_model: bool,
 ) -> list[_Member]:
-    """Train ensemble members together and predict their evaluation samples (runs in a worker process or,
-    with ``parallel.n_jobs`` 1, in the run's process)."""
-    from sciconv_omics_sguq.mogonet import train_mogonet_members
+    """Train the members of a stage group together (one model per member and stage, the stages' GCNs shared:
+    :func:`~sciconv_omics_sguq.mogonet.train_mogonet_stages`) and predict each stage's evaluation samples
+    ``views_eval[stage]``; returns member-major. Runs in a worker process or, with ``parallel.n_jobs`` 1, in
+    the run's process."""
+    from sciconv_omics_sguq.mogonet import train_mogonet_stages
 
     out = []
-    for fitted in train_mogonet_members(views_fit, y_fit, seeds=seeds, **params):
-        proba = fitted.predict_proba(views_eval) if len(views_eval[0]) else np.zeros((0, fitted.n_classes))
-        out.append(
-            _Member(
-                proba=proba,
-                samples=np.zeros(0, dtype=np.int64),
-                history={k: np.asarray(v, dtype=np.float32) for k, v in fitted.history.items()},
-                state=fitted.state_dict() if keep_model else None,
+    fits = train_mogonet_stages(views_fit, y_fit, seeds=seeds, fusions=fusions, view_keys=view_keys, **params)
+    for row in fits:
+        for fitted, evaluated in zip(row, views_eval, strict=True):
+            proba = fitted.predict_proba(evaluated) if len(evaluated[0]) else np.zeros((0, fitted.n_classes))
+            out.append(
+                _Member(
+                    proba=proba,
+                    samples=np.zeros(0, dtype=np.int64),
+                    history={k: np.asarray(v, dtype=np.float32) for k, v in fitted.history.items()},
+                    state=fitted.state_dict() if keep_model else None,
+                )
             )
-        )
     return out
 
 
@@ -701,8 +724,15 @@ class StagedSGUQTask(TaskBase):
         jobs = []
         settings = json.dumps({k: v for k, v in train_params.items()}, sort_keys=True, default=str)
         for split in splits:
+            fits = [split.fit[available[split.fit, s]] for s in range(len(stages))]
+            # stages that train on the same samples form a group: their models share their GCNs
+            groups = {
+                s: tuple(t for t in range(len(stages)) if np.array_equal(fits[t], fits[s])) for s in range(len(stages))
+            }
+            # every stage of a split draws from the split's seeds, so a group's stages share their members' GCNs
+            ensemble_seed = derive_seed(ctx.seed, split.name)
             for s, stage in enumerate(stages):
-                fit = split.fit[available[split.fit, s]]
+                fit = fits[s]
                 missing = [class_names[c] for c in range(len(class_names)) if not (y[fit] == c).any()]
                 if missing or len(fit) <= train_params["k"]:
                     raise DataError(
@@ -711,15 +741,16 @@ class StagedSGUQTask(TaskBase):
                         f"ensemble needs every class and more than k={train_params['k']} samples"
                     )
                 evaluated = split.evaluated[available[split.evaluated, s]]
-                ensemble_seed = derive_seed(ctx.seed, f"{split.name}/stage{s}")
                 data_digest = _digest(
                     fit, evaluated, y[fit], *(x[m][fit] for m in stage), *(x[m][evaluated] for m in stage)
                 )
                 for m in range(self.n_models):
                     seed = member_seed(ensemble_seed, m)
-                    fingerprint = hashlib.sha256(f"{data_digest}|{list(stage)}|{seed}|{settings}".encode()).hexdigest()
+                    fingerprint = hashlib.sha256(
+                        f"{data_digest}|{list(stage)}|{seed}|{settings}|{_STREAMS}".encode()
+                    ).hexdigest()
                     keep = self.save_models == "all" or (self.save_models == "fixed" and split.name == "fixed")
-                    jobs.append(_Job(split.name, s, m, seed, fingerprint, fit, evaluated, keep))
+                    jobs.append(_Job(split.name, s, m, seed, fingerprint, fit, evaluated, keep, groups[s]))
         return jobs
 
     def _member_dir(self, ctx: RunContext, job: _Job) -> Path:
@@ -752,7 +783,8 @@ class StagedSGUQTask(TaskBase):
         if not pending:
             return members
         n_workers = job_slots(ctx.n_jobs)  # parallel.n_jobs workers, or the ranks of a DDP run
-        chunks = self._chunks(pending, n_workers)
+        by_key = {job.key: job for job in jobs}
+        chunks = self._chunks(pending, by_key, n_workers)
         where = (
             f"shared among {n_workers} ranks"
             if ctx.world.world_size > 1
@@ -760,25 +792,28 @@ class StagedSGUQTask(TaskBase):
         )
         ctx.log(
             f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
-            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs) in {len(chunks)} jobs {where}"
+            f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs; the stages of a split that train on "
+            f"the same samples share their GCNs) in {len(chunks)} jobs {where}"
         )
         # Members train single-threaded (small full-batch graphs; and a fixed thread count keeps the results
         # bitwise the same whatever the number of workers) unless the pipeline fixes parallel.threads_per_job.
         params = {**train_params, "num_threads": ctx.config.parallel.threads_per_job or 1}
 
         def payload(chunk: _Chunk) -> Job:
-            first = chunk.jobs[0]
-            stage = stages[first.stage]
+            first = chunk.units[0]  # the group's stages, for the first member
+            omics = list(dict.fromkeys(o for job in first for o in stages[job.stage]))  # the group's, in stage order
             return Job(
                 chunk.name,
                 (
                     chunk.keys,
-                    [x[m][first.fit] for m in stage],
-                    y[first.fit],
-                    [x[m][first.evaluated] for m in stage],
-                    [job.seed for job in chunk.jobs],
+                    [x[o][first[0].fit] for o in omics],
+                    y[first[0].fit],
+                    omics,
+                    [tuple(omics.index(o) for o in stages[job.stage]) for job in first],
+                    [[x[o][job.evaluated] for o in stages[job.stage]] for job in first],
+                    [unit[0].seed for unit in chunk.units],
                     params,
-                    first.keep_model,
+                    first[0].keep_model,
                 ),
             )
 
@@ -787,12 +822,15 @@ class StagedSGUQTask(TaskBase):
             per_ensemble[(job.split, job.stage)] = per_ensemble.get((job.split, job.stage), 0) + 1
         done_in = {k: sum(1 for key in members if key[:2] == k) for k in per_ensemble}
         # Members are saved as their jobs finish (in any order), so a killed run keeps every finished job's.
-        by_key = {job.key: job for job in pending}
+        # A chunk retrains a member's every stage of the group; the stages found done are kept as found (the
+        # same models, bit for bit).
         count = 0
 
         def journal(_: Job, finished: list[tuple[tuple[str, int, int], _Member]]) -> None:
             nonlocal count
             for key, member in finished:
+                if key in members:
+                    continue
                 job = by_key[key]
                 member.samples = job.evaluated
                 write_member(
@@ -821,24 +859,36 @@ class StagedSGUQTask(TaskBase):
         ctx.run_jobs(_run_chunk, [payload(chunk) for chunk in chunks], on_result=journal)
         return members
 
-    def _chunks(self, pending: Sequence[_Job], n_workers: int) -> list[_Chunk]:
-        """The pending members as jobs: per ensemble, chunks of at most ``members_per_job`` members
-        (default: the whole ensemble, or as many near-equal chunks as keep ``n_workers`` busy), the most
+    def _chunks(
+        self, pending: Sequence[_Job], by_key: Mapping[tuple[str, int, int], _Job], n_workers: int
+    ) -> list[_Chunk]:
+        """The pending members as jobs. A member of a stage group with any stage pending is trained with all
+        of the group's stages (they share its GCNs). Per split and group, chunks of at most ``members_per_job``
+        members (default: all of them, or as many near-equal chunks as keep ``n_workers`` busy), the most
         expensive first (more omics, then more members), so that the workers finish together."""
         from sciconv_omics_sguq.sguq import member_chunks
 
-        ensembles: dict[tuple[str, int], list[_Job]] = {}
+        ensembles: dict[tuple[str, tuple[int, ...]], list[list[_Job]]] = {}
+        seen = set()
         for job in pending:
-            ensembles.setdefault((job.split, job.stage), []).append(job)
+            unit_key = (job.split, job.group, job.member)
+            if unit_key in seen:
+                continue
+            seen.add(unit_key)
+            unit = [by_key[(job.split, s, job.member)] for s in job.group]
+            ensembles.setdefault((job.split, job.group), []).append(unit)
         chunks = []
-        for group in ensembles.values():
+        for units in ensembles.values():
             if self.members_per_job:
-                n_chunks = math.ceil(len(group) / self.members_per_job)
+                n_chunks = math.ceil(len(units) / self.members_per_job)
             else:
                 n_chunks = max(1, math.ceil(max(n_workers, 1) / len(ensembles)))
-            chunks.extend(_Chunk([group[i] for i in idx]) for idx in member_chunks(len(group), n_chunks))
-        cost = {id(c): len(self.stages[c.jobs[0].stage]) * len(c.jobs) for c in chunks}
-        return sorted(chunks, key=lambda c: -cost[id(c)])  # stable: ties keep split and stage order
+            chunks.extend(_Chunk([units[i] for i in idx]) for idx in member_chunks(len(units), n_chunks))
+
+        def cost(chunk: _Chunk) -> int:
+            return len({o for job in chunk.units[0] for o in self.stages[job.stage]}) * len(chunk.units)
+
+        return sorted(chunks, key=lambda c: -cost(c))  # stable: ties keep split and stage order
 
     # -- evaluation --------------------------------------------------------------------------------
 
@@ -1063,7 +1113,9 @@ class StagedSGUQTask(TaskBase):
             f"{', '.join(class_names)}. Stages: "
             + "; ".join(f"{s + 1}: {' + '.join(stage)}" for s, stage in enumerate(stages))
             + f". Each stage: an ensemble of {self.n_models} MOGONETs ({self.epochs_pretrain} pre-training + "
-            f"{self.epochs} training epochs, lr {self.lr_pretrain:g} / {self.lr_gcn:g} / {self.lr_vcdn:g}). A sample "
+            f"{self.epochs} training epochs, lr {self.lr_pretrain:g} / {self.lr_gcn:g} / {self.lr_vcdn:g}); member m "
+            "of every stage of a split has the same seed, and each omics' GCN its own random streams, so stages "
+            "that train on the same samples share their members' GCNs (trained once; a VCDN per stage). A sample "
             "is decided at the first stage whose ensemble uncertainty (sd over members of the voted class's "
             f"probability) is at or below the stage's threshold; the last stage decides the rest. {thresholds_how} "
             f"Thresholds maximise the staged {self.criterion} over a grid of {self.candidates} candidates per stage. "

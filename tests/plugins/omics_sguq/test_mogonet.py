@@ -21,6 +21,7 @@ from sciconv_omics_sguq.mogonet import (
     class_frequency_weights,
     train_mogonet,
     train_mogonet_members,
+    train_mogonet_stages,
 )
 from sciconv_omics_sguq.patient_graph import train_graph
 
@@ -176,7 +177,8 @@ def test_sample_weights_are_class_frequencies() -> None:
 
 def test_learns_two_gaussian_classes_in_three_views() -> None:
     x_tr, y_tr, x_te, y_te = gaussian_views()
-    fit = train_mogonet(x_tr, y_tr, seed=0, k=3, **FAST)
+    # 40 fusion epochs: after 20 the VCDN of some seeds is still at 0.7 (seed 0) while every view is at 1.0
+    fit = train_mogonet(x_tr, y_tr, seed=0, k=3, **{**FAST, "epochs": 40})
     proba = fit.predict_proba(x_te)
     assert proba.shape == (40, 2) and proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
@@ -357,6 +359,71 @@ def test_members_check_their_seeds_and_settings() -> None:
         train_mogonet_members([x_tr[0], x_tr[1][:-1]], y_tr, seeds=[0])
 
 
+# ---------------------------------------------------------------------------------------------------------
+# models over several view sets sharing their GCNs (SGUQ's stages)
+
+STAGES = [(0,), (0, 1), (0, 1, 2)]
+KEYS = ["mrna", "meth", "mirna"]
+
+
+def test_stage_models_equal_separately_trained_models() -> None:
+    """Model [i][f] is train_mogonet's on the fusion's views (with their keys), to float32 rounding."""
+    x_tr, y_tr, x_te, _ = gaussian_views()
+    seeds = [4, 9]
+    fits = train_mogonet_stages(x_tr, y_tr, seeds=seeds, fusions=STAGES, view_keys=KEYS, **FAST)
+    assert [len(row) for row in fits] == [3, 3]
+    for row, seed in zip(fits, seeds, strict=True):
+        for fit, views in zip(row, STAGES, strict=True):
+            sub = [x_tr[v] for v in views]
+            alone = train_mogonet(sub, y_tr, seed=seed, view_keys=[KEYS[v] for v in views], **FAST)
+            test = [x_te[v] for v in views]
+            np.testing.assert_allclose(fit.predict_proba(test), alone.predict_proba(test), rtol=0, atol=1e-4)
+            assert fit.history.keys() == alone.history.keys()
+            for key in alone.history:
+                np.testing.assert_allclose(fit.history[key], alone.history[key], rtol=1e-4, atol=1e-6)
+            for (name, p), q in zip(fit.model.state_dict().items(), alone.model.state_dict().values(), strict=True):
+                torch.testing.assert_close(p, q, rtol=0, atol=1e-4, msg=name)
+            assert fit.thresholds == alone.thresholds
+        # the stages share their GCNs: the mRNA GCN is the same module in all three models
+        assert row[0].model.encoders[0] is row[1].model.encoders[0] is row[2].model.encoders[0]
+        assert row[0].model.vcdn is None and row[1].model.vcdn.n_views == 2 and row[2].model.vcdn.n_views == 3
+
+
+def test_stage_models_do_not_depend_on_the_other_stages() -> None:
+    """Bit for bit: the stage-1 models trained with stages 2 and 3 are those trained alone; a view's streams
+    follow its key, not its position."""
+    x_tr, y_tr, _, _ = gaussian_views()
+    together = train_mogonet_stages(x_tr, y_tr, seeds=[1, 2], fusions=STAGES, view_keys=KEYS, **FAST)
+    alone = train_mogonet_members(x_tr[:1], y_tr, seeds=[2], view_keys=KEYS[:1], **FAST)[0]
+    assert_same_fit(together[1][0], alone)
+    swapped = train_mogonet_stages(
+        [x_tr[1], x_tr[0]], y_tr, seeds=[2], fusions=[(1,), (1, 0)], view_keys=["meth", "mrna"], **FAST
+    )[0]
+    assert_same_fit(swapped[0], alone)
+    assert_same_fit(swapped[1], together[1][1])
+    other_key = train_mogonet_members(x_tr[:1], y_tr, seeds=[2], view_keys=["other"], **FAST)[0]
+    assert not torch.equal(other_key.model.encoders[0].convs[0].lin.weight, alone.model.encoders[0].convs[0].lin.weight)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"fusions": []}, "fusions"),
+        ({"fusions": [(0, 0)]}, "distinct view indices"),
+        ({"fusions": [(0, 3)]}, "0 .. 2"),
+        ({"fusions": [(0, 1, 2), (0, 1, 2)]}, "distinct fusions"),
+        ({"fusions": [(0, 1)]}, r"view\(s\) \[2\] are in no fusion"),
+        ({"fusions": STAGES, "view_keys": ["a", "a", "b"]}, "view_keys"),
+        ({"fusions": STAGES, "view_keys": ["a", "b"]}, "view_keys"),
+        ({"fusions": STAGES, "view_keys": "abc"}, "view_keys"),
+    ],
+)
+def test_stage_models_check_their_settings(kwargs: dict[str, object], match: str) -> None:
+    x_tr, y_tr, _, _ = gaussian_views()
+    with pytest.raises(ConfigError, match=match):
+        train_mogonet_stages(x_tr, y_tr, seeds=[0], **{**FAST, **kwargs})  # type: ignore[arg-type]
+
+
 def test_fused_adam_is_torchs_adam() -> None:
     """The members' Adam makes torch.optim.Adam(fused=True)'s updates, bit for bit."""
     gen = torch.Generator().manual_seed(0)
@@ -484,9 +551,11 @@ def test_bad_test_data() -> None:
 
 @pytest.mark.skipif(not (ROSMAP / "labels_tr.csv").is_file(), reason=f"shared ROSMAP sample not found at {ROSMAP}")
 def test_rosmap_short_schedule() -> None:
-    """A shortened schedule (200 + 100 epochs) on the real ROSMAP split classifies AD vs NC above chance.
+    """A shortened schedule (200 + 300 epochs) on the real ROSMAP split classifies AD vs NC well above chance.
 
-    The full schedule (500 + 2500 epochs, ~30 s) reaches about the published accuracy, 0.815.
+    Measured: accuracy 0.830 (seed 0; 0.811-0.830 for seeds 0-3). After 100 fusion epochs the VCDN is not
+    there yet (0.56-0.72 over seeds 0-3); the full schedule (500 + 2500 epochs, ~37 s) gave 0.821 for seed 0,
+    about the published 0.815.
     """
 
     def load(name: str) -> np.ndarray:
@@ -495,7 +564,7 @@ def test_rosmap_short_schedule() -> None:
     x_tr = [load(f"{v}_tr.csv") for v in (1, 2, 3)]
     x_te = [load(f"{v}_te.csv") for v in (1, 2, 3)]
     y_tr, y_te = load("labels_tr.csv").astype(int), load("labels_te.csv").astype(int)
-    fit = train_mogonet(x_tr, y_tr, seed=0, epochs_pretrain=200, epochs=100)  # accuracy 0.745
+    fit = train_mogonet(x_tr, y_tr, seed=0, epochs_pretrain=200, epochs=300)
     proba = fit.predict_proba(x_te)
     assert proba.shape == (106, 2)
-    assert (proba.argmax(1) == y_te).mean() > 0.65
+    assert (proba.argmax(1) == y_te).mean() > 0.75

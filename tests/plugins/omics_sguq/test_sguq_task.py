@@ -147,46 +147,48 @@ def _fingerprint(member_dir: Path) -> str:
 
 
 def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    overrides = {**TINY, "task.params.n_splits": 0, "task.params.n_models": 2}
+    # one member per job; the three stages train on the same samples, so each job trains a member's three
+    # stage models together (their GCNs shared)
+    overrides = {**TINY, "task.params.n_splits": 0, "task.params.n_models": 3, "task.params.members_per_job": 1}
     fresh = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "fresh")
 
-    trained: list[list[int]] = []  # the seeds of each job (a chunk of an ensemble's members)
+    trained: list[tuple[int, int]] = []  # per job: (members, stage models per member)
     train = sguq_task._train_members
 
-    def crashing(views_fit: Any, y_fit: Any, views_eval: Any, seeds: list[int], *args: Any) -> Any:
+    def crashing(*args: Any) -> Any:
         if len(trained) == 2:
             raise RuntimeError("killed")
-        trained.append(seeds)
-        return train(views_fit, y_fit, views_eval, seeds, *args)
+        trained.append((len(args[5]), len(args[3])))  # seeds, fusions
+        return train(*args)
 
     monkeypatch.setattr(sguq_task, "_train_members", crashing)
     with pytest.raises(RuntimeError, match="killed"):
         sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "run")
     run = tmp_path / "run"
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
-    assert [len(seeds) for seeds in trained] == [2, 2]  # one job per ensemble of 2 (parallel.n_jobs = 1)
-    assert len(_member_dirs(run)) == 4  # the finished jobs' members are kept, complete
+    assert trained == [(1, 3), (1, 3)]
+    assert len(_member_dirs(run)) == 6  # the finished jobs' members are kept, complete
     (run / "checkpoints" / "sguq" / "fixed" / "stage3" / ".tmp-member-00-x").mkdir(parents=True)  # a killed write
 
-    def counting(views_fit: Any, y_fit: Any, views_eval: Any, seeds: list[int], *args: Any) -> Any:
-        trained.append(seeds)
-        return train(views_fit, y_fit, views_eval, seeds, *args)
+    def counting(*args: Any) -> Any:
+        trained.append((len(args[5]), len(args[3])))
+        return train(*args)
 
     trained.clear()
     monkeypatch.setattr(sguq_task, "_train_members", counting)
     resumed = sciconv.run(resume=run)
-    assert [len(seeds) for seeds in trained] == [2] and len(_member_dirs(run)) == 6
+    assert trained == [(1, 3)] and len(_member_dirs(run)) == 9
     assert not list(run.rglob(".tmp-*"))
     assert resumed.metrics == fresh.metrics
     assert "were reused from an earlier run" in (run / "report.md").read_text()
 
-    # members missing from finished ensembles: only they are trained (the rest of their ensemble is not),
-    # and they come out the same, so every metric does
+    # members missing from finished ensembles: only their members are trained (with the stages they share
+    # their GCNs with), and they come out the same, so every metric does
     for stage, member in (("stage1", "member-01"), ("stage3", "member-00")):
         shutil.rmtree(run / "checkpoints" / "sguq" / "fixed" / stage / member)
     trained.clear()
     again = sciconv.run(resume=run)
-    assert sorted(len(seeds) for seeds in trained) == [1, 1] and len(_member_dirs(run)) == 6
+    assert trained == [(1, 3), (1, 3)] and len(_member_dirs(run)) == 9
     assert again.metrics == fresh.metrics
 
     # a member modified after it was written is refused, not silently reused
@@ -217,28 +219,55 @@ def test_jobs_are_chunks_of_ensembles_most_expensive_first() -> None:
     task = sguq_task.StagedSGUQTask(n_models=4)
 
     def pending(split: str, stage: int, members: list[int]) -> list[Any]:
-        return [sguq_task._Job(split, stage, m, m, "", np.zeros(0), np.zeros(0), False) for m in members]
+        # each stage its own group (as when missing modalities leave the stages different training samples)
+        return [sguq_task._Job(split, stage, m, m, "", np.zeros(0), np.zeros(0), False, (stage,)) for m in members]
+
+    every = {j.key: j for split in ("fixed", "split-01") for s in range(3) for j in pending(split, s, [0, 1, 2, 3])}
+
+    def chunks_of(jobs: list[Any], n_workers: int) -> list[Any]:
+        return task._chunks(jobs, every, n_workers=n_workers)
 
     jobs = pending("fixed", 0, [0, 1, 2, 3]) + pending("fixed", 2, [1, 3]) + pending("split-01", 1, [0, 1, 2, 3])
-    chunks = task._chunks(jobs, n_workers=2)  # three ensembles for two workers: one job each
+    chunks = chunks_of(jobs, n_workers=2)  # three ensembles for two workers: one job each
     assert [c.keys for c in chunks] == [
         [("split-01", 1, m) for m in range(4)],  # 2 omics x 4 members
         [("fixed", 2, 1), ("fixed", 2, 3)],  # 3 omics x 2 members
         [("fixed", 0, m) for m in range(4)],  # 1 omics x 4 members
     ]
     # one ensemble left for two workers: two chunks
-    assert [c.keys for c in task._chunks(pending("fixed", 1, [0, 1, 2, 3]), n_workers=2)] == [
+    assert [c.keys for c in chunks_of(pending("fixed", 1, [0, 1, 2, 3]), n_workers=2)] == [
         [("fixed", 1, 0), ("fixed", 1, 1)],
         [("fixed", 1, 2), ("fixed", 1, 3)],
     ]
     task.members_per_job = 3  # ensembles of 4 pending members in two chunks of 2
-    assert [c.keys for c in task._chunks(jobs, n_workers=2)] == [
+    assert [c.keys for c in chunks_of(jobs, n_workers=2)] == [
         [("fixed", 2, 1), ("fixed", 2, 3)],
         [("split-01", 1, 0), ("split-01", 1, 1)],
         [("split-01", 1, 2), ("split-01", 1, 3)],
         [("fixed", 0, 0), ("fixed", 0, 1)],
         [("fixed", 0, 2), ("fixed", 0, 3)],
     ]
+    task.members_per_job = 0
+
+
+def test_stages_with_the_same_samples_train_together() -> None:
+    """Stages that train on the same samples form one job per chunk of members: a member with any of the
+    group's stages pending is trained with all of them (they share its GCNs)."""
+    task = sguq_task.StagedSGUQTask(n_models=2)
+    group = (0, 1, 2)
+    every = {
+        (split, s, m): sguq_task._Job(split, s, m, m, "", np.zeros(0), np.zeros(0), False, group)
+        for split in ("fixed", "split-01")
+        for s in group
+        for m in (0, 1)
+    }
+    pending = [every[("fixed", 1, 1)], every[("split-01", 0, 0)], every[("split-01", 2, 0)], every[("split-01", 1, 1)]]
+    chunks = task._chunks(pending, every, n_workers=2)
+    assert [c.keys for c in chunks] == [
+        [("split-01", s, m) for m in (0, 1) for s in group],  # member-major, 2 members x 3 stages
+        [("fixed", s, 1) for s in group],
+    ]
+    assert [c.name for c in chunks] == ["split-01/stage1+2+3/members-00-01", "fixed/stage1+2+3/members-01"]
 
 
 def test_missing_modalities_skip_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
