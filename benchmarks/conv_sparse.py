@@ -1,15 +1,27 @@
 """Submanifold sparse conv (`sciconv.conv.sparse`) against dense ``F.conv3d`` (and spconv, if installed).
 
 Input: a 64^3 grid, batch 1, 16 -> 32 channels, K = 3 submanifold, random occupancy 1 %, 5 %, 20 %.
-Columns: dense ``F.conv3d`` (padding 1) on the whole grid; ``sparse+rb``: sparse conv including the rulebook
-build (fresh coordinates every call); ``sparse``: with the rulebook cached; ``spconv``: spconv's
-``SubMConv3d`` on a fresh ``SparseConvTensor`` (its indice build included), only at 1 thread, because
-spconv 2.3.8's CPU path is wrong with more (spconv issue 679). Each measurement is the median of
-``--repeats`` runs, all variants interleaved within each repeat so that machine noise hits them alike;
-ratios are dense time / variant time (> 1: faster than dense). Each thread count runs in its own process
-(``OMP_NUM_THREADS`` set before torch is imported). Run:
+Rows: ``fwd`` the forward pass; ``fwd+bwd`` forward and backward (gradients of the features and the weight)
+of ``features.sum()``. Columns: dense ``F.conv3d`` (padding 1) on the whole grid; ``sparse+rb``: sparse
+conv including the rulebook build (fresh coordinates every call, so nothing is cached); ``sparse``: with the
+rulebook cached; ``rb only``: the rulebook build alone; ``spconv``: spconv's ``SubMConv3d`` on a fresh
+``SparseConvTensor`` (its indice build included) and ``spconv / sparse+rb`` (> 1: ours is faster). spconv is
+only compared at 1 thread, because spconv 2.3.8's CPU path is wrong with more (spconv issue 679). Two
+workarounds make its CPU path run at all: its indices are passed as ``coords.int().contiguous()`` (spconv
+reads raw pointers, and our ``coords`` is a transposed view, read as garbage without an error), and
+``spconv.pytorch.ops.get_current_stream`` is replaced by ``lambda: 0`` (its backward asks for the current
+CUDA stream even for CPU tensors, which fails on a CPU-only torch; its CPU kernels ignore the stream). The
+maximum error of each against dense conv3d at the active sites is printed under each occupancy.
+
+Each measurement is the median of ``--repeats`` runs, all variants interleaved within each repeat so that
+machine noise hits them alike; ratios are dense time / variant time (> 1: faster than dense). Each thread
+count runs in its own process (``OMP_NUM_THREADS`` set before torch is imported). Run:
 
     .venv/bin/python benchmarks/conv_sparse.py --repeats 7
+
+and, with spconv installed in another environment (e.g. ``/tmp/spv``), the spconv comparison:
+
+    PYTHONPATH=core OMP_NUM_THREADS=1 /tmp/spv/bin/python benchmarks/conv_sparse.py --child --threads 1
 """
 
 from __future__ import annotations
@@ -46,8 +58,13 @@ def run(threads: int, repeats: int) -> None:
     if threads == 1:
         try:
             import spconv.pytorch as spconv
+            import spconv.pytorch.ops as spconv_ops
         except Exception:  # any import failure just drops the column
             spconv = None
+        else:
+            # spconv 2.3.8's backward asks torch for the current CUDA stream even for CPU tensors (and fails
+            # on a CPU-only torch); its CPU kernels ignore the stream, so a null stream is what they get.
+            spconv_ops.get_current_stream = lambda: 0
 
     print(f"\n## threads = {threads}   (median of {repeats} interleaved repeats, ms; ratio = dense / variant)")
     header = f"{'occ':>5} {'N':>7} {'pass':<8} {'dense':>8} {'sparse+rb':>10} {'sparse':>8} {'rb only':>8}"
@@ -110,7 +127,10 @@ def _case(occ: float, repeats: int, spconv: Any) -> None:
         "fwd+bwd": {"dense": dense_bwd, "sparse+rb": sparse_bwd(True), "sparse": sparse_bwd(False)},
     }
     if spconv is not None:
-        sp_coords = coords.int()
+        # spconv reads raw pointers: indices and features must be contiguous (a transposed view is read as
+        # garbage without an error)
+        sp_coords = coords.int().contiguous()
+        feats = feats.contiguous()
         conv = spconv.SubMConv3d(C_IN, C_OUT, K, bias=False, indice_key="subm")
         with torch.no_grad():
             conv.weight.copy_(weight.permute(0, 2, 3, 4, 1))  # spconv 2.x layout: (C_out, kD, kH, kW, C_in)
@@ -127,7 +147,7 @@ def _case(occ: float, repeats: int, spconv: Any) -> None:
         try:
             sp_bwd()
             variants["fwd+bwd"]["spconv"] = sp_bwd
-        except Exception as exc:  # spconv 2.3.8's backward asks for a CUDA stream even on CPU
+        except Exception as exc:
             notes.append(f"spconv backward failed: {type(exc).__name__}: {str(exc)[:80]}")
         with torch.no_grad():
             out = conv(spconv.SparseConvTensor(feats, sp_coords, list(SHAPE), 1))

@@ -26,15 +26,9 @@ below im2col's buffer; the packed weight panels come on top (:func:`workspace_nb
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -42,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from sciconv.conv import native_build
 
 __all__ = [
     "Geometry",
@@ -56,50 +52,25 @@ __all__ = [
     "workspace_nbytes",
 ]
 
-FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-std=gnu11")
-OPENMP_FLAGS = (*FLAGS, "-fopenmp")  # tried first; FLAGS alone (threads from a Python pool) if it fails
+FLAGS = native_build.FLAGS
+OPENMP_FLAGS = native_build.OPENMP_FLAGS  # tried first; FLAGS alone (threads from a Python pool) if it fails
 _MR, _NR = 6, 64  # micro-tile of the C kernels: MR rows x NR columns
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {"lib": None, "reason": None, "path": None, "warned": False, "openmp": False, "pid": None}
+_state = native_build.NativeState()
 _pool: dict[str, Any] = {"executor": None, "size": 0, "pid": None}
+_pool_lock = threading.Lock()
 
 
 # ----------------------------------------------------------------------------------------------- loading
+
+cache_dir = native_build.cache_dir
+_compiler = native_build.find_compiler
+_one_openmp_runtime = native_build.one_openmp_runtime
 
 
 def _source() -> bytes:
     """The C source as shipped in the package (works from a wheel install as from the source tree)."""
     return resources.files("sciconv.conv").joinpath("csrc", "im2win.c").read_bytes()
-
-
-def cache_dir() -> Path:
-    """``$SCICONV_CACHE_DIR/kernels`` or ``~/.cache/sciconv/kernels`` (never inside the package)."""
-    root = os.environ.get("SCICONV_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "sciconv"
-    return base / "kernels"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def _cpu_signature() -> str:
-    """CPU model and feature flags (``-march=native`` output depends on them)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.machine() + platform.processor()
-    keep = []
-    for line in text.splitlines():
-        if line.startswith(("model name", "flags", "Features", "CPU part")):
-            keep.append(line)
-            if len(keep) >= 2:
-                break
-    return platform.machine() + "\n" + "\n".join(keep)
 
 
 def library_path(compiler: str | None = None, flags: Sequence[str] = OPENMP_FLAGS) -> Path:
@@ -108,32 +79,12 @@ def library_path(compiler: str | None = None, flags: Sequence[str] = OPENMP_FLAG
     cc = compiler or _compiler()
     if cc is None:
         raise RuntimeError("no C compiler found (tried $CC, cc, gcc)")
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False).stdout
-    digest = hashlib.sha256()
-    for part in (_source(), version.encode(), " ".join(flags).encode(), _cpu_signature().encode()):
-        digest.update(part)
-        digest.update(b"\0")
-    return cache_dir() / f"im2win-{digest.hexdigest()[:20]}.so"
+    return native_build.library_path("im2win", _source(), cc, flags)
 
 
 def _compile(cc: str, target: Path, flags: Sequence[str] = FLAGS) -> None:
     """Compile the source into ``target`` (temporary name, then ``os.replace``)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sciconv-im2win-") as tmp:
-        src = Path(tmp) / "im2win.c"
-        src.write_bytes(_source())
-        out = Path(tmp) / "im2win.so"
-        proc = subprocess.run([cc, *flags, "-o", str(out), str(src)], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"compiling {src.name} failed:\n{proc.stderr.strip()[-2000:]}")
-        fd, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(out, partial)
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+    native_build.compile_library(cc, "im2win", _source(), target, flags)
 
 
 def _bind(path: Path) -> ctypes.CDLL:
@@ -171,65 +122,22 @@ def _bind(path: Path) -> ctypes.CDLL:
 def load(force: bool = False) -> ctypes.CDLL | None:
     """The compiled library, compiling it into the cache on first use; ``None`` (with :func:`reason` set and
     one warning) when the native path is disabled or cannot be built. ``force`` retries from scratch."""
-    with _lock:
-        if force:
-            _state.update(lib=None, reason=None, path=None, warned=False)
-        if _state["lib"] is not None or _state["reason"] is not None:
-            return _state["lib"]
-        if os.environ.get("SCICONV_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
-            _state["reason"] = "disabled by SCICONV_NATIVE=0"
-            return None
-        cc = _compiler()
-        if cc is None:
-            _fail("no C compiler found (tried $CC, cc, gcc)")
-            return None
-        errors = []
-        for flags in (OPENMP_FLAGS, FLAGS):
-            try:
-                path = library_path(cc, flags)
-                if path.exists():
-                    try:
-                        lib = _bind(path)
-                    except OSError:  # truncated or corrupted cache file: build it again
-                        _compile(cc, path, flags)
-                        lib = _bind(path)
-                else:
-                    _compile(cc, path, flags)
-                    lib = _bind(path)
-            except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-                errors.append(str(err))
-                continue
-            openmp = bool(lib.im2win_openmp()) and _one_openmp_runtime()
-            _state.update(lib=lib, path=path, openmp=openmp, pid=os.getpid())
-            return lib
-        _fail(errors[-1])
-        return None
+    return native_build.load_library(
+        _state,
+        what="im2win",
+        compiler=lambda: _compiler(),
+        path_for=lambda cc, flags: library_path(cc, flags),
+        compile=lambda cc, path, flags: _compile(cc, path, flags),
+        bind=_bind,
+        has_openmp=lambda lib: bool(lib.im2win_openmp()),
+        force=force,
+    )
 
 
 def _use_openmp() -> bool:
     """Whether to run the OpenMP entry points: built with OpenMP, one runtime, and not in a forked child
     (GNU OpenMP's thread team does not survive a fork; the child uses the Python thread pool)."""
-    return bool(_state["openmp"]) and _state["pid"] == os.getpid()
-
-
-def _one_openmp_runtime() -> bool:
-    """Whether the process holds a single OpenMP runtime (torch's): the library's parallel regions then run
-    on torch's threads. With a second runtime the two thread teams would oversubscribe the cores, so the
-    Python thread pool is used instead."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return True
-    names = {"libgomp", "libiomp", "libomp"}
-    found = {line.split()[-1] for line in maps.splitlines() if any(n in line.rsplit("/", 1)[-1] for n in names)}
-    return len(found) <= 1
-
-
-def _fail(why: str) -> None:
-    _state["reason"] = why
-    if not _state["warned"]:
-        _state["warned"] = True
-        warnings.warn(f"sciconv im2win: native kernels unavailable, using torch ops ({why})", stacklevel=3)
+    return _state.openmp and _state.pid == os.getpid()
 
 
 def available() -> bool:
@@ -240,7 +148,7 @@ def available() -> bool:
 def reason() -> str | None:
     """Why the native kernels are unavailable (``None`` when they are)."""
     load()
-    return _state["reason"]
+    return _state.reason
 
 
 # ----------------------------------------------------------------------------------------------- workspaces
@@ -275,7 +183,7 @@ def _parallel(tasks: Sequence[Callable[[], None]]) -> None:
     if len(tasks) == 1:
         tasks[0]()
         return
-    with _lock:
+    with _pool_lock:
         # a forked child inherits the pool object but not its threads: it makes its own
         if _pool["size"] < len(tasks) - 1 or _pool["pid"] != os.getpid():
             if _pool["executor"] is not None and _pool["pid"] == os.getpid():

@@ -5,8 +5,15 @@ A :class:`SparseVoxelTensor` holds the features of the active sites of a batch o
 offset connects; it is built with vectorised torch ops (linearised coordinate keys, ``torch.sort`` and
 ``torch.searchsorted``, no Python loop over voxels), once per layer geometry, and cached on the tensor so
 that a stack of layers with the same geometry reuses it (like spconv's ``indice_key``). The convolution is
-gather-GEMM-scatter per kernel offset (``index_select``, ``matmul``, ``index_add_``), so autograd flows
-through both the features and the weights with plain differentiable torch ops.
+gather-GEMM-scatter per kernel offset, in a custom autograd function whose backward runs the rulebook
+transposed (input gradient ``g[out_k] @ W[k]^T`` added at ``in_k``, weight gradient ``x[in_k]^T @ g[out_k]``).
+
+Float32 CPU tensors use native kernels (:mod:`sciconv.conv.sparse_native`, C compiled at first use): the
+submanifold rulebook is built there (direct-address or hash table, only half of the offsets looked up:
+offset k and its mirror connect the same pairs swapped) and the gather-GEMM-scatter, forward and backward,
+runs there, on torch's threads, with results independent of the thread count. Other dtypes and devices,
+``SCICONV_NATIVE=0``, a missing compiler and a backward that builds a graph (double backward) use torch ops
+(``index_select``, ``matmul``, ``index_add_``), which are differentiable.
 
 Conventions match ``torch.nn.functional.conv3d``: weight (C_out, C_in, kD, kH, kW), the output site ``o``
 of a regular sparse conv receives ``sum_k W[k] x[o * stride - padding + k * dilation]``; a submanifold conv
@@ -21,6 +28,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from sciconv.conv import sparse_native
 
 Triple = tuple[int, int, int]
 # Padded grids up to this many sites (times the batch size) a direct-address table
@@ -190,6 +199,10 @@ class Rulebook:
     out_idx: list[torch.Tensor]
     identity_offset: int | None = None
     pair_counts: list[int] = field(default_factory=list)
+    in_all: torch.Tensor | None = field(default=None, repr=False)
+    out_all: torch.Tensor | None = field(default=None, repr=False)
+    _starts: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    _sorted: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_out(self) -> int:
@@ -203,6 +216,30 @@ class Rulebook:
 
     def key(self) -> tuple[Any, ...]:
         return (self.submanifold, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def concatenated(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The pairs of all offsets concatenated in offset order, and where each offset's start.
+        Shapes: -> in_all (P,), out_all (P,) int64, starts (K + 1,) int64 (offset k owns
+        ``[starts[k], starts[k + 1])``)."""
+        if self.in_all is None or self.out_all is None:
+            empty = self.out_coords.new_zeros(0, dtype=torch.int64)
+            self.in_all = torch.cat([empty, *self.in_idx])
+            self.out_all = torch.cat([empty, *self.out_idx])
+        if self._starts is None:
+            self._starts = torch.tensor([0, *self.pair_counts], dtype=torch.int64).cumsum_(0)
+        return self.in_all, self.out_all, self._starts
+
+    def sorted_by(self, rows: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`concatenated`'s ``(in_all, out_all)`` with each offset's pairs sorted by their ``"out"`` or
+        ``"in"`` row (computed once, then cached). Shapes: -> (P,), (P,) int64."""
+        got = self._sorted.get(rows)
+        if got is None:
+            in_all, out_all, _ = self.concatenated()
+            key_rows, size = (out_all, self.num_out) if rows == "out" else (in_all, self.num_in)
+            offset = torch.repeat_interleave(torch.arange(len(self.pair_counts)), torch.tensor(self.pair_counts))
+            order = torch.argsort(offset.to(key_rows.device) * size + key_rows, stable=True)
+            got = self._sorted[rows] = (in_all[order], out_all[order])
+        return got
 
 
 def _kernel_offsets(kernel_size: Triple, device: torch.device) -> torch.Tensor:
@@ -238,26 +275,34 @@ def build_rulebook(
     device = coords.device
     shape = x.spatial_shape
     n = coords.shape[0]
-    offsets = _kernel_offsets(ks, device)  # (K, 3)
-    num_k = offsets.shape[0]
-    batch = coords[:, 0]
-    zyx = coords[:, 1:]
-    dl_t = torch.tensor(dl, device=device)
+    num_k = math.prod(ks)
     if submanifold:
         if any(k % 2 == 0 for k in ks) or st != (1, 1, 1):
             raise ValueError(f"submanifold conv needs an odd kernel and stride 1, got kernel_size={ks}, stride={st}")
-        centre = torch.tensor([k // 2 for k in ks], device=device)
-        rel = (offsets - centre) * dl_t  # (K, 3)
-        identity = int(((offsets - centre) == 0).all(dim=1).nonzero()[0, 0])
+        identity = num_k // 2  # the centre offset (C order, odd sizes)
         # Linearise in a grid padded by the kernel's reach, so that every neighbour has a valid key and
         # each kernel offset is one scalar key shift: neighbour keys are (K, N) = keys + delta[k].
         reach = [d * (k // 2) for d, k in zip(dl, ks, strict=True)]
         padded: Triple = tuple(s + 2 * r for s, r in zip(shape, reach, strict=True))  # type: ignore[assignment]
-        keys = _linearise(batch, zyx + torch.tensor(reach, device=device), padded)
-        delta = rel[:, 0] * (padded[1] * padded[2]) + rel[:, 1] * padded[2] + rel[:, 2]
-        nkeys = keys.unsqueeze(0) + delta.unsqueeze(1)  # (K, N)
         volume = x.batch_size * math.prod(padded)
-        if volume <= max(_DENSE_TABLE_LIMIT, _DENSE_TABLE_PER_SITE * n):
+        direct = volume <= max(_DENSE_TABLE_LIMIT, _DENSE_TABLE_PER_SITE * n)
+        delta = [
+            ((a - ks[0] // 2) * dl[0] * padded[1] + (b - ks[1] // 2) * dl[1]) * padded[2] + (c - ks[2] // 2) * dl[2]
+            for a in range(ks[0])
+            for b in range(ks[1])
+            for c in range(ks[2])
+        ]
+        native = sparse_native.subm_pairs(coords, shape, x.batch_size, delta, reach, direct)
+        if native is not None:
+            in_all, out_all, counts = native
+            ins, outs = list(in_all.split(counts)), list(out_all.split(counts))
+            rb = Rulebook(True, ks, st, pd, dl, n, coords, shape, ins, outs, identity, counts, in_all, out_all)
+            rb._sorted["out"] = (in_all, out_all)
+            return rb
+        batch, zyx = coords[:, 0], coords[:, 1:]
+        keys = _linearise(batch, zyx + torch.tensor(reach, device=device), padded)
+        nkeys = keys.unsqueeze(0) + torch.tensor(delta, device=device).unsqueeze(1)  # (K, N)
+        if direct:
             # direct-address table (a perfect hash of the linear keys): one gather per query
             table = torch.full((volume,), -1, dtype=torch.int64, device=device)
             table[keys] = torch.arange(n, device=device)
@@ -272,13 +317,19 @@ def build_rulebook(
         kk, oo = found.nonzero(as_tuple=True)
         in_rows = rows[kk, oo]
         counts, (ins, outs) = _split(kk, (in_rows, oo), num_k)
-        return Rulebook(True, ks, st, pd, dl, n, coords, shape, ins, outs, identity, counts)
+        oo = oo.contiguous()
+        rb = Rulebook(True, ks, st, pd, dl, n, coords, shape, ins, outs, identity, counts, in_rows, oo)
+        rb._sorted["out"] = (in_rows, oo)  # nonzero lists each offset's pairs by output row
+        return rb
     out_shape = tuple(
         (s + 2 * p - d * (k - 1) - 1) // t + 1 for s, p, d, k, t in zip(shape, pd, dl, ks, st, strict=True)
     )
     if any(s <= 0 for s in out_shape):
         raise ValueError(f"kernel_size={ks} with dilation={dl} is larger than the padded input {shape} (padding={pd})")
     out_shape_t: Triple = out_shape  # type: ignore[assignment]
+    offsets = _kernel_offsets(ks, device)  # (K, 3)
+    batch, zyx = coords[:, 0], coords[:, 1:]
+    dl_t = torch.tensor(dl, device=device)
     num = zyx.unsqueeze(0) + torch.tensor(pd, device=device) - offsets.unsqueeze(1) * dl_t  # (K, N, 3) = o * stride
     st_t = torch.tensor(st, device=device)
     o = torch.div(num, st_t, rounding_mode="floor")
@@ -288,7 +339,10 @@ def build_rulebook(
     uniq, inv = torch.unique(okeys, sorted=True, return_inverse=True)
     out_coords = _delinearise(uniq, out_shape_t)
     counts, (ins, outs) = _split(kk, (ii, inv), num_k)
-    return Rulebook(False, ks, st, pd, dl, n, out_coords, out_shape_t, ins, outs, None, counts)
+    ii = ii.contiguous()
+    rb = Rulebook(False, ks, st, pd, dl, n, out_coords, out_shape_t, ins, outs, None, counts, ii, inv)
+    rb._sorted["in"] = (ii, inv)  # nonzero lists each offset's pairs by input row
+    return rb
 
 
 def get_rulebook(
@@ -333,20 +387,91 @@ def _check_weight(x: SparseVoxelTensor, weight: torch.Tensor, bias: torch.Tensor
         raise ValueError(f"bias must be ({weight.shape[0]},), got shape {tuple(bias.shape)}")
 
 
+def _weights_kio(weight: torch.Tensor) -> torch.Tensor:
+    """Per-offset weight matrices. Shapes: weight (C_out, C_in, kD, kH, kW) -> (K, C_in, C_out) view."""
+    return weight.reshape(weight.shape[0], weight.shape[1], -1).permute(2, 1, 0)
+
+
+class _GatherGemmScatter(torch.autograd.Function):
+    """``out[o] = sum_k sum_{(i, o) in pairs_k} x[i] @ W[k]`` with its own backward: the input gradient runs
+    the rulebook transposed (``grad_x[i] += g[o] @ W[k]^T``, one buffer for all offsets instead of autograd's
+    zero tensor per offset), the weight gradient is ``x[in_k]^T @ g[out_k]`` per offset. Float32 CPU
+    tensors use the native kernels (:mod:`sciconv.conv.sparse_native`), anything else torch ops; a
+    backward that builds a graph (double backward) always runs on torch ops, which are differentiable."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, features: torch.Tensor, weight: torch.Tensor, rb: Rulebook, native: bool
+    ) -> torch.Tensor:
+        ctx.save_for_backward(features, weight)
+        ctx.rb, ctx.native = rb, native
+        w = _weights_kio(weight)
+        if native:
+            _, _, starts = rb.concatenated()
+            in_all, out_all = rb.sorted_by("out")
+            return sparse_native.gemm_pairs(features, w, rb.num_out, in_all, out_all, starts, rb.identity_offset)
+        return _forward_torch(features, w, rb)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        features, weight = ctx.saved_tensors
+        rb: Rulebook = ctx.rb
+        need_x, need_w = ctx.needs_input_grad[:2]
+        w = _weights_kio(weight)
+        grad_x = grad_w = None
+        if ctx.native and not torch.is_grad_enabled():
+            in_all, out_all, starts = rb.concatenated()
+            grad = grad.contiguous()
+            if need_x and rb.submanifold:
+                # offset k's pairs are those of its mirror K - 1 - k swapped: the input gradient is the
+                # forward pass (pairs sorted by output row) with the mirrored, transposed weights
+                ins, outs = rb.sorted_by("out")
+                w_t = w.flip(0).transpose(1, 2)  # (K, C_out, C_in)
+                grad_x = sparse_native.gemm_pairs(grad, w_t, rb.num_in, ins, outs, starts, rb.identity_offset)
+            elif need_x:
+                ins, outs = rb.sorted_by("in")
+                w_t = w.transpose(1, 2)  # (K, C_out, C_in)
+                grad_x = sparse_native.gemm_pairs(grad, w_t, rb.num_in, outs, ins, starts, rb.identity_offset)
+            if need_w:
+                dw = sparse_native.weight_grad(features, grad, in_all, out_all, starts, w.shape[0], rb.identity_offset)
+                grad_w = dw.permute(2, 1, 0).reshape(weight.shape)
+            return grad_x, grad_w, None, None
+        if need_x:
+            grad_x = _forward_torch(grad, w.transpose(1, 2), rb, transposed=True)
+        if need_w:
+            grads = []
+            for k in range(w.shape[0]):
+                if k == rb.identity_offset:
+                    grads.append(features.t() @ grad)
+                elif rb.pair_counts[k]:
+                    x_k = features.index_select(0, rb.in_idx[k])
+                    grads.append(x_k.t() @ grad.index_select(0, rb.out_idx[k]))
+                else:
+                    grads.append(w.new_zeros(w.shape[1:]))
+            grad_w = torch.stack(grads).permute(2, 1, 0).reshape(weight.shape)
+        return grad_x, grad_w, None, None
+
+
+def _forward_torch(src: torch.Tensor, w: torch.Tensor, rb: Rulebook, transposed: bool = False) -> torch.Tensor:
+    """Gather-GEMM-scatter on torch ops; ``transposed`` runs the pairs from output to input rows (the input
+    gradient, with ``w`` transposed). Shapes: src (N_src, C_s), w (K, C_s, C_d) -> (N_dst, C_d)."""
+    src_idx, dst_idx = (rb.out_idx, rb.in_idx) if transposed else (rb.in_idx, rb.out_idx)
+    n_dst = rb.num_in if transposed else rb.num_out
+    identity = rb.identity_offset
+    out = src @ w[identity] if identity is not None else src.new_zeros((n_dst, w.shape[2]))
+    for k, count in enumerate(rb.pair_counts):
+        if count == 0:
+            continue
+        out.index_add_(0, dst_idx[k], src.index_select(0, src_idx[k]) @ w[k])
+    return out
+
+
 def _gather_gemm_scatter(
     features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rb: Rulebook
 ) -> torch.Tensor:
     """Apply a rulebook. Shapes: features (N, C_in), weight (C_out, C_in, kD, kH, kW) -> (M, C_out)."""
-    c_out = weight.shape[0]
-    w = weight.reshape(c_out, weight.shape[1], -1).permute(2, 1, 0)  # (K, C_in, C_out)
-    if rb.identity_offset is not None:
-        out = features @ w[rb.identity_offset]
-    else:
-        out = features.new_zeros((rb.num_out, c_out))
-    for k, count in enumerate(rb.pair_counts):
-        if count == 0:
-            continue
-        out.index_add_(0, rb.out_idx[k], features.index_select(0, rb.in_idx[k]) @ w[k])
+    native = sparse_native.supports(features, weight)
+    out = _GatherGemmScatter.apply(features, weight, rb, native)
     if bias is not None:
         out = out + bias
     return out

@@ -62,11 +62,11 @@ def test_native_is_used_when_a_compiler_exists() -> None:
         # and then the Python pool is used instead)
         code = (
             "import torch; from sciconv.conv import im2win_native as n; n.load(); "
-            "print(n._one_openmp_runtime(), n._state['openmp'])"
+            "print(n._one_openmp_runtime(), n._state.openmp)"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert out.split() == ["True", "True"]
-        assert im2win_native._state["openmp"] == im2win_native._one_openmp_runtime()
+        assert im2win_native._state.openmp == im2win_native._one_openmp_runtime()
     x, w = torch.randn(1, 3, 6, 6, requires_grad=True), torch.randn(4, 3, 3, 3)
     assert _native_used(backend.conv2d(x, w, padding=1))
     assert not _native_used(Im2winBackend(native=False).conv2d(x, w, padding=1))
@@ -141,9 +141,9 @@ def test_thread_counts(
     """Correct at 1 and 2 threads, on the OpenMP entry points and on the Python thread pool (the fallback
     for a library built without OpenMP or a process with a second OpenMP runtime)."""
     if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state["openmp"]  # no OpenMP build: the Python pool is what runs
+        assert not im2win_native._state.openmp  # no OpenMP build: the Python pool is what runs
         return
-    monkeypatch.setitem(im2win_native._state, "openmp", openmp)
+    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -180,9 +180,9 @@ def test_weight_gradient_split_by_lines_and_by_tiles() -> None:
 def test_rows_cut_into_pieces(openmp: bool, x: tuple, w: tuple, kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Output rows whose window strip is too wide are processed in pieces of ``wb`` columns (ragged last)."""
     if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state["openmp"]  # no OpenMP build: the Python pool is what runs
+        assert not im2win_native._state.openmp  # no OpenMP build: the Python pool is what runs
         return
-    monkeypatch.setitem(im2win_native._state, "openmp", openmp)
+    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
     monkeypatch.setattr(im2win_native, "PIECE_BYTES", 1500)
     s, pads, d, out = _resolve(2, x, w, kw.get("stride", 1), kw["padding"], kw.get("dilation", 1), 1)
     g = im2win_native.Geometry(x, w, s, (pads[0][0], pads[1][0]), d, out, 2)
@@ -203,7 +203,7 @@ def test_any_worker_may_take_any_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
             task()
 
     monkeypatch.setattr(im2win_native, "_parallel", last_first)
-    monkeypatch.setitem(im2win_native._state, "openmp", False)  # the Python-pool path
+    monkeypatch.setattr(im2win_native._state, "openmp", False)  # the Python-pool path
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -294,7 +294,7 @@ def test_portable_vector_path_matches_torch(tmp_path: Path, monkeypatch: pytest.
     cc = im2win_native._compiler()
     assert cc is not None
     im2win_native._compile(cc, target, (*im2win_native.OPENMP_FLAGS, "-U__AVX512F__"))
-    monkeypatch.setitem(im2win_native._state, "lib", im2win_native._bind(target))
+    monkeypatch.setattr(im2win_native._state, "lib", im2win_native._bind(target))
     _check({"x": (2, 20, 9, 18), "w": (70, 20, 3, 3), "bias": True, "kw": {"padding": 1}})
     _check({"x": (2, 17, 11, 9), "w": (5, 17, 3, 2), "bias": False, "kw": {"stride": 2, "dilation": (1, 2)}})
 
