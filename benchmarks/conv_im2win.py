@@ -5,8 +5,9 @@ im2win backend's native kernels and its torch-ops path run ``--repeats`` times i
 hits all alike); the table gives medians in ms and the ratios to torch. Memory, as fractions of the im2col
 buffer (``F.unfold``) of the same layer: the native path's activation-sized workspace in the forward and in
 the backward pass (window strips per thread; the channels-last output gradient), the torch-ops path's window
-buffer (plus its channels-last temporary, 1/8 of the input), and, apart, the native path's packed weights
-(about the weight's size; oneDNN reorders its weights too).
+buffer (plus its channels-last temporary, 1/8 of the input), and, apart, the native path's packed forward
+weights in MB (one group of 64-output-channel panels at a time, at most ``im2win_native.PACK_BYTES`` or one
+panel; oneDNN reorders its weights too).
 
 A second table gives the *measured* peak extra memory of each path, forward and forward+backward: each in a
 fresh process (glibc mapping every block of 64 KiB or more on its own, so that the resident set follows the

@@ -20,7 +20,11 @@ instead (ctypes releases the GIL during the foreign call). Chunks of work are ha
 cases. The window-order buffer is built per block of output rows inside the C kernels (see the
 source's header, the transposition from NCHW included), so the activation-sized extra memory is a few
 per-thread strips in the forward pass and the channels-last output gradient in the backward pass, far
-below im2col's buffer; the packed weight panels come on top (:func:`workspace_nbytes`).
+below im2col's buffer. The weights are packed one group of 64-channel panels at a time (at most
+:data:`PACK_BYTES`, or one panel), groups outermost, and the weight gradient is either summed per thread into
+weight-sized accumulators (small weights) or computed in units of one reduction panel x a block of output
+channels written straight into the returned gradient, so that the weight-sized extra memory is bounded too
+(:func:`workspace_nbytes`).
 """
 
 from __future__ import annotations
@@ -101,20 +105,22 @@ def _bind(path: Path) -> ctypes.CDLL:
     lib.im2win_scratch_bytes.restype = idx
     lib.im2win_scratch_bytes.argtypes = [ptr, ctypes.c_int]
     lib.im2win_fwd.restype = None
-    lib.im2win_fwd.argtypes = [ptr, ptr, ptr, ptr, ptr, idx, idx]
+    lib.im2win_fwd.argtypes = [ptr, ptr, ptr, ptr, ptr, idx, idx, idx, idx]
     lib.im2win_bwd_weight.restype = None
     lib.im2win_bwd_weight.argtypes = [ptr, ptr, ptr, ptr, idx, idx, idx, idx, ctypes.c_int]
+    lib.im2win_bwd_weight_units.restype = None
+    lib.im2win_bwd_weight_units.argtypes = [ptr, ptr, ptr, ptr, idx, idx]
     lib.im2win_dw_finish.restype = None
     lib.im2win_dw_finish.argtypes = [ptr, ptr, idx, ptr, idx, idx]
     lib.im2win_bwd_input.restype = None
-    lib.im2win_bwd_input.argtypes = [ptr, ptr, ptr, ptr, idx, idx]
+    lib.im2win_bwd_input.argtypes = [ptr, ptr, ptr, ptr, idx, idx, idx, idx]
     lib.im2win_to_nhwc.restype = None
     lib.im2win_to_nhwc.argtypes = [ptr, ptr, idx, idx, idx, idx]
     lib.im2win_pack_fwd.restype = None
-    lib.im2win_pack_fwd.argtypes = [ptr, ptr, ptr, idx, idx]
+    lib.im2win_pack_fwd.argtypes = [ptr, ptr, ptr, idx, idx, idx]
     lib.im2win_pack_bwd.restype = None
-    lib.im2win_pack_bwd.argtypes = [ptr, ptr, ptr, idx, idx]
-    if lib.im2win_abi() != 1:
+    lib.im2win_pack_bwd.argtypes = [ptr, ptr, ptr, idx, idx, idx, idx]
+    if lib.im2win_abi() != 2:
         raise RuntimeError(f"{path} has an unexpected ABI version")
     return lib
 
@@ -235,6 +241,22 @@ PIECE_BYTES = 256 << 10
 """Largest window strip of one output row; wider rows (long conv1d signals, wide images, many channels) are
 cut into pieces of ``wb`` output columns so that the per-thread strips stay small."""
 
+PACK_BYTES = 2 << 20
+"""Most bytes of packed weights held at once (at least one 64-channel panel): the forward and the input
+gradient pack and run one group of panels at a time, groups of equal size."""
+
+ACC_BYTES = 128 << 10
+"""Largest per-thread weight-gradient accumulator of one unit (channel block x kW x 64 values) in the
+"tiles" split."""
+
+_PACK_CB = 32  # input channels per unit of forward packing work (PACK_CB in the C source)
+
+
+def _groups(count: int, item_bytes: int) -> int:
+    """Items (panels) per group: equal groups of at most :data:`PACK_BYTES` (at least one item)."""
+    most = max(1, PACK_BYTES // item_bytes)
+    return math.ceil(count / math.ceil(count / most))
+
 
 class Geometry:
     """Shapes and blocking of one native conv2d call.
@@ -242,7 +264,10 @@ class Geometry:
     Input ``(N, C, H, W)``, weight ``(C_out, C, kH, kW)``, output ``(N, C_out, H_out, W_out)``; ``pads`` are
     the (top, left) paddings (bottom/right ones follow from the output size). Work is counted in pieces:
     ``lines`` = ``N * H_out * ceil(W_out / wb)`` runs of at most ``wb`` output columns of one output row
-    (``wb = W_out``, whole rows, unless a row's window strip would exceed :data:`PIECE_BYTES`).
+    (``wb = W_out``, whole rows, unless a row's window strip would exceed :data:`PIECE_BYTES`). Packed weights
+    come in groups of ``gf`` forward panels (64 output channels each) and ``gb`` input-gradient panels (64
+    input channels); the weight gradient's "tiles" split runs units of one 64-row reduction panel x ``cbw``
+    output-channel tiles of MR rows.
     """
 
     def __init__(
@@ -279,8 +304,21 @@ class Geometry:
         self.kpad = math.ceil(self.k / _NR) * _NR
         self.co_tiles = math.ceil(c_out / _MR)
         self.tiles = self.co_tiles * kw * (self.kpad // _NR)
+        # packed weights: groups of panels of at most PACK_BYTES
+        self.panels_f, self.panels_b = math.ceil(c_out / _NR), math.ceil(c / _NR)
+        self.gf = _groups(self.panels_f, kw * self.k * _NR * 4)
+        self.gb = _groups(self.panels_b, kh * kw * c_out * _NR * 4)
+        # weight gradient by tiles: units of one reduction panel x cbw channel tiles (accumulator <= ACC_BYTES,
+        # at least 2 units per thread where the channels allow), blocks of ~128 output positions whose 64-column
+        # strips (<= 64 KiB) stay in L1/L2 across the channel tiles and kernel columns
+        kp = self.kpad // _NR
+        blocks = math.ceil(self.co_tiles / max(1, ACC_BYTES // (kw * _MR * _NR * 4)))
+        blocks = min(self.co_tiles, max(blocks, math.ceil(2 * self.threads / kp)))
+        self.cbw = math.ceil(self.co_tiles / blocks)
+        self.units = kp * math.ceil(self.co_tiles / self.cbw)
+        self.lb_bwt = max(1, min(math.ceil(128 / wo), (64 << 10) // (strip_line // self.k * _NR)))
         values = [n, c, h, w, c_out, kh, kw, *stride, pads[0], pads[1], *dilation, ho, self.wo]
-        values += [self.lb_fwd, self.kc_fwd, self.lb_bw, self.rb_bi, self.wb]
+        values += [self.lb_fwd, self.kc_fwd, self.lb_bw, self.rb_bi, self.wb, self.gf, self.gb, self.cbw, self.lb_bwt]
         self.array = (ctypes.c_long * len(values))(*values)
 
     @property
@@ -300,23 +338,19 @@ def supports(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return available()
 
 
-def _pack_forward(lib: ctypes.CDLL, g: Geometry, weight: torch.Tensor) -> torch.Tensor:
-    """(C_out, C, kH, kW) -> panels (P, kW * kH * C, 64), zero padded to P * 64 output channels."""
-    w = weight.detach().contiguous()
-    panels = math.ceil(g.c_out / _NR)
-    packed = _workspace("w_pack", (panels, g.kw * g.k, _NR))
-    pack = lib.im2win_pack_fwd
-    _run([(lambda lo, hi, _: pack(g.ptr, w.data_ptr(), packed.data_ptr(), lo, hi), panels, 1)], g.threads)
-    return packed
+def _pack_forward(lib: ctypes.CDLL, g: Geometry, w: torch.Tensor, packed: torch.Tensor, p0: int, p1: int) -> None:
+    """Panels [p0, p1) of w (C_out, C, kH, kW), contiguous, into packed (gf, kW * kH * C, 64), zero padded
+    past C_out."""
+    pack, units = lib.im2win_pack_fwd, (p1 - p0) * math.ceil(g.c / _PACK_CB)
+    ptrs = (w.data_ptr(), packed.data_ptr())
+    _run([(lambda lo, hi, _: pack(g.ptr, *ptrs, p0, lo, hi), units, _grain(units, g.threads, 2))], g.threads)
 
 
-def _pack_input_grad(lib: ctypes.CDLL, g: Geometry, weight: torch.Tensor) -> torch.Tensor:
-    """(C_out, C, kH, kW) -> panels (Q, kH, kW, C_out, 64), zero padded to Q * 64 input channels."""
-    w = weight.detach().contiguous()
-    packed = _workspace("w_pack", (math.ceil(g.c / _NR), g.kh, g.kw, g.c_out, _NR))
+def _pack_input_grad(lib: ctypes.CDLL, g: Geometry, w: torch.Tensor, packed: torch.Tensor, p0: int, p1: int) -> None:
+    """Panels [p0, p1) of w (C_out, C, kH, kW), contiguous, into packed (gb, kH, kW, C_out, 64), zero padded
+    past C."""
     pack, grain = lib.im2win_pack_bwd, _grain(g.c_out, g.threads, 2)
-    _run([(lambda lo, hi, _: pack(g.ptr, w.data_ptr(), packed.data_ptr(), lo, hi), g.c_out, grain)], g.threads)
-    return packed
+    _run([(lambda lo, hi, _: pack(g.ptr, w.data_ptr(), packed.data_ptr(), p0, p1, lo, hi), g.c_out, grain)], g.threads)
 
 
 def workspace_nbytes(
@@ -334,42 +368,49 @@ def workspace_nbytes(
     ``"transform"`` (the activation-sized part, the one im2col's buffer is compared with): one scratch block
     per thread (window strip of a few output rows and an output tile); backward adds the channels-last
     output gradient ``N * H_out * W_out * C_out`` (a non-contiguous input adds a contiguous copy of it, kept
-    for backward). ``"weights"``: the
-    packed weight panels (forward; backward: input-gradient panels and the weight-gradient accumulator(s)),
-    about the weight's size (``C_out * C * kH * kW * 4``) each, as any packed GEMM's reordered weights. The
-    packed panels (one buffer for the forward and the input-gradient ones), the channels-last gradient and the
-    accumulators are per-thread workspaces kept between calls (the largest size seen; :func:`clear_workspaces`
-    frees them).
+    for backward). ``"weights"``: the packed weight panels, one group at a time (at most :data:`PACK_BYTES`,
+    or one 64-channel panel, ``64 * kH * kW * C * 4`` bytes forward, ``64 * kH * kW * C_out * 4`` for the
+    input gradient); backward adds the weight-gradient accumulators: one per thread, each about the weight's
+    size, in the "lines" split (small weights), or one unit's (at most :data:`ACC_BYTES`) per thread in the
+    "tiles" split, which writes into the returned gradient directly. The packed panels (one buffer for the
+    forward and the input-gradient ones), the channels-last gradient and the "lines" accumulators are
+    per-thread workspaces kept between calls (the largest size seen; :func:`clear_workspaces` frees them).
     """
     lib = load()
     if lib is None:
         raise RuntimeError(f"native im2win kernels unavailable: {reason()}")
     threads = threads or torch.get_num_threads()
     g = Geometry(input_shape, weight_shape, stride, pads, dilation, out_spatial, threads)
-    n, c = input_shape[0], input_shape[1]
-    c_out, _, kh, kw = weight_shape
-    w_f = math.ceil(c_out / _NR) * _NR * kw * kh * c * 4
+    w_f = g.gf * g.kw * g.k * _NR * 4
     if not backward:
         return {"transform": threads * lib.im2win_scratch_bytes(g.ptr, 0), "weights": w_f}
     # backward: the input-gradient panels reuse the forward's buffer
-    dy_t = n * c_out * out_spatial[0] * out_spatial[1] * 4
-    w_b = math.ceil(c / _NR) * _NR * kh * kw * c_out * 4
-    partials = _weight_grad_plan(g)[1] * g.co_tiles * _MR * kw * g.kpad * 4
-    scratch = threads * max(lib.im2win_scratch_bytes(g.ptr, 1), lib.im2win_scratch_bytes(g.ptr, 2))
+    dy_t = g.n * g.c_out * g.ho * g.wo * 4
+    w_b = g.gb * g.kh * g.kw * g.c_out * _NR * 4
+    mode, parts = _weight_grad_plan(g)
+    if mode == "lines":
+        partials = parts * g.co_tiles * _MR * g.kw * g.kpad * 4
+        scratch_w = lib.im2win_scratch_bytes(g.ptr, 1)
+    else:  # the unit accumulators are part of the scratch blocks
+        partials = threads * g.cbw * g.kw * _MR * _NR * 4
+        scratch_w = lib.im2win_scratch_bytes(g.ptr, 3) - g.cbw * g.kw * _MR * _NR * 4
+    scratch = threads * max(scratch_w, lib.im2win_scratch_bytes(g.ptr, 2))
     return {"transform": dy_t + scratch, "weights": max(w_f, w_b) + partials}
 
 
 def _weight_grad_plan(g: Geometry) -> tuple[str, int]:
     """How the weight gradient is split over threads: ``("lines", partial buffers)`` (each thread sums its
-    share of output rows into its own accumulator) when the accumulators are small, else ``("tiles", 1)``
-    (each thread owns a share of the accumulator tiles and builds every strip itself)."""
+    share of output rows into its own accumulator, about the weight's size, then they are summed into the
+    gradient) when the accumulators are small, else ``("tiles", 0)`` (each thread takes units of one 64-row
+    reduction panel x a block of output channels, sums them over every output row in a small accumulator and
+    writes them into the gradient)."""
     acc_bytes = g.co_tiles * _MR * g.kw * g.kpad * 4
     if g.threads == 1 or g.lines < 2 * g.threads:
-        return ("tiles", 1)
+        return ("tiles", 0)
     input_bytes = g.n * g.c * g.h * g.w * 4
     if acc_bytes * g.threads <= max(input_bytes // 2, 4 << 20):
         return ("lines", g.threads)
-    return ("tiles", 1)
+    return ("tiles", 0)
 
 
 # ----------------------------------------------------------------------------------------------- autograd
@@ -394,18 +435,20 @@ class _NativeConv2d(torch.autograd.Function):
         threads = torch.get_num_threads()
         g = Geometry(input.shape, weight.shape, stride, pads, dilation, out_spatial, threads)
         x = input.detach().contiguous()
+        w = weight.detach().contiguous()
         b = bias.detach().contiguous() if bias is not None else None
         y = input.new_empty(g.n, g.c_out, g.ho, g.wo)
         b_ptr = b.data_ptr() if b is not None else None
         grain = _grain(g.lines, threads, 2)
+        w_f = _workspace("w_pack", (g.gf, g.kw * g.k, _NR))  # one group of panels
         if _use_openmp():
-            w = weight.detach().contiguous()
-            w_f = _workspace("w_pack", (math.ceil(g.c_out / _NR), g.kw * g.k, _NR))
             lib.im2win_fwd_par(g.ptr, x.data_ptr(), w.data_ptr(), w_f.data_ptr(), b_ptr, y.data_ptr(), threads, grain)
         else:
-            w_f = _pack_forward(lib, g, weight)
             fwd, ptrs = lib.im2win_fwd, (x.data_ptr(), w_f.data_ptr(), b_ptr, y.data_ptr())
-            _run([(lambda lo, hi, _: fwd(g.ptr, *ptrs, lo, hi), g.lines, grain)], threads)
+            for p0 in range(0, g.panels_f, g.gf):
+                p1 = min(g.panels_f, p0 + g.gf)
+                _pack_forward(lib, g, w, w_f, p0, p1)
+                _run([(lambda lo, hi, _, p0=p0, p1=p1: fwd(g.ptr, *ptrs, p0, p1, lo, hi), g.lines, grain)], threads)
         ctx.save_for_backward(x, weight)
         ctx.geometry = (stride, pads, dilation, out_spatial, tuple(input.shape), bias is not None)
         return y
@@ -427,45 +470,51 @@ class _NativeConv2d(torch.autograd.Function):
             if need_b and has_bias:
                 grad_b = grad.sum((0, 2, 3))
             return grad_x, grad_w, grad_b, None, None, None, None
-        jobs: list[tuple[Callable[[int, int, int], None], int, int]] = []
         if need_x:
             dy_t = _workspace("dy_t", (g.n, g.ho, g.wo, g.c_out))  # channels last
             nhwc, ptrs = lib.im2win_to_nhwc, (grad.data_ptr(), dy_t.data_ptr(), g.c_out, g.ho * g.wo)
             _run([(lambda lo, hi, _: nhwc(*ptrs, lo, hi), g.n, _grain(g.n, threads, 2))], threads)
-            w_b = _pack_input_grad(lib, g, weight)
+            w = weight.detach().contiguous()
+            w_b = _workspace("w_pack", (g.gb, g.kh, g.kw, g.c_out, _NR))  # one group of panels
             grad_x = grad.new_empty(input_shape)
             total = g.n * g.h * g.w
             bwd_x, ptrs_x = lib.im2win_bwd_input, (dy_t.data_ptr(), w_b.data_ptr(), grad_x.data_ptr())
             grain = _grain(total, threads, 4, g.rb_bi)
-            jobs.append((lambda lo, hi, _: bwd_x(g.ptr, *ptrs_x, lo, hi), total, grain))
-        if need_w:
-            mode, parts = _weight_grad_plan(g)
-            acc = _workspace("acc", (parts, g.kw * g.kpad // _NR, g.co_tiles, _MR, _NR))
-            used = [False] * parts  # lines mode: whether worker i has zeroed (and used) acc[i]
-            bwd_w, ptrs_w = lib.im2win_bwd_weight, (x.data_ptr(), grad.data_ptr())
-
-            def by_lines(lo: int, hi: int, i: int) -> None:  # worker i sums its chunks of rows into acc[i]
-                first, used[i] = not used[i], True
-                bwd_w(g.ptr, *ptrs_w, acc[i].data_ptr(), lo, hi, 0, g.tiles, first)
-
-            def by_tiles(lo: int, hi: int, _: int) -> None:  # chunks of accumulator tiles, over every row
-                bwd_w(g.ptr, *ptrs_w, acc[0].data_ptr(), 0, g.lines, lo, hi, 1)
-
-            if mode == "lines":
-                jobs.append((by_lines, g.lines, _grain(g.lines, threads, 4, g.lb_bw)))
-            else:  # one chunk per thread: each chunk builds every strip
-                used[0] = True
-                jobs.append((by_tiles, g.tiles, _grain(g.tiles, threads, 1)))
-        _run(jobs, threads)
+            for p0 in range(0, g.panels_b, g.gb):
+                p1 = min(g.panels_b, p0 + g.gb)
+                _pack_input_grad(lib, g, w, w_b, p0, p1)
+                _run([(lambda lo, hi, _, p0=p0, p1=p1: bwd_x(g.ptr, *ptrs_x, p0, p1, lo, hi), total, grain)], threads)
         if need_w:
             grad_w = weight.new_empty(weight.shape)
-            parts_used = [acc[i].data_ptr() for i in range(parts) if used[i]]
-            part_ptrs = (ctypes.c_void_p * len(parts_used))(*parts_used)
-            finish, args = lib.im2win_dw_finish, (part_ptrs, len(parts_used), grad_w.data_ptr())
-            _run([(lambda lo, hi, _: finish(g.ptr, *args, lo, hi), g.c_out, _grain(g.c_out, threads, 2))], threads)
+            mode, parts = _weight_grad_plan(g)
+            if mode == "lines":
+                _weight_grad_lines(lib, g, x, grad, grad_w, parts)
+            else:  # units of (reduction panel, channel block), straight into grad_w
+                units, ptrs_w = lib.im2win_bwd_weight_units, (x.data_ptr(), grad.data_ptr(), grad_w.data_ptr())
+                _run([(lambda lo, hi, _: units(g.ptr, *ptrs_w, lo, hi), g.units, 1)], threads)
         if need_b and has_bias:
             grad_b = grad.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def _weight_grad_lines(
+    lib: ctypes.CDLL, g: Geometry, x: torch.Tensor, grad: torch.Tensor, grad_w: torch.Tensor, parts: int
+) -> None:
+    """Weight gradient split by output rows (Python pool): worker i sums its chunks into accumulator i, then
+    the used accumulators are summed into grad_w (C_out, C, kH, kW)."""
+    acc = _workspace("acc", (parts, g.kw * g.kpad // _NR, g.co_tiles, _MR, _NR))
+    used = [False] * parts  # whether worker i has zeroed (and used) acc[i]
+    bwd_w, ptrs_w = lib.im2win_bwd_weight, (x.data_ptr(), grad.data_ptr())
+
+    def by_lines(lo: int, hi: int, i: int) -> None:
+        first, used[i] = not used[i], True
+        bwd_w(g.ptr, *ptrs_w, acc[i].data_ptr(), lo, hi, 0, g.tiles, first)
+
+    _run([(by_lines, g.lines, _grain(g.lines, g.threads, 4, g.lb_bw))], g.threads)
+    parts_used = [acc[i].data_ptr() for i in range(parts) if used[i]]
+    part_ptrs = (ctypes.c_void_p * len(parts_used))(*parts_used)
+    finish, args = lib.im2win_dw_finish, (part_ptrs, len(parts_used), grad_w.data_ptr())
+    _run([(lambda lo, hi, _: finish(g.ptr, *args, lo, hi), g.c_out, _grain(g.c_out, g.threads, 2))], g.threads)
 
 
 def _backward_openmp(
@@ -483,14 +532,15 @@ def _backward_openmp(
     grad_x = grad_w = dy_t = w_b = acc = None
     if need_x:
         dy_t = _workspace("dy_t", (g.n, g.ho, g.wo, g.c_out))  # channels last
-        w_b = _workspace("w_pack", (math.ceil(g.c / _NR), g.kh, g.kw, g.c_out, _NR))
+        w_b = _workspace("w_pack", (g.gb, g.kh, g.kw, g.c_out, _NR))  # one group of panels
         grad_x = grad.new_empty(g.n, g.c, g.h, g.w)
     mode, parts = _weight_grad_plan(g)
     if need_w:
-        acc = _workspace("acc", (parts, g.kw * g.kpad // _NR, g.co_tiles, _MR, _NR))
+        if mode == "lines":
+            acc = _workspace("acc", (parts, g.kw * g.kpad // _NR, g.co_tiles, _MR, _NR))
         grad_w = weight.new_empty(weight.shape)
     grain_x = _grain(g.n * g.h * g.w, threads, 4, g.rb_bi)
-    grain_w = _grain(g.lines, threads, 4, g.lb_bw) if mode == "lines" else _grain(g.tiles, threads, 1)
+    grain_w = _grain(g.lines, threads, 4, g.lb_bw) if mode == "lines" else 1
     w = weight.detach().contiguous()
 
     def ptr(t: torch.Tensor | None) -> int | None:

@@ -3,11 +3,23 @@
  * Layouts (all row-major, C order):
  *   x     input                            (N, C, H, W)
  *   y     output                           (N, C_out, H_out, W_out)
- *   w_f   forward weight panels            (P, kW * kH * C, 64)      P = ceil(C_out / 64), zero padded
- *   w_b   input-gradient weight panels     (Q, kH, kW, C_out, 64)    Q = ceil(C / 64), zero padded
+ *   w_f   forward weight panels            (GF, kW * kH * C, 64)     a group of GF of the P = ceil(C_out / 64)
+ *                                                                    panels, zero padded past C_out
+ *   w_b   input-gradient weight panels     (GB, kH, kW, C_out, 64)   a group of GB of the Q = ceil(C / 64)
+ *                                                                    panels, zero padded past C
  *   dy    output gradient                  (N, C_out, H_out, W_out)
  *   dy_t  output gradient, channels last   (N, H_out, W_out, C_out)
  *   dw_t  weight gradient accumulator      (kW * KPAD / 64, ceil(C_out / MR), MR, 64)  KPAD = ceil(kH*C/64)*64
+ *                                          ("lines" split of the weight gradient only)
+ *
+ * The weights are packed one group of panels at a time (geometry g[20], g[21]: panels per group), groups
+ * outermost: pack the group (all threads), then run every output row (forward) or input position (input
+ * gradient) for the group's channels, so the packed weights in memory are one group, not the whole weight
+ * (the window strips are rebuilt once per group). The weight gradient either sums each thread's share of
+ * output rows into its own full accumulator dw_t ("lines", for small weights) or ("tiles") runs units of one
+ * 64-row reduction panel x a block of g[22] output-channel tiles: the unit builds only its 64 columns of the
+ * strips, sums over every output row into a small per-thread accumulator and writes the finished values
+ * straight into dW's (C_out, C, kH, kW) layout.
  *
  * The window-order buffer is built per block of output rows ("lines", one per (n, h_out)) in a small
  * per-thread strip, never for the whole input, straight from the NCHW input (16 x 16 register transposes):
@@ -64,7 +76,7 @@ typedef long idx;
 
 typedef struct {
     idx n, c, h, w, co, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo;
-    idx lb_fwd, kc_fwd, lb_bw, rb_bi, wb;
+    idx lb_fwd, kc_fwd, lb_bw, rb_bi, wb, gf, gb, cbw, lb_bwt;
     idx k, wp, cop, cip, kp, kpad, ppl, wpp;
 } geom;
 
@@ -74,6 +86,8 @@ static geom unpack(const idx *g) {
     q.sh = g[7]; q.sw = g[8]; q.ph = g[9]; q.pw = g[10]; q.dh = g[11]; q.dw = g[12];
     q.ho = g[13]; q.wo = g[14];
     q.lb_fwd = g[15]; q.kc_fwd = g[16]; q.lb_bw = g[17]; q.rb_bi = g[18]; q.wb = g[19];
+    q.gf = g[20] > 0 ? g[20] : 1; q.gb = g[21] > 0 ? g[21] : 1; q.cbw = g[22] > 0 ? g[22] : 1;
+    q.lb_bwt = g[23] > 0 ? g[23] : 1;
     q.k = q.kh * q.c;
     q.wp = (q.wo - 1) * q.sw + (q.kw - 1) * q.dw + 1;
     if (q.wb <= 0 || q.wb > q.wo) q.wb = q.wo;
@@ -137,17 +151,16 @@ __attribute__((noinline)) static void ukr(idx nseg, idx len, const float *const 
 /* ---------------------------------------------------------------------------------------------------- */
 /* window-order strip of one line, built from the NCHW input                                            */
 
-/* dst[w * ds + c] = src[c * ss + w] for a 16 x 16 block (c, w < 16). */
+/* dst[w * ds + c] = src[c * ss + w] for a 16 x nw block (c < 16, w < nw <= 16). */
 #if defined(__AVX512F__)
-static inline void transpose16(const float *src, idx ss, float *dst, idx ds) {
-    __m512 r0 = _mm512_loadu_ps(src), r1 = _mm512_loadu_ps(src + ss), r2 = _mm512_loadu_ps(src + 2 * ss);
-    __m512 r3 = _mm512_loadu_ps(src + 3 * ss), r4 = _mm512_loadu_ps(src + 4 * ss);
-    __m512 r5 = _mm512_loadu_ps(src + 5 * ss), r6 = _mm512_loadu_ps(src + 6 * ss);
-    __m512 r7 = _mm512_loadu_ps(src + 7 * ss), r8 = _mm512_loadu_ps(src + 8 * ss);
-    __m512 r9 = _mm512_loadu_ps(src + 9 * ss), r10 = _mm512_loadu_ps(src + 10 * ss);
-    __m512 r11 = _mm512_loadu_ps(src + 11 * ss), r12 = _mm512_loadu_ps(src + 12 * ss);
-    __m512 r13 = _mm512_loadu_ps(src + 13 * ss), r14 = _mm512_loadu_ps(src + 14 * ss);
-    __m512 r15 = _mm512_loadu_ps(src + 15 * ss);
+static inline __attribute__((always_inline)) void transpose16(const float *src, idx ss, float *dst, idx ds,
+                                                              idx nw) {
+    __mmask16 m = (__mmask16)((1u << nw) - 1u); /* nw = 16: all lanes */
+#define LD(i) _mm512_maskz_loadu_ps(m, src + (i) * ss)
+    __m512 r0 = LD(0), r1 = LD(1), r2 = LD(2), r3 = LD(3), r4 = LD(4), r5 = LD(5), r6 = LD(6), r7 = LD(7);
+    __m512 r8 = LD(8), r9 = LD(9), r10 = LD(10), r11 = LD(11), r12 = LD(12), r13 = LD(13), r14 = LD(14);
+    __m512 r15 = LD(15);
+#undef LD
     __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
     __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
     __m512 t4 = _mm512_unpacklo_ps(r4, r5), t5 = _mm512_unpackhi_ps(r4, r5);
@@ -171,26 +184,21 @@ static inline void transpose16(const float *src, idx ss, float *dst, idx ds) {
     t10 = _mm512_shuffle_f32x4(r10, r14, 0x88); t11 = _mm512_shuffle_f32x4(r11, r15, 0x88);
     t12 = _mm512_shuffle_f32x4(r8, r12, 0xdd); t13 = _mm512_shuffle_f32x4(r9, r13, 0xdd);
     t14 = _mm512_shuffle_f32x4(r10, r14, 0xdd); t15 = _mm512_shuffle_f32x4(r11, r15, 0xdd);
-    _mm512_storeu_ps(dst, _mm512_shuffle_f32x4(t0, t8, 0x88));
-    _mm512_storeu_ps(dst + ds, _mm512_shuffle_f32x4(t1, t9, 0x88));
-    _mm512_storeu_ps(dst + 2 * ds, _mm512_shuffle_f32x4(t2, t10, 0x88));
-    _mm512_storeu_ps(dst + 3 * ds, _mm512_shuffle_f32x4(t3, t11, 0x88));
-    _mm512_storeu_ps(dst + 4 * ds, _mm512_shuffle_f32x4(t4, t12, 0x88));
-    _mm512_storeu_ps(dst + 5 * ds, _mm512_shuffle_f32x4(t5, t13, 0x88));
-    _mm512_storeu_ps(dst + 6 * ds, _mm512_shuffle_f32x4(t6, t14, 0x88));
-    _mm512_storeu_ps(dst + 7 * ds, _mm512_shuffle_f32x4(t7, t15, 0x88));
-    _mm512_storeu_ps(dst + 8 * ds, _mm512_shuffle_f32x4(t0, t8, 0xdd));
-    _mm512_storeu_ps(dst + 9 * ds, _mm512_shuffle_f32x4(t1, t9, 0xdd));
-    _mm512_storeu_ps(dst + 10 * ds, _mm512_shuffle_f32x4(t2, t10, 0xdd));
-    _mm512_storeu_ps(dst + 11 * ds, _mm512_shuffle_f32x4(t3, t11, 0xdd));
-    _mm512_storeu_ps(dst + 12 * ds, _mm512_shuffle_f32x4(t4, t12, 0xdd));
-    _mm512_storeu_ps(dst + 13 * ds, _mm512_shuffle_f32x4(t5, t13, 0xdd));
-    _mm512_storeu_ps(dst + 14 * ds, _mm512_shuffle_f32x4(t6, t14, 0xdd));
-    _mm512_storeu_ps(dst + 15 * ds, _mm512_shuffle_f32x4(t7, t15, 0xdd));
+    __m512 out[16] = {
+        _mm512_shuffle_f32x4(t0, t8, 0x88), _mm512_shuffle_f32x4(t1, t9, 0x88),
+        _mm512_shuffle_f32x4(t2, t10, 0x88), _mm512_shuffle_f32x4(t3, t11, 0x88),
+        _mm512_shuffle_f32x4(t4, t12, 0x88), _mm512_shuffle_f32x4(t5, t13, 0x88),
+        _mm512_shuffle_f32x4(t6, t14, 0x88), _mm512_shuffle_f32x4(t7, t15, 0x88),
+        _mm512_shuffle_f32x4(t0, t8, 0xdd), _mm512_shuffle_f32x4(t1, t9, 0xdd),
+        _mm512_shuffle_f32x4(t2, t10, 0xdd), _mm512_shuffle_f32x4(t3, t11, 0xdd),
+        _mm512_shuffle_f32x4(t4, t12, 0xdd), _mm512_shuffle_f32x4(t5, t13, 0xdd),
+        _mm512_shuffle_f32x4(t6, t14, 0xdd), _mm512_shuffle_f32x4(t7, t15, 0xdd)};
+    for (idx w = 0; w < nw; w++) _mm512_storeu_ps(dst + w * ds, out[w]);
 }
 #else
-static inline void transpose16(const float *src, idx ss, float *dst, idx ds) {
-    for (idx w = 0; w < 16; w++)
+static inline __attribute__((always_inline)) void transpose16(const float *src, idx ss, float *dst, idx ds,
+                                                              idx nw) {
+    for (idx w = 0; w < nw; w++)
         for (idx c = 0; c < 16; c++) dst[w * ds + c] = src[c * ss + w];
 }
 #endif
@@ -200,34 +208,40 @@ static void transpose(const float *src, idx ss, idx nc, idx nw, float *dst, idx 
     idx c0 = 0;
     for (; c0 + 16 <= nc; c0 += 16) {
         idx w0 = 0;
-        for (; w0 + 16 <= nw; w0 += 16) transpose16(src + c0 * ss + w0, ss, dst + w0 * ds + c0, ds);
-        for (idx w = w0; w < nw; w++)
-            for (idx c = c0; c < c0 + 16; c++) dst[w * ds + c] = src[c * ss + w];
+        for (; w0 + 16 <= nw; w0 += 16) transpose16(src + c0 * ss + w0, ss, dst + w0 * ds + c0, ds, 16);
+        if (w0 < nw) transpose16(src + c0 * ss + w0, ss, dst + w0 * ds + c0, ds, nw - w0);
     }
     for (idx w = 0; w < nw; w++)
         for (idx c = c0; c < nc; c++) dst[w * ds + c] = src[c * ss + w];
 }
 
-/* Strip of one piece (output columns [w0, w0 + wb) of the line (n, h_out), piece = line * ppl + w0 / wb):
+/* Columns [k0, k0 + nk) of the strip of one piece (output columns [w0, w0 + wb) of the line (n, h_out),
+ * piece = line * ppl + w0 / wb), with row stride ld: dst[j * ld + k - k0] = strip[j, k], k = kh * C + c,
  * strip[j, kh, c] = x_pad[n, c, h_out * s_h + kh * d_h, w0 * s_w + j], x in NCHW. */
-static void build_piece(const geom *q, const float *x, idx piece, float *dst) {
+static void build_cols(const geom *q, const float *x, idx piece, idx k0, idx nk, float *dst, idx ld) {
     idx line = piece / q->ppl, n = line / q->ho, oh = line % q->ho, off = (piece % q->ppl) * q->wb * q->sw;
-    idx row = q->kh * q->c;
     /* strip columns [lo, hi) hold real input columns lo + off - pw, .. */
     idx lo = q->pw - off > 0 ? q->pw - off : 0, hi = min_i(q->wpp, q->pw + q->w - off);
-    size_t bytes = (size_t)q->c * sizeof(float);
-    for (idx kh = 0; kh < q->kh; kh++) {
+    for (idx k = k0; k < k0 + nk;) {
+        idx kh = k / q->c, c = k % q->c, nc = min_i(q->c - c, k0 + nk - k);
         idx h = oh * q->sh + kh * q->dh - q->ph;
-        float *d = dst + kh * q->c;
+        float *d = dst + (k - k0);
+        size_t bytes = (size_t)nc * sizeof(float);
         if (h < 0 || h >= q->h || hi <= lo) {
-            for (idx j = 0; j < q->wpp; j++) memset(d + j * row, 0, bytes);
-            continue;
+            for (idx j = 0; j < q->wpp; j++) memset(d + j * ld, 0, bytes);
+        } else {
+            for (idx j = 0; j < lo; j++) memset(d + j * ld, 0, bytes);
+            for (idx j = hi; j < q->wpp; j++) memset(d + j * ld, 0, bytes);
+            transpose(x + ((n * q->c + c) * q->h + h) * q->w + lo + off - q->pw, q->h * q->w, nc, hi - lo,
+                      d + lo * ld, ld);
         }
-        for (idx j = 0; j < lo; j++) memset(d + j * row, 0, bytes);
-        for (idx j = hi; j < q->wpp; j++) memset(d + j * row, 0, bytes);
-        transpose(x + (n * q->c * q->h + h) * q->w + lo + off - q->pw, q->h * q->w, q->c, hi - lo, d + lo * row,
-                  row);
+        k += nc;
     }
+}
+
+/* The whole strip of one piece: strip[j, kh, c] (row of K = kH * C values per column j). */
+static void build_piece(const geom *q, const float *x, idx piece, float *dst) {
+    build_cols(q, x, piece, 0, q->k, dst, q->k);
 }
 
 /* output columns of a piece: first one and count */
@@ -236,7 +250,7 @@ static idx piece_len(const geom *q, idx piece) { return min_i(q->wb, q->wo - pie
 
 /* ---------------------------------------------------------------------------------------------------- */
 
-int im2win_abi(void) { return 1; }
+int im2win_abi(void) { return 2; }
 
 /* Whether the library was built with OpenMP (the *_par entry points then run on the process's OpenMP
  * runtime, which inside torch is torch's own libgomp, so its threads are shared, not oversubscribed). */
@@ -308,41 +322,45 @@ void im2win_to_nhwc(const float *src, float *dst, idx c, idx hw, idx n0, idx n1)
     for (idx n = n0; n < n1; n++) transpose(src + n * c * hw, hw, c, hw, dst + n * hw * c, c);
 }
 
-/* Forward weight panels p in [p0, p1): w (C_out, C, kH, kW) -> w_f[p, (kw * kH + kh) * C + c, j] =
+#define PACK_CB 32 /* input channels per unit of forward packing work */
+
+/* Units of forward packing work for a group of np panels: (panel, block of PACK_CB input channels). */
+static idx pack_fwd_units(const geom *q, idx np) { return np * ((q->c + PACK_CB - 1) / PACK_CB); }
+
+/* Forward weight panels of the group starting at panel pb, units [u0, u1) (u = (p - pb) * blocks + block of
+ * PACK_CB input channels): w (C_out, C, kH, kW) -> w_f[p - pb, (kw * kH + kh) * C + c, j] =
  * w[p * 64 + j, c, kh, kw] (zero for p * 64 + j >= C_out). */
-void im2win_pack_fwd(const idx *g, const float *w, float *w_f, idx p0, idx p1) {
+void im2win_pack_fwd(const idx *g, const float *w, float *w_f, idx pb, idx u0, idx u1) {
     geom q = unpack(g);
-    idx taps = q.kh * q.kw, rows = q.kw * q.k, cb = 16;
-    float *tmp = alloc64((size_t)cb * taps * NR * sizeof(float));
-    for (idx p = p0; p < p1; p++) {
-        float *dst = w_f + p * rows * NR;
+    idx taps = q.kh * q.kw, rows = q.kw * q.k, blocks = (q.c + PACK_CB - 1) / PACK_CB;
+    float *tmp = alloc64((size_t)PACK_CB * taps * NR * sizeof(float));
+    for (idx u = u0; u < u1; u++) {
+        idx p = pb + u / blocks, c0 = (u % blocks) * PACK_CB, nc = min_i(PACK_CB, q.c - c0);
+        float *dst = w_f + (u / blocks) * rows * NR;
         idx cols = min_i(NR, q.co - p * NR);
-        if (cols < NR) memset(tmp, 0, (size_t)cb * taps * NR * sizeof(float));
-        for (idx c0 = 0; c0 < q.c; c0 += cb) {
-            idx nc = min_i(cb, q.c - c0);
-            /* tmp[(c - c0) * taps + tap, j] = w[p * 64 + j, c, tap] */
-            transpose(w + (p * NR * q.c + c0) * taps, q.c * taps, cols, nc * taps, tmp, NR);
-            for (idx c = 0; c < nc; c++)
-                for (idx kh = 0; kh < q.kh; kh++)
-                    for (idx kw = 0; kw < q.kw; kw++)
-                        memcpy(dst + ((kw * q.kh + kh) * q.c + c0 + c) * NR, tmp + (c * taps + kh * q.kw + kw) * NR,
-                               NR * sizeof(float));
-        }
+        if (cols < NR) memset(tmp, 0, (size_t)PACK_CB * taps * NR * sizeof(float));
+        /* tmp[(c - c0) * taps + tap, j] = w[p * 64 + j, c, tap] */
+        transpose(w + (p * NR * q.c + c0) * taps, q.c * taps, cols, nc * taps, tmp, NR);
+        for (idx c = 0; c < nc; c++)
+            for (idx kh = 0; kh < q.kh; kh++)
+                for (idx kw = 0; kw < q.kw; kw++)
+                    memcpy(dst + ((kw * q.kh + kh) * q.c + c0 + c) * NR, tmp + (c * taps + kh * q.kw + kw) * NR,
+                           NR * sizeof(float));
     }
     free(tmp);
 }
 
-/* Input-gradient weight panels for output channels [o0, o1): w (C_out, C, kH, kW) ->
- * w_b[p, kh, kw, o, j] = w[o, p * 64 + j, kh, kw] (zero for p * 64 + j >= C). */
-void im2win_pack_bwd(const idx *g, const float *w, float *w_b, idx o0, idx o1) {
+/* Input-gradient weight panels [p0, p1) (a group), for output channels [o0, o1): w (C_out, C, kH, kW) ->
+ * w_b[p - p0, kh, kw, o, j] = w[o, p * 64 + j, kh, kw] (zero for p * 64 + j >= C). */
+void im2win_pack_bwd(const idx *g, const float *w, float *w_b, idx p0, idx p1, idx o0, idx o1) {
     geom q = unpack(g);
     idx taps = q.kh * q.kw;
     for (idx o = o0; o < o1; o++) {
         const float *src = w + o * q.c * taps;
-        for (idx p = 0; p < q.cip / NR; p++) {
+        for (idx p = p0; p < p1; p++) {
             idx cols = min_i(NR, q.c - p * NR);
             for (idx tap = 0; tap < taps; tap++) {
-                float *d = w_b + ((p * taps + tap) * q.co + o) * NR;
+                float *d = w_b + (((p - p0) * taps + tap) * q.co + o) * NR;
                 idx j = 0;
                 for (; j < cols; j++) d[j] = src[(p * NR + j) * taps + tap];
                 for (; j < NR; j++) d[j] = 0.0f;
@@ -351,26 +369,33 @@ void im2win_pack_bwd(const idx *g, const float *w, float *w_b, idx o0, idx o1) {
     }
 }
 
-/* Bytes of scratch one call allocates (op 0: forward, 1: weight gradient, 2: input gradient). */
+/* Bytes of scratch one call allocates (op 0: forward, 1: weight gradient by lines, 2: input gradient,
+ * 3: weight gradient by tiles, its accumulator included). */
 idx im2win_scratch_bytes(const idx *g, int op) {
     geom q = unpack(g);
     if (op == 0) {
         idx rows = round_up(q.lb_fwd * q.wb, MR);
-        return (q.lb_fwd * q.wpp * q.k + NR) * 4 + rows * q.cop * 4 + rows * 8 + 64 * 3;
+        return (q.lb_fwd * q.wpp * q.k + NR) * 4 + rows * q.gf * NR * 4 + rows * 8 + 64 * 3;
     }
     if (op == 1) return (q.lb_bw * q.wpp * q.k + NR) * 4 + q.lb_bw * MR * 8 + q.lb_bw * 8 + 64 * 2;
+    if (op == 3)
+        return (q.lb_bwt * q.wpp * NR + NR) * 4 + q.cbw * q.kw * MR * NR * 4 + q.lb_bwt * MR * 8 + q.lb_bwt * 8 +
+               64 * 4;
     idx rows = round_up(q.rb_bi, MR);
-    return rows * q.cip * 4 + rows * q.kh * q.kw * 8 + (rows / MR) * q.kh * q.kw + q.kh * q.kw * (MR + 1) * 8 +
+    return rows * q.gb * NR * 4 + rows * q.kh * q.kw * 8 + (rows / MR) * q.kh * q.kw + q.kh * q.kw * (MR + 1) * 8 +
            q.co * 4 + 64 * 5;
 }
 
 /* Forward for pieces [l0, l1) (piece = (n * H_out + h_out) * ppl + w_out / wb; a whole line when
- * wb = W_out): y = conv(x) + bias. */
-void im2win_fwd(const idx *g, const float *x, const float *w_f, const float *bias, float *y, idx l0, idx l1) {
+ * wb = W_out) and the output channels of the panels [p0, p1), whose packed weights w_f holds:
+ * y = conv(x) + bias. */
+void im2win_fwd(const idx *g, const float *x, const float *w_f, const float *bias, float *y, idx p0, idx p1,
+                idx l0, idx l1) {
     geom q = unpack(g);
+    idx np = p1 - p0, ldo = np * NR, o0 = p0 * NR, nco = min_i(q.co, p1 * NR) - o0;
     idx lb = q.lb_fwd, rows_max = round_up(lb * q.wb, MR), strip_piece = q.wpp * q.k;
     float *strip = alloc64((size_t)(lb * strip_piece + NR) * 4);
-    float *obuf = alloc64((size_t)rows_max * q.cop * 4);
+    float *obuf = alloc64((size_t)rows_max * ldo * 4);
     const float **ap = alloc64((size_t)rows_max * sizeof(float *));
     idx nseg = q.dw == 1 ? 1 : q.kw, lseg = q.dw == 1 ? q.kw * q.k : q.k;
     idx kc = q.kc_fwd > 0 ? q.kc_fwd : lseg;
@@ -385,7 +410,7 @@ void im2win_fwd(const idx *g, const float *x, const float *w_f, const float *bia
         }
         idx tiles = (rows + MR - 1) / MR;
         for (idx r = rows; r < tiles * MR; r++) ap[r] = ap[rows - 1];
-        for (idx p = 0; p < q.cop / NR; p++) {
+        for (idx p = 0; p < np; p++) {
             for (idx s = 0; s < nseg; s++) {
                 for (idx k0 = 0; k0 < lseg; k0 += kc) {
                     idx len = min_i(kc, lseg - k0);
@@ -395,20 +420,20 @@ void im2win_fwd(const idx *g, const float *x, const float *w_f, const float *bia
                     for (idx t = 0; t < tiles; t++) {
                         const float *a[MR];
                         for (int i = 0; i < MR; i++) a[i] = ap[t * MR + i] + aoff;
-                        ukr(1, len, a, &bp, NR, obuf + t * MR * q.cop + p * NR, q.cop, acc);
+                        ukr(1, len, a, &bp, NR, obuf + t * MR * ldo + p * NR, ldo, acc);
                     }
                 }
             }
         }
         if (bias)
             for (idx r = 0; r < rows; r++)
-                for (idx o = 0; o < q.co; o++) obuf[r * q.cop + o] += bias[o];
+                for (idx o = 0; o < nco; o++) obuf[r * ldo + o] += bias[o0 + o];
         /* one transposed copy per run of consecutive output positions of one sample (whole lines of one
          * sample are consecutive (h_out, w_out) positions; a piece of a line is a run of its own) */
         for (idx l = 0, r = 0; l < nl;) {
             idx piece = b0 + l, line = piece / q.ppl, n = line / q.ho, oh = line % q.ho;
             idx run = q.ppl == 1 ? min_i(nl - l, q.ho - oh) : 1, len = q.ppl == 1 ? run * q.wo : piece_len(&q, piece);
-            transpose(obuf + r * q.cop, q.cop, len, q.co, y + (n * q.co * q.ho + oh) * q.wo + piece_w0(&q, piece),
+            transpose(obuf + r * ldo, ldo, len, nco, y + ((n * q.co + o0) * q.ho + oh) * q.wo + piece_w0(&q, piece),
                       q.ho * q.wo);
             l += run;
             r += len;
@@ -422,29 +447,34 @@ void im2win_fwd(const idx *g, const float *x, const float *w_f, const float *bia
 typedef struct {
     const idx *g;
     const float *x, *w, *bias;
-    float *y;
+    float *w_f, *y;
+    idx p0, p1;
 } fwd_ctx;
 
 static void fwd_chunk(const void *c, idx lo, idx hi, int worker) {
     const fwd_ctx *f = c;
     (void)worker;
-    im2win_fwd(f->g, f->x, f->w, f->bias, f->y, lo, hi);
+    im2win_fwd(f->g, f->x, f->w_f, f->bias, f->y, f->p0, f->p1, lo, hi);
 }
 
 static void pack_fwd_chunk(const void *c, idx lo, idx hi, int worker) {
     const fwd_ctx *f = c;
     (void)worker;
-    im2win_pack_fwd(f->g, f->x, f->y, lo, hi);
+    im2win_pack_fwd(f->g, f->w, f->w_f, f->p0, lo, hi);
 }
 
-/* The whole forward on `threads` threads: pack w (C_out, C, kH, kW) into w_f, then y = conv(x) + bias. */
+/* The whole forward on `threads` threads, one group of GF output-channel panels at a time: pack the group's
+ * panels of w (C_out, C, kH, kW) into w_f (GF panels), then y = conv(x) + bias for the group's channels. */
 void im2win_fwd_par(const idx *g, const float *x, const float *w, float *w_f, const float *bias, float *y,
                     int threads, idx grain) {
     geom q = unpack(g);
-    fwd_ctx pk = {g, w, NULL, NULL, w_f};
-    run_parallel(threads, q.cop / NR, 1, pack_fwd_chunk, &pk);
-    fwd_ctx f = {g, x, w_f, bias, y};
-    run_parallel(threads, q.n * q.ho * q.ppl, grain, fwd_chunk, &f);
+    idx panels = q.cop / NR;
+    for (idx p0 = 0; p0 < panels; p0 += q.gf) {
+        idx p1 = min_i(panels, p0 + q.gf), units = pack_fwd_units(&q, p1 - p0);
+        fwd_ctx f = {g, x, w, bias, w_f, y, p0, p1};
+        run_parallel(threads, units, (units + 2 * threads - 1) / (2 * threads), pack_fwd_chunk, &f);
+        run_parallel(threads, q.n * q.ho * q.ppl, grain, fwd_chunk, &f);
+    }
 }
 
 /* Weight gradient (tiles zeroed first if `zero`): dw_t[co, kw, k] += sum over the pieces [l0, l1) and their
@@ -492,13 +522,86 @@ void im2win_bwd_weight(const idx *g, const float *x, const float *dy, float *dw_
     free(b);
 }
 
+/* Units of the weight gradient by tiles: (64-row reduction panel, block of cbw output-channel tiles). */
+static idx dw_units(const geom *q) {
+    idx co_tiles = (q->co + MR - 1) / MR;
+    return q->kp * ((co_tiles + q->cbw - 1) / q->cbw);
+}
+
+/* Weight gradient straight into dw (C_out, C, kH, kW) for the units [u0, u1): unit u = kp * blocks + b covers
+ * the reduction indices k in [kp * 64, kp * 64 + 64) (k = kh * C + c) for every kernel column and the output
+ * channels of the tiles [b * cbw, (b + 1) * cbw). Each unit builds only those 64 columns of the strips and
+ * sums over every piece, in blocks of lb_bwt pieces taken in order (so the result does not depend on how
+ * the units are split over threads), into a (kW, cbw, MR, 64) accumulator, then writes the finished values. */
+void im2win_bwd_weight_units(const idx *g, const float *x, const float *dy, float *dw, idx u0, idx u1) {
+    geom q = unpack(g);
+    idx co_tiles = (q.co + MR - 1) / MR, blocks = (co_tiles + q.cbw - 1) / q.cbw, lb = q.lb_bwt;
+    idx lines = q.n * q.ho * q.ppl, sp = q.wpp * NR;
+    size_t strip_bytes = (size_t)(lb * sp + NR) * 4;
+    float *strip = alloc64(strip_bytes);
+    float *acc = alloc64((size_t)q.cbw * q.kw * MR * NR * 4);
+    const float **a = alloc64((size_t)lb * MR * sizeof(float *));
+    const float **b = alloc64((size_t)lb * sizeof(float *));
+    memset(strip, 0, strip_bytes); /* columns past K stay zero */
+    for (idx u = u0; u < u1; u++) {
+        idx k0 = (u / blocks) * NR, nk = min_i(NR, q.k - k0);
+        idx t0 = (u % blocks) * q.cbw, t1 = min_i(co_tiles, t0 + q.cbw), nt = t1 - t0;
+        if (lines <= 0) memset(acc, 0, (size_t)q.kw * nt * MR * NR * 4);
+        for (idx b0 = 0; b0 < lines; b0 += lb) {
+            idx nl = min_i(lb, lines - b0);
+            for (idx l = 0; l < nl; l++) build_cols(&q, x, b0 + l, k0, nk, strip + l * sp, NR);
+            int keep = b0 > 0;
+            for (idx ct = t0; ct < t1; ct++) {
+                for (idx j = 0; j < nl; j++) {
+                    idx piece = b0 + j, line = piece / q.ppl, n = line / q.ho, oh = line % q.ho;
+                    for (int i = 0; i < MR; i++) {
+                        idx o = min_i(ct * MR + i, q.co - 1);
+                        a[j * MR + i] = dy + ((n * q.co + o) * q.ho + oh) * q.wo + piece_w0(&q, piece);
+                    }
+                }
+                for (idx kw = 0; kw < q.kw; kw++) {
+                    for (idx j = 0; j < nl; j++) b[j] = strip + j * sp + kw * q.dw * NR;
+                    float *c = acc + (kw * nt + ct - t0) * MR * NR;
+                    if (q.ppl == 1) {
+                        ukr(nl, q.wo, a, b, q.sw * NR, c, NR, keep);
+                    } else { /* pieces of different lengths: one call each */
+                        for (idx j = 0; j < nl; j++)
+                            ukr(1, piece_len(&q, b0 + j), a + j * MR, b + j, q.sw * NR, c, NR, keep || j > 0);
+                    }
+                }
+            }
+        }
+        for (idx kw = 0; kw < q.kw; kw++)
+            for (idx ct = t0; ct < t1; ct++)
+                for (idx i = 0; i < MR && ct * MR + i < q.co; i++) {
+                    const float *src = acc + ((kw * nt + ct - t0) * MR + i) * NR;
+                    float *d = dw + (ct * MR + i) * q.c * q.kh * q.kw + kw;
+                    idx kh = k0 / q.c, c = k0 % q.c;
+                    for (idx j = 0; j < nk; j++) {
+                        d[(c * q.kh + kh) * q.kw] = src[j];
+                        if (++c == q.c) {
+                            c = 0;
+                            kh++;
+                        }
+                    }
+                }
+    }
+    free(strip);
+    free(acc);
+    free(a);
+    free(b);
+}
+
 /* Input gradient for rows [r0, r1) of the enumeration of input positions by residue class: class
  * (rh, rw) (rh < s_h, rw < s_w, in that order) holds the positions (n, h, w) with h % s_h == rh and
- * w % s_w == rw, in (n, h, w) order. Every position of dx is written exactly once. */
-void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *dx, idx r0, idx r1) {
+ * w % s_w == rw, in (n, h, w) order, and the input channels of the panels [p0, p1), whose packed weights w_b
+ * holds. Every position of dx is written exactly once per group of panels. */
+void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *dx, idx p0, idx p1, idx r0,
+                      idx r1) {
     geom q = unpack(g);
     idx rb = round_up(q.rb_bi, MR), taps = q.kh * q.kw, tiles_max = rb / MR;
-    float *xbuf = alloc64((size_t)rb * q.cip * 4);
+    idx np = p1 - p0, ldx = np * NR, c0 = p0 * NR, nc = min_i(q.c, p1 * NR) - c0;
+    float *xbuf = alloc64((size_t)rb * ldx * 4);
     const float **a = alloc64((size_t)rb * taps * sizeof(float *));
     char *active = alloc64((size_t)tiles_max * taps);
     const float **aseg = alloc64((size_t)taps * MR * sizeof(float *));
@@ -524,13 +627,13 @@ void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *
                     tap_id[ntap++] = kh * q.kw + kw;
                 }
             }
-            for (idx c0 = lo; c0 < hi; c0 += rb) {
-                idx rows = min_i(rb, hi - c0), tiles = (rows + MR - 1) / MR;
-                memset(xbuf, 0, (size_t)tiles * MR * q.cip * 4);
+            for (idx r00 = lo; r00 < hi; r00 += rb) {
+                idx rows = min_i(rb, hi - r00), tiles = (rows + MR - 1) / MR;
+                memset(xbuf, 0, (size_t)tiles * MR * ldx * 4);
                 for (idx t = 0; t < tiles; t++) {
                     idx rn[MR], rh_[MR], rw_[MR];
                     for (int i = 0; i < MR; i++) {
-                        idx r = c0 + min_i(t * MR + i, rows - 1), rem = r % (nh * nw);
+                        idx r = r00 + min_i(t * MR + i, rows - 1), rem = r % (nh * nw);
                         rn[i] = r / (nh * nw);
                         rh_[i] = rh + (rem / nw) * q.sh;
                         rw_[i] = rw + (rem % nw) * q.sw;
@@ -555,7 +658,7 @@ void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *
                 /* reduction in chunks of at most KC_BI steps, each one or more whole taps (C_out <= KC_BI) or a
                  * range of output channels of one tap: the weight chunk (<= 32 KiB) stays in L1 */
                 idx per = q.co <= KC_BI ? KC_BI / q.co : 1, step = q.co <= KC_BI ? q.co : KC_BI;
-                for (idx p = 0; p < q.cip / NR; p++) {
+                for (idx p = 0; p < np; p++) {
                     const float *wp = w_b + p * taps * q.co * NR;
                     for (idx s0 = 0; s0 < ntap; s0 += per) {
                         idx s1 = min_i(ntap, s0 + per);
@@ -569,7 +672,7 @@ void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *
                                     for (int i = 0; i < MR; i++) aseg[ns * MR + i] = at[i] + o0;
                                     b[ns++] = wp + (tap_id[s] * q.co + o0) * NR;
                                 }
-                                if (ns) ukr(ns, len, aseg, b, NR, xbuf + t * MR * q.cip + p * NR, q.cip, 1);
+                                if (ns) ukr(ns, len, aseg, b, NR, xbuf + t * MR * ldx + p * NR, ldx, 1);
                             }
                         }
                     }
@@ -577,18 +680,18 @@ void im2win_bwd_input(const idx *g, const float *dy_t, const float *w_b, float *
                 if (q.sh == 1 && q.sw == 1) {
                     /* rows of one sample are consecutive (h, w) positions: one transposed copy per sample */
                     for (idx i = 0; i < rows;) {
-                        idx r = c0 + i, n = r / (q.h * q.w), pos = r % (q.h * q.w);
+                        idx r = r00 + i, n = r / (q.h * q.w), pos = r % (q.h * q.w);
                         idx run = min_i(rows - i, q.h * q.w - pos);
-                        transpose(xbuf + i * q.cip, q.cip, run, q.c, dx + n * q.c * q.h * q.w + pos, q.h * q.w);
+                        transpose(xbuf + i * ldx, ldx, run, nc, dx + (n * q.c + c0) * q.h * q.w + pos, q.h * q.w);
                         i += run;
                     }
                 } else {
                     for (idx i = 0; i < rows; i++) {
-                        idx r = c0 + i, n = r / (nh * nw), rem = r % (nh * nw);
+                        idx r = r00 + i, n = r / (nh * nw), rem = r % (nh * nw);
                         idx h = rh + (rem / nw) * q.sh, w = rw + (rem % nw) * q.sw;
-                        const float *src = xbuf + i * q.cip;
-                        float *d = dx + (n * q.c * q.h + h) * q.w + w;
-                        for (idx c = 0; c < q.c; c++) d[c * q.h * q.w] = src[c];
+                        const float *src = xbuf + i * ldx;
+                        float *d = dx + ((n * q.c + c0) * q.h + h) * q.w + w;
+                        for (idx c = 0; c < nc; c++) d[c * q.h * q.w] = src[c];
                     }
                 }
             }
@@ -609,8 +712,8 @@ typedef struct {
     const idx *g;
     const float *x, *dy, *w;
     float *dy_t, *w_b, *dx;
-    float *acc;     /* nparts accumulators of `part` floats each */
-    idx part, tiles, lines;
+    float *acc;     /* lines mode: nparts accumulators of `part` floats each */
+    idx part, tiles, lines, p0, p1;
     char *used;     /* lines mode: worker i has zeroed (and used) accumulator i */
     const float **parts;
     idx nparts;
@@ -627,13 +730,13 @@ static void nhwc_chunk(const void *c, idx lo, idx hi, int worker) {
 static void pack_bwd_chunk(const void *c, idx lo, idx hi, int worker) {
     const bwd_ctx *b = c;
     (void)worker;
-    im2win_pack_bwd(b->g, b->w, b->w_b, lo, hi);
+    im2win_pack_bwd(b->g, b->w, b->w_b, b->p0, b->p1, lo, hi);
 }
 
 static void dx_chunk(const void *c, idx lo, idx hi, int worker) {
     const bwd_ctx *b = c;
     (void)worker;
-    im2win_bwd_input(b->g, b->dy_t, b->w_b, b->dx, lo, hi);
+    im2win_bwd_input(b->g, b->dy_t, b->w_b, b->dx, b->p0, b->p1, lo, hi);
 }
 
 static void dw_lines_chunk(const void *c, idx lo, idx hi, int worker) {
@@ -643,10 +746,10 @@ static void dw_lines_chunk(const void *c, idx lo, idx hi, int worker) {
     im2win_bwd_weight(b->g, b->x, b->dy, b->acc + worker * b->part, lo, hi, 0, b->tiles, first);
 }
 
-static void dw_tiles_chunk(const void *c, idx lo, idx hi, int worker) {
+static void dw_units_chunk(const void *c, idx lo, idx hi, int worker) {
     const bwd_ctx *b = c;
     (void)worker;
-    im2win_bwd_weight(b->g, b->x, b->dy, b->acc, 0, b->lines, lo, hi, 1);
+    im2win_bwd_weight_units(b->g, b->x, b->dy, b->dw, lo, hi);
 }
 
 static void finish_chunk(const void *c, idx lo, idx hi, int worker) {
@@ -655,31 +758,34 @@ static void finish_chunk(const void *c, idx lo, idx hi, int worker) {
     im2win_dw_finish(b->g, b->parts, b->nparts, b->dw, lo, hi);
 }
 
-/* Input gradient (if dx): dy -> dy_t (channels last), w -> w_b, then dx. Weight gradient (if dw): into the
- * accumulators acc (by_lines: `threads` of them, worker i sums its chunks of output rows into the i-th;
- * else one, chunks of tiles over every row), then dw in torch's layout. Chunk lengths: grain_x input
- * positions, grain_w output rows (by_lines) or tiles. */
+/* Input gradient (if dx): dy -> dy_t (channels last), then per group of GB input-channel panels: w -> w_b
+ * (the group's panels), dx for the group's channels. Weight gradient (if dw): by_lines: into the `threads`
+ * accumulators acc (worker i sums its chunks of output rows into the i-th), then dw in torch's layout; else
+ * units of (reduction panel, channel block) straight into dw (acc unused). Chunk lengths: grain_x input
+ * positions, grain_w output rows (by_lines) or units. */
 void im2win_bwd_par(const idx *g, const float *x, const float *dy, const float *w, float *dy_t, float *w_b,
                     float *dx, float *acc, float *dw, int by_lines, int threads, idx grain_x, idx grain_w) {
     geom q = unpack(g);
     idx co_tiles = (q.co + MR - 1) / MR, tiles = q.kw * q.kp * co_tiles;
-    bwd_ctx b = {g, x, dy, w, dy_t, w_b, dx, acc, tiles * MR * NR, tiles, q.n * q.ho * q.ppl, NULL, NULL, 0, dw};
+    bwd_ctx b = {g, x, dy, w, dy_t, w_b, dx, acc, tiles * MR * NR, tiles, q.n * q.ho * q.ppl, 0, 0, NULL, NULL, 0, dw};
     if (dx) {
         run_parallel(threads, q.n, 1, nhwc_chunk, &b);
-        run_parallel(threads, q.co, (q.co + 2 * threads - 1) / (2 * threads), pack_bwd_chunk, &b);
-        run_parallel(threads, q.n * q.h * q.w, grain_x, dx_chunk, &b);
+        idx panels = q.cip / NR;
+        for (idx p0 = 0; p0 < panels; p0 += q.gb) {
+            b.p0 = p0;
+            b.p1 = min_i(panels, p0 + q.gb);
+            run_parallel(threads, q.co, (q.co + 2 * threads - 1) / (2 * threads), pack_bwd_chunk, &b);
+            run_parallel(threads, q.n * q.h * q.w, grain_x, dx_chunk, &b);
+        }
     }
-    if (dw) {
-        int nparts = by_lines ? (threads > 0 ? threads : 1) : 1;
+    if (dw && !by_lines) {
+        run_parallel(threads, dw_units(&q), grain_w, dw_units_chunk, &b);
+    } else if (dw) {
+        int nparts = threads > 0 ? threads : 1;
         char *used = calloc((size_t)nparts, 1);
         const float **parts = malloc((size_t)nparts * sizeof(float *));
         b.used = used;
-        if (by_lines) {
-            run_parallel(threads, q.n * q.ho * q.ppl, grain_w, dw_lines_chunk, &b);
-        } else {
-            used[0] = 1;
-            run_parallel(threads, tiles, grain_w, dw_tiles_chunk, &b);
-        }
+        run_parallel(threads, q.n * q.ho * q.ppl, grain_w, dw_lines_chunk, &b);
         for (int i = 0; i < nparts; i++)
             if (used[i]) parts[b.nparts++] = acc + i * b.part;
         b.parts = parts;
