@@ -12,7 +12,15 @@ from sciconv.cli import main
 from sciconv.conv import get_backend
 from sciconv.conv.auto import AutoTable
 from sciconv.conv.signature import ConvCall
-from sciconv.conv.tuning import fit_crossover, measure_call, quick_grid, trace_pipeline, tune
+from sciconv.conv.tuning import (
+    REFERENCE_MARGIN,
+    Measurement,
+    fit_crossover,
+    measure_call,
+    quick_grid,
+    trace_pipeline,
+    tune,
+)
 
 
 class _Wrong:
@@ -121,6 +129,17 @@ class _Slow:
         return F.conv1d(*args)
 
     conv2d = conv3d = None
+
+
+def test_torch_is_kept_unless_beaten_by_more_than_the_margin() -> None:
+    """A backend within REFERENCE_MARGIN of torch does not replace it; a clear winner does; an incorrect
+    torch is never picked."""
+    slightly = 1.0 / (1 + REFERENCE_MARGIN / 2)
+    assert Measurement(_call(5), times={"torch": 1.0, "fft": slightly, "im2win": 2.0}).best == "torch"
+    assert Measurement(_call(5), times={"torch": 1.0, "fft": 0.8}).best == "fft"
+    assert Measurement(_call(5), times={"torch": 1.0, "fft": 1.2}).best == "torch"
+    broken = Measurement(_call(5), times={"torch": 1.0, "fft": slightly}, incorrect={"torch": "wrong"})
+    assert broken.best == "fft"
 
 
 def test_near_ties_are_measured_again_head_to_head() -> None:
