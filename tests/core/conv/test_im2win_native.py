@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,27 @@ from sciconv.conv import im2win_native
 from sciconv.conv.im2win import Im2winBackend, _resolve, backend, im2col_nbytes
 
 HAS_CC = any(shutil.which(name) for name in ("cc", "gcc"))
+
+
+def _select_runner(openmp: bool, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run the kernels on torch's OpenMP team (``openmp``) or on the Python thread pool. False when OpenMP is
+    asked for but the build has none: the Python pool is then what runs, already tested by its own case."""
+    if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
+        assert not im2win_native._state.openmp
+        return False
+    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
+    return True
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's thread count set to ``n`` inside the block, restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _native_used(out: torch.Tensor) -> bool:
@@ -140,16 +162,10 @@ def test_thread_counts(
 ) -> None:
     """Correct at 1 and 2 threads, on the OpenMP entry points and on the Python thread pool (the fallback
     for a library built without OpenMP or a process with a second OpenMP runtime)."""
-    if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state.openmp  # no OpenMP build: the Python pool is what runs
+    if not _select_runner(openmp, monkeypatch):
         return
-    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with _torch_threads(threads):
         _check({"x": x, "w": w, "bias": True, "kw": kw})
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("openmp", [True, False], ids=["openmp", "python-pool"])
@@ -168,47 +184,35 @@ def test_weights_packed_one_panel_at_a_time(
     """With the packed-weight budget below one panel, the forward and the input gradient run one group of one
     panel at a time, and with the weight-gradient accumulator budget below one tile the "tiles" units are
     one reduction panel x one channel tile: still torch's result, on both thread runners."""
-    if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state.openmp
+    if not _select_runner(openmp, monkeypatch):
         return
-    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
     monkeypatch.setattr(im2win_native, "PACK_BYTES", 1)
     monkeypatch.setattr(im2win_native, "ACC_BYTES", 1)
     monkeypatch.setattr(im2win_native, "_weight_grad_plan", lambda g: ("tiles", 0))
     s, pads, d, out = _resolve(2, x, w, kw.get("stride", 1), kw["padding"], kw.get("dilation", 1), 1)
     g = im2win_native.Geometry(x, w, s, (pads[0][0], pads[1][0]), d, out, threads)
     assert g.gf == g.gb == g.cbw == 1 and g.units == g.kpad // 64 * g.co_tiles
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with _torch_threads(threads):
         _check({"x": x, "w": w, "bias": True, "kw": kw})
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("openmp", [True, False], ids=["openmp", "python-pool"])
 def test_tiles_split_does_not_depend_on_the_thread_count(openmp: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The forward, the input gradient and the "tiles" weight gradient give bitwise the same result at 1 and 2
     threads (the channel blocks of the weight-gradient units differ, the order of each sum does not)."""
-    if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state.openmp
+    if not _select_runner(openmp, monkeypatch):
         return
-    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
     monkeypatch.setattr(im2win_native, "_weight_grad_plan", lambda g: ("tiles", 0))
     x, w = torch.randn(3, 16, 9, 9, requires_grad=True), torch.randn(140, 16, 3, 3, requires_grad=True)
     g = torch.randn(3, 140, 9, 9)
     blocks = [im2win_native.Geometry(x.shape, w.shape, (1, 1), (1, 1), (1, 1), (9, 9), t).cbw for t in (1, 2)]
     assert blocks[0] != blocks[1]
     results = []
-    before = torch.get_num_threads()
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
+    for threads in (1, 2):
+        with _torch_threads(threads):
             y = backend.conv2d(x, w, padding=1)
             assert _native_used(y)
             results.append((y, *torch.autograd.grad(y, (x, w), g)))
-    finally:
-        torch.set_num_threads(before)
     for a, b in zip(*results, strict=True):
         assert torch.equal(a, b)
     ref = F.conv2d(x, w, padding=1)
@@ -222,13 +226,9 @@ def test_weight_gradient_split_by_lines_and_by_tiles() -> None:
     assert im2win_native._weight_grad_plan(g)[0] == "lines"
     big = im2win_native.Geometry((2, 512, 4, 4), (512, 512, 3, 3), (1, 1), (1, 1), (1, 1), (4, 4), 2)
     assert im2win_native._weight_grad_plan(big)[0] == "tiles"
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with _torch_threads(2):
         _check({"x": (2, 160, 4, 4), "w": (70, 160, 3, 3), "bias": False, "kw": {"padding": 1}})
         _check({"x": (4, 8, 10, 10), "w": (12, 8, 3, 3), "bias": False, "kw": {"padding": 1}})
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("openmp", [True, False], ids=["openmp", "python-pool"])
@@ -242,20 +242,14 @@ def test_weight_gradient_split_by_lines_and_by_tiles() -> None:
 )
 def test_rows_cut_into_pieces(openmp: bool, x: tuple, w: tuple, kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Output rows whose window strip is too wide are processed in pieces of ``wb`` columns (ragged last)."""
-    if openmp and not (im2win_native.available() and im2win_native.load().im2win_openmp()):
-        assert not im2win_native._state.openmp  # no OpenMP build: the Python pool is what runs
+    if not _select_runner(openmp, monkeypatch):
         return
-    monkeypatch.setattr(im2win_native._state, "openmp", openmp)
     monkeypatch.setattr(im2win_native, "PIECE_BYTES", 1500)
     s, pads, d, out = _resolve(2, x, w, kw.get("stride", 1), kw["padding"], kw.get("dilation", 1), 1)
     g = im2win_native.Geometry(x, w, s, (pads[0][0], pads[1][0]), d, out, 2)
     assert 1 < g.wb < out[1] and out[1] % g.wb  # several pieces per row, the last one shorter
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with _torch_threads(2):
         _check({"x": x, "w": w, "bias": True, "kw": kw})
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_any_worker_may_take_any_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,13 +261,9 @@ def test_any_worker_may_take_any_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(im2win_native, "_parallel", last_first)
     monkeypatch.setattr(im2win_native._state, "openmp", False)  # the Python-pool path
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with _torch_threads(2):
         _check({"x": (4, 8, 10, 10), "w": (12, 8, 3, 3), "bias": True, "kw": {"padding": 1}})
         _check({"x": (2, 160, 4, 4), "w": (70, 160, 3, 3), "bias": False, "kw": {"padding": 1}})
-    finally:
-        torch.set_num_threads(before)
 
 
 @settings(max_examples=20, deadline=None)
