@@ -1,0 +1,68 @@
+"""The plugin kit: the mechanics every domain plugin needs, written once.
+
+A plugin holds its field's knowledge (readers and writers of the field's formats, the simulator, the
+models, the protocol); everything below is shared, so that every plugin caches, splits, checks paths,
+aggregates, tabulates and plots the same way:
+
+- :func:`cached_simulation`: simulate once into a cache keyed by the parameters, written atomically,
+  reused (and said so) by later runs;
+- :func:`random_split`, :func:`stratified_split`, :func:`grouped_split`, :func:`split_sizes`: seeded splits
+  with one rounding rule, grouped ones keeping every subject / recording / patient in one split;
+- :func:`require_root`, :func:`require_file`: ``dataset.params.root`` checks with one message format;
+- :func:`atomic_directory`, :func:`atomic_path`, :func:`atomic_write_text`: whole folders and files
+  that appear complete or not at all;
+- :func:`derive_seed`, :func:`seeded`, :func:`torch_threads`: named seeds and scoped RNG / thread state;
+- :func:`summarize` (mean ± SE or SD, named as such), :func:`markdown_table`, :func:`new_figure` and
+  :func:`save_figure` for reports, and :class:`Published` for the published numbers a plugin quotes from
+  its ``published.py``; :func:`accuracy` for classification;
+- :func:`power_law_noise` and :func:`coloured_noise`: 1/f and spectrally shaped background noise.
+
+Importing the kit does not import torch.
+"""
+
+from __future__ import annotations
+
+from sciconv.atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text
+from sciconv.kit.aggregate import Summary, summarize
+from sciconv.kit.figures import new_figure, save_figure
+from sciconv.kit.metrics import accuracy
+from sciconv.kit.noise import coloured_noise, power_law_noise
+from sciconv.kit.paths import require_file, require_root
+from sciconv.kit.published import Published
+from sciconv.kit.simulation_cache import cached_simulation, default_cache_dir, parameter_key
+from sciconv.kit.splits import check_disjoint, grouped_split, random_split, split_size, split_sizes, stratified_split
+from sciconv.kit.tables import markdown_table
+from sciconv.report import format_number
+from sciconv.seeding import derive_seed, seed_everything, seeded, torch_threads
+
+__all__ = [
+    "Published",
+    "Summary",
+    "accuracy",
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "cached_simulation",
+    "check_disjoint",
+    "coloured_noise",
+    "default_cache_dir",
+    "derive_seed",
+    "format_number",
+    "grouped_split",
+    "markdown_table",
+    "new_figure",
+    "parameter_key",
+    "power_law_noise",
+    "random_split",
+    "require_file",
+    "require_root",
+    "save_figure",
+    "seed_everything",
+    "seeded",
+    "split_size",
+    "split_sizes",
+    "stratified_split",
+    "summarize",
+    "torch_threads",
+]
