@@ -31,7 +31,8 @@ import matplotlib.pyplot as plt
 from sciconv.conv import get_backend
 from sciconv.conv.auto import AutoBackend
 from sciconv.conv.signature import ConvCall
-from sciconv.conv.tuning import Measurement, default_grid, measure_call, shape_series, trace_pipeline, tune
+from sciconv.conv.tuning import Measurement, default_grid, measure_call, shape_series, tune
+from sciconv.tracing import trace_pipeline
 
 SINGLE = ("torch", "fft", "im2win")
 

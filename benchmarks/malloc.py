@@ -96,7 +96,7 @@ def main() -> None:
     for case in args.cases:
         spec = "{}"
         if case in ("bci-ssvep", "demo-signal"):  # the task's model spec needs the data: found once, here
-            from sciconv.conv.tuning import pipeline_model
+            from sciconv.tracing import pipeline_model
 
             spec = json.dumps(pipeline_model(case)[1].to_dict())
         samples: dict[bool, list[float]] = {False: [], True: []}

@@ -17,10 +17,10 @@ Importing ``sciconv`` does not import torch; that happens when a run starts.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sciconv._version import __version__
 from sciconv.components import DataBundle, DatasetBase, ResultRow, TaskBase, TaskResult
 from sciconv.errors import CheckpointError, ConfigError, DataError, NotFoundError, PluginError, SciconvError
 from sciconv.hookspecs import hookimpl
@@ -29,11 +29,6 @@ from sciconv.spec import DataSpec
 if TYPE_CHECKING:
     from sciconv.context import RunContext
     from sciconv.pipeline import Overrides, Pipeline, RunResult
-
-try:
-    __version__ = version("sciconv")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
 
 
 def run(

@@ -123,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None and args.run_dir is not None:
         raise ConfigError("pipeline run: --run-dir and --resume cannot be used together")
     if args.nproc is not None and args.nproc != 1:
-        from sciconv.distributed import launch_pipeline, launched_by_torchrun
+        from sciconv.distributed import launched_by_torchrun
+        from sciconv.launcher import launch_pipeline
 
         if launched_by_torchrun():
             raise ConfigError("pipeline run: --nproc cannot be used in a process that torchrun already started")
@@ -158,7 +159,8 @@ def cmd_bench_conv(args: argparse.Namespace) -> int:
     from sciconv.conv import available_backends, get_backend
     from sciconv.conv.auto import AutoTable, default_cache_path
     from sciconv.conv.auto import backend as auto_backend
-    from sciconv.conv.tuning import Measurement, default_grid, quick_grid, trace_pipeline, tune
+    from sciconv.conv.tuning import Measurement, default_grid, quick_grid, tune
+    from sciconv.tracing import trace_pipeline
 
     path = Path(args.cache) if args.cache else default_cache_path()
     base = None

@@ -11,7 +11,7 @@ sets training, convolution-backend, parallelism and output options::
 
 Unknown keys are rejected with a did-you-mean; command-line overrides ``key.sub=value`` are parsed as
 YAML values and validated like the file. The component parameters (``*.params``) are checked
-against the registered component's signature by :func:`sciconv.pipeline.validate_components`.
+against the registered component's signature by :func:`sciconv.params.check_params`.
 """
 
 from __future__ import annotations

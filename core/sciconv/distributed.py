@@ -1,10 +1,9 @@
-"""Data-parallel training on PyTorch's distributed engine.
+"""Data-parallel training on PyTorch's distributed engine: the process group and its collectives.
 
-A run becomes distributed when it is started by torchrun's machinery: ``pipeline run NAME --nproc N``
-launches N local worker processes through :func:`torch.distributed.launcher.api.elastic_launch` (what
-``torchrun`` itself runs), and ``torchrun ... -m sciconv run NAME`` does the same across machines. Each
-worker finds ``RANK``/``WORLD_SIZE``/``MASTER_ADDR`` in its environment, and :func:`setup` joins the
-process group (gloo on CPU, NCCL on GPUs, one GPU per local rank).
+A run becomes distributed when it is started by torchrun's machinery (:mod:`sciconv.launcher` for
+``pipeline run NAME --nproc N``, or ``torchrun ... -m sciconv run NAME`` across machines). Each worker
+finds ``RANK``/``WORLD_SIZE``/``MASTER_ADDR`` in its environment, and :func:`setup` joins the process
+group (gloo on CPU, NCCL on GPUs, one GPU per local rank).
 
 Every rank runs the whole task, so a task needs no distributed code of its own. The core engine then
 wraps each fit's model in :class:`~torch.nn.parallel.DistributedDataParallel` and gives every rank its
@@ -13,8 +12,10 @@ the same on every rank; only rank 0 writes the run directory (see :mod:`sciconv.
 jobs (:mod:`sciconv.parallel`) are shared among the ranks instead of starting joblib workers in each.
 
 A rank that fails ends the job: the launcher stops the other ranks (they receive SIGTERM, which raises
-:class:`RankTerminated` in them), collectives give up after ``parallel.timeout_s``, and
-:func:`launch_pipeline` reports the failing rank's error.
+:class:`RankTerminated` in them), and collectives give up after ``parallel.timeout_s``.
+
+This module imports nothing of sciconv but its errors (torch only inside the functions), so the engine,
+the job runner and the run context may all use it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import signal
-import sys
 import tarfile
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -217,181 +215,3 @@ def unpack_directory(data: bytes, path: Path) -> None:
     """Unpack :func:`pack_directory`'s bytes into ``path``."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
         tar.extractall(str(path), filter="data")
-
-
-# --- launching ----------------------------------------------------------------------------------
-
-
-def launch(
-    fn: Callable[..., Any],
-    args: Sequence[Any],
-    nproc: int,
-    *,
-    debug: bool = False,
-) -> dict[int, Any]:
-    """Run ``fn(*args)`` in ``nproc`` local worker processes under torchrun's launcher (a c10d
-    rendezvous on a free local port, no restarts) and return each rank's return value.
-
-    ``fn`` must be importable by name (a module-level function). A worker that fails stops the others;
-    the failure is raised as :class:`DistributedError` naming the rank and its error. The launcher's own
-    log (every start and stop, the failing rank's traceback) is shown with ``debug`` only.
-    """
-    if nproc < 1:
-        raise ConfigError(f"--nproc: expected at least 1 process, got {nproc}")
-    import logging
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        rdzv_configs={"timeout": 120},
-        max_restarts=0,
-        monitor_interval=0.1,
-        start_method="spawn",
-        shutdown_timeout=5,
-    )
-    loggers = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.multiprocessing")]
-    saved_levels = [logger.level for logger in loggers]
-    if not debug:
-        for logger in loggers:
-            logger.setLevel(logging.CRITICAL)
-    try:
-        return elastic_launch(config, _entry)(fn, *args)
-    except ChildFailedError as exc:
-        raise DistributedError(_describe_failure(exc)) from None
-    finally:
-        for logger, level in zip(loggers, saved_levels, strict=True):
-            logger.setLevel(level)
-
-
-def _entry(fn: Callable[..., Any], *args: Any) -> Any:
-    """A worker's entry point: ``fn(*args)`` with the error recorded for the launcher (torchelastic's
-    ``@record``)."""
-    from torch.distributed.elastic.multiprocessing.errors import record
-
-    try:
-        return record(fn)(*args)
-    except RankTerminated:
-        raise SystemExit(128 + signal.SIGTERM) from None  # stopped because of another rank: nothing to show
-
-
-_SOURCE_LOCATION = re.compile(r"\[[^\]]*\.(?:cc|cpp|h):\d+\] ")
-
-
-def _describe_failure(exc: Any) -> str:
-    """The failing rank's error, preferring a rank's own exception over the ranks stopped because of it."""
-    failures = sorted(exc.failures.items(), key=lambda item: (item[1].timestamp, item[0]))
-
-    def message(failure: Any) -> str:
-        data = failure.message
-        if isinstance(data, dict):
-            data = data.get("message", "")
-        return str(data or "")
-
-    def secondary(failure: Any) -> bool:
-        text = message(failure)
-        return (
-            not isinstance(failure.message, dict)  # no recorded exception: killed, or stopped by the launcher
-            or text.startswith(("DistBackendError", "DistNetworkError"))
-            or "Connection closed by peer" in text
-            or "Connection reset by peer" in text
-        )
-
-    primary = [item for item in failures if not secondary(item[1])] or failures
-    rank, failure = primary[0]
-    text = _SOURCE_LOCATION.sub("", message(failure))
-    if "timed out" in text.lower() or "timeout" in text.lower():
-        text += " (a rank stopped answering for longer than parallel.timeout_s)"
-    if not text or not isinstance(failure.message, dict):
-        signal_name = failure.signal_name()
-        text = f"killed by {signal_name}" if signal_name != "<N/A>" else f"exited with code {failure.exitcode}"
-    others = sorted(r for r, _ in failures if r != rank)
-    tail = f" (ranks {', '.join(map(str, others))} stopped with it)" if others else ""
-    return f"rank {rank} failed: {text}{tail}"
-
-
-# --- pipelines ----------------------------------------------------------------------------------
-
-
-def launch_pipeline(
-    target: str | None,
-    overrides: Sequence[str],
-    *,
-    nproc: int,
-    run_dir: str | None,
-    resume: str | None,
-    debug: bool = False,
-) -> dict[str, Any]:
-    """``pipeline run ... --nproc N``: validate the pipeline here, then run it in ``N`` ranks.
-
-    Returns rank 0's ``{"metrics": ..., "run_dir": ...}``. The run directory is claimed before the
-    workers start (so a refused ``--run-dir`` costs nothing) and removed again if they fail before
-    writing anything into it.
-    """
-    from sciconv.pipeline import load_pipeline, load_run
-    from sciconv.rundir import RunDir
-
-    if resume is not None:
-        load_run(resume, list(overrides))  # validated here, before any process starts
-        created, run_dir = False, resume
-    else:
-        if target is None:
-            raise ConfigError("name a pipeline (or a pipeline file) to run")
-        pipe = load_pipeline(target, list(overrides))
-        rd, created = RunDir.create(pipe.config.output.root, pipe.config.name, run_dir)
-        run_dir = str(rd.path)
-    assert run_dir is not None
-    try:
-        worker_args = (target, list(overrides), None if resume is not None else run_dir, resume)
-        results = launch(_pipeline_worker, worker_args, nproc, debug=debug)
-    except DistributedError as exc:
-        _record_root_cause(RunDir(Path(run_dir)), str(exc))
-        raise
-    finally:
-        if created and Path(run_dir).is_dir() and not any(Path(run_dir).iterdir()):
-            Path(run_dir).rmdir()
-    return results[0]
-
-
-def _record_root_cause(rd: Any, cause: str) -> None:
-    """Put the failing rank's error into ``status.json`` (rank 0 only saw its side of it, e.g. a closed
-    connection)."""
-    import json
-
-    from sciconv.atomic import atomic_write_text
-
-    try:
-        status = json.loads(rd.status_file.read_text())
-    except (OSError, ValueError):
-        return
-    if status.get("status") not in ("failed", "interrupted"):
-        return
-    status["rank0_error"] = status.get("error")
-    status["error"] = cause
-    atomic_write_text(rd.status_file, json.dumps(status, indent=2, default=str) + "\n")
-
-
-def _pipeline_worker(
-    target: str | None, overrides: list[str], run_dir: str | None, resume: str | None
-) -> dict[str, Any] | None:
-    """One rank of ``pipeline run --nproc``: the same run as a single process (see :func:`sciconv.run`)."""
-    import warnings
-
-    from sciconv.pipeline import run
-
-    if int(os.environ.get("RANK", "0")) != 0:
-        warnings.simplefilter("ignore")  # rank 0 shows them once
-    try:
-        result = run(target, overrides, run_dir=run_dir, resume=resume)
-    finally:
-        teardown()
-        sys.stdout.flush()
-    if int(os.environ.get("RANK", "0")) != 0:
-        return None
-    return {"metrics": result.metrics, "run_dir": str(result.run_dir)}

@@ -13,9 +13,7 @@ predictions are gathered, and rank 0 alone writes checkpoints, which hold every 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 import sys
 import time
 import warnings
@@ -24,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler, Subset
@@ -43,6 +40,7 @@ from sciconv.checkpoint import (
 from sciconv.config import SchedulerConfig, TrainConfig
 from sciconv.errors import CheckpointError, ConfigError
 from sciconv.malloc import tune_malloc
+from sciconv.seeding import derive_seed, seed_everything
 
 # Keep freed tensor memory for reuse instead of returning it to the OS after every step (glibc only; 1.3x to
 # 1.9x faster training steps of real pipelines in benchmarks/malloc.py). SCICONV_MALLOC_TUNING=0 disables it.
@@ -51,13 +49,6 @@ tune_malloc()
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 """``metric(outputs, targets) -> float`` over a whole split (outputs and targets on CPU)."""
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python's, numpy's and torch's global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,11 +69,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
-
-
-def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of samples whose arg-max output is the target class. ``outputs``: (N, C) scores."""
-    return float((outputs.argmax(dim=1) == targets).float().mean().item())
 
 
 @dataclass
@@ -522,13 +508,6 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
-def derive_seed(seed: int, name: str) -> int:
-    """A seed for the named part of a run (a fit, a fold, a subject), derived from the run's seed, so that
-    each part is reproducible whatever ran before it or in which process. Returns a 63-bit integer."""
-    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 def _clone_module_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -604,9 +583,6 @@ __all__ = [
     "Engine",
     "FitResult",
     "Metric",
-    "accuracy",
-    "derive_seed",
     "resolve_device",
-    "seed_everything",
     "to_device",
 ]

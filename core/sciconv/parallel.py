@@ -2,7 +2,7 @@
 
 :func:`run_jobs` runs ``fn`` once per :class:`Job` with joblib (loky worker processes), in job order
 or, with ``n_jobs=1``, one after the other in this process. Every job runs with the global RNGs seeded
-from the run's seed and the job's name (:func:`~sciconv.engine.derive_seed`) and with a fixed number of
+from the run's seed and the job's name (:func:`~sciconv.seeding.derive_seed`) and with a fixed number of
 torch threads, so its result does not depend on how many workers there are, which worker ran it, or
 what ran before it. In serial mode the caller's RNG state is restored after each job, as if the job had
 run elsewhere.
@@ -15,15 +15,13 @@ results, so every rank ends with the full list.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import numpy as np
-
 from sciconv import distributed
 from sciconv.errors import ConfigError
+from sciconv.seeding import derive_seed, seeded, torch_threads
 
 T = TypeVar("T")
 
@@ -82,8 +80,6 @@ def run_jobs(
     Returns:
         The results, in the order of ``jobs``.
     """
-    from sciconv.engine import derive_seed
-
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -132,26 +128,10 @@ def _indexed_call(index: int, fn: Callable[..., T], job: Job, seed: int, threads
 
 
 def _call(fn: Callable[..., T], job: Job, seed: int, threads: int | None, *, restore: bool) -> T:
-    """Run one job seeded and with ``threads`` torch threads; with ``restore`` put this process's RNG
-    states and thread count back afterwards."""
-    import torch
-
-    saved_threads = torch.get_num_threads()
-    saved = (random.getstate(), np.random.get_state(), torch.random.get_rng_state()) if restore else None
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        torch.manual_seed(seed)
+    """Run one job seeded (:func:`~sciconv.seeding.seeded`) and with ``threads`` torch threads, then put this
+    process's thread count back and, with ``restore``, its RNG states."""
+    with torch_threads(threads), seeded(seed, restore=restore):
         return fn(*job.args, **job.kwargs)
-    finally:
-        if threads is not None:
-            torch.set_num_threads(saved_threads)
-        if saved is not None:
-            random.setstate(saved[0])
-            np.random.set_state(saved[1])
-            torch.random.set_rng_state(saved[2])
 
 
 __all__ = ["Job", "effective_n_jobs", "job_slots", "run_jobs", "threads_for"]

@@ -3,17 +3,16 @@
 ``load_pipeline(name_or_file, overrides)`` gives a :class:`Pipeline` whose configuration (and, for
 scripting, whose dataset / model / task objects) can be changed in code before :meth:`Pipeline.run`.
 ``run(...)`` does both in one call and returns a :class:`RunResult`.
+
+:class:`RunResult` and ``environment()`` are defined in :mod:`sciconv.runner` (which this module runs and
+which imports nothing of it) and stay importable from here.
 """
 
 from __future__ import annotations
 
 import inspect
-import platform
 import sys
-import time
-import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,10 @@ from sciconv.config import (
     override_sources,
     validate_config,
 )
-from sciconv.errors import ConfigError, NotFoundError, SciconvError, did_you_mean
+from sciconv.errors import ConfigError, NotFoundError, SciconvError
+from sciconv.params import check_params
 from sciconv.registry import Registry, get_registry, singular
+from sciconv.runner import Components, RunResult, environment, execute  # noqa: F401 - environment re-exported
 
 Overrides = Mapping[str, Any] | Iterable[str]
 
@@ -49,68 +50,7 @@ def resolve_pipeline_file(target: str | Path, registry: Registry | None = None) 
         raise NotFoundError(f"{exc} (see `pipeline list`)") from None
 
 
-# --- component parameters -----------------------------------------------------------------------
-
-
-def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``params`` against ``factory``'s keyword signature and coerce them to its annotations.
-
-    For models the first parameter (the :class:`DataSpec`) is not a pipeline parameter. Unknown
-    names get a did-you-mean, missing required ones are named, and values that do not fit the
-    annotation are reported with the expected type.
-    """
-    from pydantic import TypeAdapter, ValidationError
-
-    where = f"{kind}.params"
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return dict(params)
-    parameters = list(signature.parameters.values())
-    if kind == "model":
-        if not parameters:
-            raise ConfigError(f"model {name!r}: its factory takes no DataSpec argument")
-        parameters = parameters[1:]
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    named = {p.name: p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:
-        hints = {}
-    checked: dict[str, Any] = {}
-    for key, value in params.items():
-        if key not in named:
-            if accepts_any:
-                checked[key] = value
-                continue
-            if key == "n_jobs" and kind == "task":
-                raise ConfigError(
-                    f"{where}.n_jobs: task {name!r} takes its worker count from the pipeline's parallel.n_jobs;"
-                    " move the setting there"
-                )
-            raise ConfigError(
-                f"{where}: unknown parameter {key!r} for {kind} {name!r}{did_you_mean(key, named)}"
-                f" (accepted: {', '.join(named) or 'none'})"
-            )
-        hint = hints.get(key)
-        if hint is None or hint is Any:
-            checked[key] = value
-            continue
-        try:
-            checked[key] = TypeAdapter(hint).validate_python(value)
-        except ValidationError as exc:
-            expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-            msg = exc.errors()[0]["msg"].lower()
-            raise ConfigError(
-                f"{where}.{key}: expected {expected} for {kind} {name!r}, got {value!r} ({msg})"
-            ) from None
-        except Exception:
-            checked[key] = value
-    missing = [p.name for p in named.values() if p.default is inspect.Parameter.empty and p.name not in params]
-    if missing:
-        raise ConfigError(f"{where}: {kind} {name!r} requires {', '.join(repr(m) for m in missing)}")
-    return checked
+# --- components -------------------------------------------------------------------------------
 
 
 def _instantiate(kind: str, name: str, factory: Callable[..., Any], params: Mapping[str, Any]) -> Any:
@@ -123,18 +63,6 @@ def _instantiate(kind: str, name: str, factory: Callable[..., Any], params: Mapp
 
 
 # --- the pipeline object ------------------------------------------------------------------------
-
-
-@dataclass
-class RunResult:
-    """What :func:`run` returns: final metrics, the run directory and the trained model."""
-
-    metrics: dict[str, Any]
-    run_dir: Path
-    model: Any
-    config: PipelineConfig
-    history: list[dict[str, Any]] = field(default_factory=list)
-    table: list[Any] = field(default_factory=list)
 
 
 class Pipeline:
@@ -198,7 +126,7 @@ class Pipeline:
         except NotFoundError as exc:
             raise ConfigError(f"conv.backend: {exc}") from None
 
-    def _build(self) -> tuple[Any, Callable[..., Any], dict[str, Any], Any]:
+    def _build(self) -> Components:
         def instantiate(kind: str) -> Any:
             factory, name = self._resolve(kind)
             return _instantiate(
@@ -215,16 +143,21 @@ class Pipeline:
                 factory,
                 check_params("model", name, factory, self.config.model.params),
             )
-        return dataset, model_factory, model_params, task
+        return Components(dataset, model_factory, model_params, task)
 
     def resolved_config(self) -> dict[str, Any]:
-        """The configuration as saved with the run (custom objects recorded as ``python:...``)."""
+        """The configuration as saved with the run (custom objects recorded as ``python:...``, components
+        named by a deprecated alias recorded under their current name)."""
         data = self.config.to_dict()
+        registry = get_registry()
         for kind in ("dataset", "model", "task"):
             obj = getattr(self, kind)
             if obj is not None:
                 target = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
                 data[kind]["name"] = f"python:{target.__module__}.{target.__qualname__}"
+            else:
+                data[kind]["name"] = registry.canonical_name(kind + "s", data[kind]["name"])
+        data["conv"]["backend"] = registry.canonical_name("conv_backends", data["conv"]["backend"])
         return data
 
     # -- running -------------------------------------------------------------------------------
@@ -242,10 +175,10 @@ class Pipeline:
         before its first checkpoint, what it wrote is removed; after that the directory stays (with
         ``status.json`` saying failed) so that ``--resume`` can continue it.
         """
-        from sciconv.runner import execute
-
         self.validate()
-        return execute(self, run_dir=run_dir, resume=resume, log=log or _log_stderr)
+        return execute(
+            self.config, self._build, self.resolved_config, run_dir=run_dir, resume=resume, log=log or _log_stderr
+        )
 
 
 def load_pipeline(target: str | Path, overrides: Overrides = (), check_values: bool = True) -> Pipeline:
@@ -302,18 +235,3 @@ def run(
     if target is None:
         raise ConfigError("name a pipeline (or a pipeline file) to run")
     return load_pipeline(target, overrides).run(run_dir)
-
-
-def environment() -> dict[str, str]:
-    """Versions recorded with every run."""
-    import torch
-
-    from sciconv import __version__
-
-    return {
-        "sciconv": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }

@@ -1,38 +1,97 @@
-"""Executes a validated :class:`~sciconv.pipeline.Pipeline` into its run directory."""
+"""Executes a validated pipeline into its run directory, and what a run returns (:class:`RunResult`).
+
+:func:`execute` takes the pipeline's validated configuration, a callable that builds its components and
+one that gives the configuration to save with the run; :meth:`sciconv.pipeline.Pipeline.run` passes its
+own. The runner imports nothing of :mod:`sciconv.pipeline`, which sits above it.
+"""
 
 from __future__ import annotations
 
+import platform
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sciconv import distributed
 from sciconv.atomic import atomic_write_bytes
 from sciconv.components import TaskResult
-from sciconv.context import RunContext
+from sciconv.config import PipelineConfig
 from sciconv.errors import CheckpointError, SciconvError
-from sciconv.pipeline import Pipeline, RunResult, environment
 from sciconv.report import plot_training_curves, render_report
 from sciconv.rundir import RunDir, flatten_metrics
 
 _HISTORY_FLUSH_S = 5.0
 
 
+@dataclass
+class RunResult:
+    """What :func:`sciconv.run` returns: final metrics, the run directory and the trained model."""
+
+    metrics: dict[str, Any]
+    run_dir: Path
+    model: Any
+    config: PipelineConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+    table: list[Any] = field(default_factory=list)
+
+
+class Components(NamedTuple):
+    """A pipeline's built components, as a run uses them."""
+
+    dataset: Any
+    model_factory: Callable[..., Any]
+    model_params: dict[str, Any]
+    task: Any
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What :func:`execute` was given, as the rank's run passes it on."""
+
+    config: PipelineConfig
+    build: Callable[[], Components]
+    resolved_config: Callable[[], dict[str, Any]]
+
+
+def environment() -> dict[str, str]:
+    """Versions recorded with every run."""
+    import torch
+
+    from sciconv._version import __version__
+
+    return {
+        "sciconv": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
 def execute(
-    pipe: Pipeline, *, run_dir: str | Path | None, resume: str | Path | None, log: Callable[[str], None]
+    config: PipelineConfig,
+    build: Callable[[], Components],
+    resolved_config: Callable[[], dict[str, Any]],
+    *,
+    run_dir: str | Path | None,
+    resume: str | Path | None,
+    log: Callable[[str], None],
 ) -> RunResult:
     """Build the components, run the task, and write the run directory (see :mod:`sciconv.rundir`).
 
+    ``config`` is the validated pipeline, ``build()`` builds its components (called once the run directory
+    is claimed) and ``resolved_config()`` gives the configuration saved as the run's ``config.yaml``.
     Launched by torchrun (``WORLD_SIZE`` > 1), this process first joins the process group
     (:func:`sciconv.distributed.setup`); rank 0 then writes the run directory as a single process would.
     """
-    config = pipe.config
     world = distributed.setup(config.train.device, config.parallel.timeout_s)
+    run = _Run(config, build, resolved_config)
     if not world.is_main:
-        return _execute_other_rank(pipe, resume=resume, world=world)
+        return _execute_other_rank(run, resume=resume, world=world)
     # The run directory is claimed first, so that a refused --run-dir costs nothing.
     previous: dict[Path, bytes] = {}
     if resume is not None:
@@ -46,10 +105,10 @@ def execute(
         distributed.broadcast_object(
             (str(rd.path), distributed.pack_directory(rd.path) if resume is not None else None)
         )
-    return _execute(pipe, rd, created, previous, resume=resume, log=log, world=world)
+    return _execute(run, rd, created, previous, resume=resume, log=log, world=world)
 
 
-def _execute_other_rank(pipe: Pipeline, *, resume: str | Path | None, world: distributed.World) -> RunResult:
+def _execute_other_rank(run: _Run, *, resume: str | Path | None, world: distributed.World) -> RunResult:
     """A rank other than 0: the same run, against a private scratch copy of rank 0's run directory (the
     state of a resumed run included), removed at the end. Only rank 0 writes the real one; this rank logs
     nothing."""
@@ -58,7 +117,7 @@ def _execute_other_rank(pipe: Pipeline, *, resume: str | Path | None, world: dis
     try:
         if packed is not None:
             distributed.unpack_directory(packed, scratch)
-        result = _execute(pipe, RunDir(scratch), False, {}, resume=resume, log=lambda message: None, world=world)
+        result = _execute(run, RunDir(scratch), False, {}, resume=resume, log=lambda message: None, world=world)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result.run_dir = Path(path)
@@ -66,7 +125,7 @@ def _execute_other_rank(pipe: Pipeline, *, resume: str | Path | None, world: dis
 
 
 def _execute(
-    pipe: Pipeline,
+    run: _Run,
     rd: RunDir,
     created: bool,
     previous: dict[Path, bytes],
@@ -77,12 +136,14 @@ def _execute(
 ) -> RunResult:
     import torch
 
+    from sciconv.context import RunContext
     from sciconv.conv import use_backend
-    from sciconv.engine import Engine, seed_everything
+    from sciconv.engine import Engine
+    from sciconv.seeding import seed_everything
 
-    config = pipe.config
+    config = run.config
     try:
-        dataset, model_factory, model_params, task = pipe._build()
+        dataset, model_factory, model_params, task = run.build()
     except BaseException:
         if resume is None:
             rd.discard(created)
@@ -105,7 +166,7 @@ def _execute(
         status["device"] = str(engine.device)
         if world.world_size > 1:
             status["distributed"] = {"world_size": world.world_size, "backend": _backend_name()}
-        rd.write_config(pipe.resolved_config())
+        rd.write_config(run.resolved_config())
         rd.write_status(status)
         log(f"{'resuming' if resume else 'running'} {config.name} -> {rd.path}")
         seed_everything(config.train.seed)
@@ -142,7 +203,7 @@ def _execute(
         status.update(status="completed", wall_time_s=round(time.perf_counter() - started, 3))
         rd.write_report(
             render_report(
-                config=pipe.resolved_config(),
+                config=run.resolved_config(),
                 status=status,
                 summary=ctx.summary,
                 table=result.table,

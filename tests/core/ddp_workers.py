@@ -14,7 +14,7 @@ from typing import Any
 def pipeline_rank_with_fault(target: str, overrides: list[str], run_dir: str, fault: str) -> Any:
     """One rank of a pipeline run in which rank 1 raises (``fault="raise"``) or hangs (``"hang"``) at
     the start of its second training epoch; the other ranks run normally."""
-    from sciconv import distributed
+    from sciconv import launcher
     from sciconv.engine import Engine
 
     original = Engine._train_epoch
@@ -29,7 +29,7 @@ def pipeline_rank_with_fault(target: str, overrides: list[str], run_dir: str, fa
         return original(self, *args, **kwargs)
 
     Engine._train_epoch = faulty_epoch  # type: ignore[method-assign]
-    return distributed._pipeline_worker(target, overrides, run_dir, None)
+    return launcher._pipeline_worker(target, overrides, run_dir, None)
 
 
 def rank_and_world() -> tuple[int, int]:

@@ -23,8 +23,9 @@ from torch.utils.data import BatchSampler, RandomSampler
 
 import sciconv
 from sciconv import distributed
-from sciconv.distributed import DistributedError, launch, launch_pipeline, shard_bounds
+from sciconv.distributed import DistributedError, shard_bounds
 from sciconv.engine import ShardedBatchSampler
+from sciconv.launcher import launch, launch_pipeline
 
 FAST = ["train.progress=false", "dataset.params.n_trials=800"]
 

@@ -10,8 +10,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from sciconv.config import EarlyStoppingConfig, TrainConfig
-from sciconv.engine import Engine, accuracy, resolve_device, seed_everything
+from sciconv.engine import Engine, resolve_device
 from sciconv.errors import ConfigError
+from sciconv.kit import accuracy
+from sciconv.seeding import seed_everything
 
 
 def blobs(n: int = 200, seed: int = 0) -> TensorDataset:

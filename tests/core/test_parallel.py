@@ -9,8 +9,8 @@ import pytest
 import torch
 from ddp_workers import jobs_shared_among_ranks, noisy_job
 
-from sciconv.distributed import launch
 from sciconv.errors import ConfigError
+from sciconv.launcher import launch
 from sciconv.parallel import Job, effective_n_jobs, job_slots, run_jobs, threads_for
 
 JOBS = [Job(f"subject-{i:02d}", (8, float(i + 1))) for i in range(5)]

@@ -10,8 +10,8 @@ import yaml
 
 import sciconv
 from sciconv import DataBundle, ResultRow, TaskBase, TaskResult
-from sciconv.engine import accuracy
 from sciconv.errors import ConfigError, NotFoundError
+from sciconv.kit import accuracy
 
 SMALL = {"dataset.params.n_trials": 200, "train.epochs": 2, "train.progress": False}
 

@@ -3,10 +3,10 @@
 :func:`measure_call` times every backend on one :class:`~sciconv.conv.signature.ConvCall` (interleaved,
 medians) after checking that each computes the same output (and, in ``train`` mode, the same gradients)
 as ``torch.nn.functional``; :func:`default_grid` is the grid of shapes the crossovers are fitted on;
-:func:`trace_pipeline` lists the convolutions a pipeline's model runs (at its training batch size), so
-that a pipeline's own layers are measured exactly; :func:`tune` measures and returns the
-:class:`~sciconv.conv.auto.AutoTable` that ``auto`` reads; :func:`fit_crossover` turns measurements
-into the fewest kernel taps at which ``fft`` wins.
+:func:`trace_model` lists the convolutions a model runs (:func:`sciconv.tracing.trace_pipeline` those of
+a pipeline's model, at its training batch size), so that a pipeline's own layers are measured exactly;
+:func:`tune` measures and returns the :class:`~sciconv.conv.auto.AutoTable` that ``auto`` reads;
+:func:`fit_crossover` turns measurements into the fewest kernel taps at which ``fft`` wins.
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ __all__ = [
     "default_grid",
     "fit_crossover",
     "measure_call",
-    "pipeline_model",
     "quick_grid",
     "shape_series",
-    "trace_pipeline",
+    "trace_model",
     "tune",
 ]
 
@@ -269,47 +268,22 @@ def fit_crossover(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return crossover
 
 
-def pipeline_model(target: str, overrides: Sequence[str] = ()) -> tuple[torch.nn.Module, Any, int]:
-    """A pipeline's model as its task builds it: ``(model, spec, train.batch_size)``.
+def trace_model(model: torch.nn.Module, x: torch.Tensor) -> list[ConvCall]:
+    """The distinct convolution signatures ``model`` runs on the batch ``x``, in ``train`` and ``infer`` mode.
 
-    Loads the pipeline's dataset and sizes the model from ``task.model_spec(dataset spec)`` (the dataset's
-    spec when the task has no ``model_spec``); ``spec.input_shape`` is the shape of one model input.
-    """
-    from sciconv.pipeline import load_pipeline
-
-    pipe = load_pipeline(target, overrides)
-    dataset, factory, params, task = pipe._build()
-    bundle = dataset.load()
-    spec = task.model_spec(bundle.spec) if callable(getattr(task, "model_spec", None)) else bundle.spec
-    return factory(spec, **params), spec, pipe.config.train.batch_size
-
-
-def trace_pipeline(target: str, overrides: Sequence[str] = (), batch_size: int | None = None) -> list[ConvCall]:
-    """The distinct convolution signatures a pipeline's model runs, in ``train`` and ``infer`` mode.
-
-    Builds the model as :func:`pipeline_model` does and runs one forward and backward pass (and one forward
-    pass under ``no_grad``) on random input of the training batch size (``train.batch_size`` unless
-    ``batch_size``). Only convolutions routed through :mod:`sciconv.conv` are seen.
+    Runs one forward and backward pass, then one forward pass under ``no_grad``. Only convolutions routed
+    through :mod:`sciconv.conv` are seen; an error of the model is raised as it is
+    (:func:`sciconv.tracing.trace_pipeline` does this for a pipeline's model and names the pipeline).
     """
     from sciconv.conv import record_calls
-    from sciconv.errors import ConfigError
 
-    model, spec, train_batch = pipeline_model(target, overrides)
-    size = batch_size or train_batch
-    x = torch.randn(size, *spec.input_shape)
-    try:
-        with record_calls() as calls:
-            model.train()
-            out = model(x)
-            (out if isinstance(out, torch.Tensor) else out[0]).float().sum().backward()
-            model.eval()
-            with torch.no_grad():
-                model(x)
-    except Exception as exc:  # the model is a plugin's: report what failed
-        raise ConfigError(
-            f"pipeline {target!r}: could not trace its model on random input of shape {tuple(x.shape)}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+    with record_calls() as calls:
+        model.train()
+        out = model(x)
+        (out if isinstance(out, torch.Tensor) else out[0]).float().sum().backward()
+        model.eval()
+        with torch.no_grad():
+            model(x)
     unique: dict[str, ConvCall] = {}
     for call in calls:
         unique.setdefault(call.key, call)

@@ -18,9 +18,9 @@ from sciconv.conv.tuning import (
     fit_crossover,
     measure_call,
     quick_grid,
-    trace_pipeline,
     tune,
 )
+from sciconv.tracing import trace_pipeline
 
 
 class _Wrong:
