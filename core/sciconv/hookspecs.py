@@ -6,10 +6,14 @@ Each hook receives a ``register`` callback and calls it once per contribution::
 
     @hookimpl
     def register_models(register):
-        register("ecg.beat-cnn", "sciconv_ecg.models:BeatCNN")
+        register("ecg.beat-cnn", "sciconv_ecg.models.beat_cnn:BeatCNN")
 
 The second argument is a lazy ``"module:attr"`` reference (imported on first use, so that listing
-plugins stays fast) or, for plugins defined in-process such as tests, the object itself.
+plugins stays fast) or, for plugins defined in-process such as tests, the object itself. Datasets, models
+and tasks are named ``<namespace>.<kebab-case>``; a renamed contribution keeps its old names working as
+deprecated aliases::
+
+    register("ecg.beat-cnn", "sciconv_ecg.models.beat_cnn:BeatCNN", aliases=("ecg.beat_cnn",))
 """
 
 from __future__ import annotations
@@ -25,7 +29,18 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 Register = Callable[..., None]
-"""``register(name, ref)``: the callback each hook receives."""
+"""``register(name, ref, *, aliases=(), tiny=None)``: the callback each hook receives.
+
+``name``: ``"<namespace>.<kebab-case>"`` for datasets, models and tasks (``"ecg.beat-cnn"``); lower-case
+letters, digits, ``-`` and ``_`` for pipelines and conv backends. ``ref``: ``"module:attr"`` (a pipeline:
+``"package:file.yaml"`` or a :class:`pathlib.Path`), or the object itself. ``aliases``: old names of a
+renamed contribution; looking one up gives this entry with a
+:class:`~sciconv.registry.DeprecatedNameWarning` (``'old' is deprecated; use 'new'``), a run saves the new
+name in its ``config.yaml``, and aliases are not listed. An alias another plugin also claims, or that is a
+registered name, is an error naming both plugins. ``tiny`` (pipelines only): overrides, dotted keys to
+values, that run the pipeline end to end in seconds; :func:`sciconv.testing.check_plugin` runs every
+pipeline with them, twice, and checks that the same seed gives the same metrics.
+"""
 
 
 @hookspec
@@ -56,7 +71,7 @@ def register_tasks(register: Register) -> Any:
 
 @hookspec
 def register_pipelines(register: Register) -> Any:
-    """Contribute runnable pipelines: ``register("name", "package:file.yaml")``.
+    """Contribute runnable pipelines: ``register("name", "package:file.yaml", tiny={"train.epochs": 1})``.
 
     The reference names a YAML file shipped inside an importable package (read with
     ``importlib.resources``), or is a :class:`pathlib.Path`.

@@ -8,6 +8,13 @@ heavy dependencies.
 A plugin that fails to import, or whose hook raises, is reported as a warning and skipped, unless
 strict mode is on (``SCICONV_STRICT_PLUGINS=1`` or ``pipeline --strict-plugins``), where it is an
 error. Two plugins registering the same name in the same kind is always an error naming both.
+
+Datasets, models and tasks are named ``<namespace>.<kebab-case>`` (``medseg.swin-unetr``). A renamed
+contribution keeps its old names as deprecated aliases, ``register("medseg.swin-unetr", ref,
+aliases=("medseg.swin_unetr",))``: looking one up gives the new entry with a :class:`DeprecatedNameWarning`,
+and the configuration saved with a run records the new name (:meth:`Registry.canonical_name`). Aliases are
+not listed by :meth:`Registry.names`; one claimed twice, or equal to a registered name, is an error as a
+duplicate name is.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import importlib.metadata
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +46,21 @@ _SINGULAR = {
     "pipelines": "pipeline",
     "conv_backends": "conv backend",
 }
-_COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
+COMPONENT_KINDS = ("datasets", "models", "tasks")
+# `<namespace>.<kebab-case>`: lower-case words of letters and digits joined by single '-', dotted namespaces.
+_COMPONENT_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
+# The rule before kebab-case: still accepted, with a PluginWarning, when a name has '_'; and for aliases.
+_LEGACY_COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 _SIMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to load and was skipped."""
+    """A plugin failed to load and was skipped, or registered a name that breaks the naming rule."""
+
+
+class DeprecatedNameWarning(FutureWarning):
+    """A dataset, model, task, pipeline or conv backend was looked up by a deprecated alias (a
+    :class:`FutureWarning`, so that users see it by default)."""
 
 
 def strict_from_env() -> bool:
@@ -65,6 +81,10 @@ class Entry:
     name: str
     ref: Any
     plugin: str
+    aliases: tuple[str, ...] = ()
+    tiny: Mapping[str, Any] | None = None
+    """Pipelines only: overrides (dotted keys) that run the pipeline end to end in seconds, for
+    :func:`sciconv.testing.check_plugin`."""
 
     def load(self) -> Any:
         """Import and return the referenced object (objects registered directly are returned as is)."""
@@ -139,6 +159,7 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.aliases: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}  # deprecated name -> its entry
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -180,8 +201,15 @@ class Registry:
             for impl in impls:
                 info.hooks.append(hook_name)
 
-                def register(name: str, ref: Any, _kind: str = kind) -> None:
-                    staged.append(self._make_entry(_kind, name, ref, info.name))
+                def register(
+                    name: str,
+                    ref: Any,
+                    *,
+                    aliases: Iterable[str] = (),
+                    tiny: Mapping[str, Any] | None = None,
+                    _kind: str = kind,
+                ) -> None:
+                    staged.append(self._make_entry(_kind, name, ref, info.name, aliases, tiny))
 
                 try:
                     impl.function(register=register)
@@ -190,17 +218,26 @@ class Registry:
                     del self.plugins[info.name]
                     self._fail(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
                     return
+        # Every name and alias of a kind belongs to one entry: (kind, name) -> (entry, whether as an alias).
+        claimed: dict[tuple[str, str], tuple[Entry, bool]] = {}
+        for kind in KINDS:
+            claimed.update(((kind, name), (entry, False)) for name, entry in self.entries[kind].items())
+            claimed.update(((kind, alias), (entry, True)) for alias, entry in self.aliases[kind].items())
         for entry in staged:
-            existing = self.entries[entry.kind].get(entry.name)
-            if existing is not None or sum(e.kind == entry.kind and e.name == entry.name for e in staged) > 1:
-                self.pm.unregister(plugin)
-                del self.plugins[info.name]
-                first = existing.plugin if existing is not None else info.name
-                raise PluginError(
-                    f"{singular(entry.kind)} {entry.name!r} is registered by two plugins: {first!r} and {info.name!r}"
-                )
+            for key, as_alias in [(entry.name, False), *((alias, True) for alias in entry.aliases)]:
+                prior = claimed.get((entry.kind, key))
+                if prior is not None:
+                    self.pm.unregister(plugin)
+                    del self.plugins[info.name]
+                    raise PluginError(
+                        f"{singular(entry.kind)} {key!r} is registered by two plugins: "
+                        f"{_claim(*prior)} and {_claim(entry, as_alias)}"
+                    )
+                claimed[(entry.kind, key)] = (entry, as_alias)
         for entry in staged:
             self.entries[entry.kind][entry.name] = entry
+            for alias in entry.aliases:
+                self.aliases[entry.kind][alias] = entry
 
     def remove_plugin(self, name: str) -> None:
         """Unregister a plugin and every name it contributed."""
@@ -210,22 +247,60 @@ class Registry:
         self.plugins.pop(name, None)
         for kind in KINDS:
             self.entries[kind] = {n: e for n, e in self.entries[kind].items() if e.plugin != name}
+            self.aliases[kind] = {a: e for a, e in self.aliases[kind].items() if e.plugin != name}
 
-    def _make_entry(self, kind: str, name: str, ref: Any, plugin: str) -> Entry:
-        pattern = _SIMPLE_NAME if kind in ("pipelines", "conv_backends") else _COMPONENT_NAME
-        if not isinstance(name, str) or not pattern.match(name):
-            form = (
-                "lower-case letters, digits, '-' and '_'"
-                if kind in ("pipelines", "conv_backends")
-                else "a namespaced name such as 'myplugin.my-model'"
+    def _make_entry(
+        self,
+        kind: str,
+        name: str,
+        ref: Any,
+        plugin: str,
+        aliases: Iterable[str] = (),
+        tiny: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        components = kind in COMPONENT_KINDS
+        form = (
+            "a namespaced kebab-case name such as 'myplugin.my-model'"
+            if components
+            else "lower-case letters, digits, '-' and '_'"
+        )
+        if not isinstance(name, str) or not (_COMPONENT_NAME if components else _SIMPLE_NAME).match(name):
+            if not (components and isinstance(name, str) and "_" in name and _LEGACY_COMPONENT_NAME.match(name)):
+                raise PluginError(f"plugin {plugin!r} registered {singular(kind)} name {name!r}; expected {form}")
+            # Accepted for now: the plugins are being renamed. The warning points at the plugin's register call.
+            new = name.replace("_", "-")
+            warnings.warn(
+                f"plugin {plugin!r} registered {singular(kind)} name {name!r}; expected {form} ('_' will be an "
+                f"error in the next release: register {new!r} with aliases=({name!r},))",
+                PluginWarning,
+                stacklevel=3,
             )
-            raise PluginError(f"plugin {plugin!r} registered {singular(kind)} name {name!r}; expected {form}")
         if isinstance(ref, str) and kind != "pipelines" and ":" not in ref:
             raise PluginError(
                 f"plugin {plugin!r} registered {singular(kind)} {name!r} with reference {ref!r}; "
                 "expected 'module:attribute'"
             )
-        return Entry(kind=kind, name=name, ref=ref, plugin=plugin)
+        if isinstance(aliases, str):
+            raise PluginError(
+                f"plugin {plugin!r} registered {singular(kind)} {name!r} with aliases={aliases!r}; "
+                f"expected a tuple of names, e.g. aliases=({aliases!r},)"
+            )
+        alias_names = tuple(aliases)
+        legacy = _LEGACY_COMPONENT_NAME if components else _SIMPLE_NAME  # aliases are old names: '_' allowed
+        for alias in alias_names:
+            if not isinstance(alias, str) or not legacy.match(alias) or alias == name:
+                raise PluginError(
+                    f"plugin {plugin!r} registered {singular(kind)} {name!r} with alias {alias!r}; expected an old "
+                    f"name of it other than {name!r}"
+                )
+        if len(set(alias_names)) != len(alias_names):
+            raise PluginError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a repeated alias")
+        if tiny is not None and (kind != "pipelines" or not isinstance(tiny, Mapping)):
+            raise PluginError(
+                f"plugin {plugin!r} registered {singular(kind)} {name!r} with tiny={tiny!r}; only pipelines take "
+                "tiny overrides, as a dict of dotted keys to values"
+            )
+        return Entry(kind=kind, name=name, ref=ref, plugin=plugin, aliases=alias_names, tiny=tiny)
 
     def _fail(self, info: PluginInfo, message: str) -> None:
         info.error = message
@@ -241,14 +316,24 @@ class Registry:
     # -- lookup --------------------------------------------------------------------------------
 
     def names(self, kind: str) -> list[str]:
-        """Sorted registered names of one kind."""
+        """Sorted registered names of one kind (deprecated aliases are not listed)."""
         return sorted(self.entries[kind])
 
     def entry(self, kind: str, name: str) -> Entry:
-        """The entry for ``name``, or a :class:`NotFoundError` with suggestions."""
+        """The entry for ``name``, or a :class:`NotFoundError` with suggestions. A deprecated alias gives
+        its entry, with a :class:`DeprecatedNameWarning` naming the new name."""
         try:
             return self.entries[kind][name]
         except KeyError:
+            target = self.aliases[kind].get(name)
+            if target is not None:
+                warnings.warn(
+                    f"{singular(kind)} {name!r} is deprecated; use {target.name!r} "
+                    "(the old name will be removed in the next release)",
+                    DeprecatedNameWarning,
+                    stacklevel=2,
+                )
+                return target
             known = self.names(kind)
             hint = did_you_mean(name, known)
             if not hint:
@@ -256,8 +341,19 @@ class Registry:
             raise NotFoundError(f"unknown {singular(kind)} {name!r}{hint}") from None
 
     def load(self, kind: str, name: str) -> Any:
-        """Import and return the object registered as ``name``."""
+        """Import and return the object registered as ``name`` (or as the deprecated alias ``name``)."""
         return self.entry(kind, name).load()
+
+    def canonical_name(self, kind: str, name: str) -> str:
+        """The current name for ``name``: the entry's name when ``name`` is a deprecated alias, else
+        ``name`` itself (also when unknown). Warns about nothing; used for the configuration saved with a run."""
+        target = self.aliases[kind].get(name)
+        return target.name if target is not None and name not in self.entries[kind] else name
+
+
+def _claim(entry: Entry, as_alias: bool) -> str:
+    """``'plugin'``, or ``'plugin' (as an alias of 'name')``, for duplicate-name errors."""
+    return f"{entry.plugin!r} (as an alias of {entry.name!r})" if as_alias else repr(entry.plugin)
 
 
 _REGISTRY: Registry | None = None

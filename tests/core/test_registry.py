@@ -16,6 +16,7 @@ import sciconv.registry as registry_module
 from sciconv.errors import NotFoundError, PluginError
 from sciconv.registry import (
     STRICT_ENV,
+    DeprecatedNameWarning,
     PluginInfo,
     PluginWarning,
     Registry,
@@ -487,3 +488,199 @@ def test_set_strict_drops_the_cached_registry() -> None:
     first = get_registry()
     set_strict(False)
     assert get_registry() is not first
+
+
+# --- naming rule and deprecated aliases -----------------------------------------------------------
+
+
+def make_alias_plugin(kind: str, *items: tuple[str, Any, tuple[str, ...]]) -> Any:
+    """A plugin registering ``(name, ref, aliases)`` items of one kind."""
+
+    def hook(register: Any) -> None:
+        for name, ref, aliases in items:
+            register(name, ref, aliases=aliases)
+
+    hook.__name__ = f"register_{kind}"
+    return type("AliasPlugin", (), {hook.__name__: staticmethod(sciconv.hookimpl(hook))})()
+
+
+def test_an_alias_gives_the_new_entry_with_a_deprecation_warning() -> None:
+    registry = Registry()
+    add(registry, make_alias_plugin("models", ("medseg.swin-unetr", "m:Swin", ("medseg.swin_unetr",))), "med")
+    entry = registry.entry("models", "medseg.swin-unetr")
+    assert entry.aliases == ("medseg.swin_unetr",)
+    with pytest.warns(DeprecatedNameWarning) as record:
+        assert registry.entry("models", "medseg.swin_unetr") is entry
+    assert issubclass(DeprecatedNameWarning, FutureWarning)  # shown to users by default
+    assert str(record[0].message) == (
+        "model 'medseg.swin_unetr' is deprecated; use 'medseg.swin-unetr' "
+        "(the old name will be removed in the next release)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert registry.entry("models", "medseg.swin-unetr") is entry  # the new name does not warn
+        assert registry.canonical_name("models", "medseg.swin_unetr") == "medseg.swin-unetr"
+        assert registry.canonical_name("models", "medseg.swin-unetr") == "medseg.swin-unetr"
+        assert registry.canonical_name("models", "not.registered") == "not.registered"
+    assert registry.names("models") == ["medseg.swin-unetr"]  # aliases are not listed
+
+
+def test_load_through_an_alias(tmp_path) -> None:
+    def factory(spec: Any) -> None:
+        return None
+
+    path = tmp_path / "p.yaml"
+    path.write_text("description: x\n")
+    registry = Registry()
+    add(registry, make_alias_plugin("models", ("al.new-model", factory, ("al.old_model", "al.older"))), "al")
+    add(registry, make_alias_plugin("pipelines", ("new-pipe", path, ("old_pipe",))), "alp")
+    with pytest.warns(DeprecatedNameWarning, match=r"'al.older' is deprecated; use 'al.new-model'"):
+        assert registry.load("models", "al.older") is factory
+    with pytest.warns(DeprecatedNameWarning, match=r"pipeline 'old_pipe' is deprecated; use 'new-pipe'"):
+        assert registry.load("pipelines", "old_pipe") == path
+    assert registry.names("pipelines") == ["new-pipe"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # the same alias claimed twice
+        (("a.new", "a:M", ("x.old",)), ("b.new", "b:M", ("x.old",))),
+        # an alias equal to a registered name, in either order
+        (("a.new", "a:M", ()), ("b.new", "b:M", ("a.new",))),
+        (("a.new", "a:M", ("b.new",)), ("b.new", "b:M", ())),
+    ],
+)
+def test_a_clashing_alias_is_an_error_naming_both_plugins(first: Any, second: Any) -> None:
+    registry = Registry()
+    add(registry, make_alias_plugin("models", first), "alpha")
+    before = snapshot(registry)
+    aliases_before = {kind: dict(aliases) for kind, aliases in registry.aliases.items()}
+    with pytest.raises(PluginError) as info:
+        add(registry, make_alias_plugin("models", second), "beta")
+    message = str(info.value)
+    assert "is registered by two plugins" in message
+    assert "'alpha'" in message and "'beta'" in message
+    assert "as an alias of" in message
+    assert snapshot(registry) == before  # nothing of 'beta' was kept
+    assert registry.aliases == aliases_before
+
+
+def test_an_alias_clash_within_one_plugin_is_an_error() -> None:
+    registry = Registry()
+    plugin = make_alias_plugin("models", ("one.a", "m:A", ("one.old",)), ("one.b", "m:B", ("one.old",)))
+    with pytest.raises(PluginError, match=r"'one.old' is registered by two plugins"):
+        add(registry, plugin, "one")
+    assert registry.entries["models"] == {} and registry.aliases["models"] == {}
+
+
+@pytest.mark.parametrize(
+    "aliases",
+    [
+        "al.old",  # a string, not a tuple of names
+        ("al.new",),  # the name itself
+        ("Bad Alias",),
+        ("al.old", "al.old"),
+    ],
+)
+def test_invalid_aliases_skip_the_plugin(aliases: Any) -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning, match=r"plugin 'al' was skipped.*alias"):
+        info = add(registry, make_alias_plugin("models", ("al.new", "m:A", aliases)), "al")
+    assert info.error is not None
+    assert registry.entries["models"] == {} and registry.aliases["models"] == {}
+
+
+def test_removing_a_plugin_removes_its_aliases() -> None:
+    registry = Registry()
+    add(registry, make_alias_plugin("tasks", ("rm.new-task", "m:T", ("rm.old_task",))), "rm")
+    registry.remove_plugin("rm")
+    assert registry.aliases["tasks"] == {}
+    with pytest.raises(NotFoundError):
+        registry.entry("tasks", "rm.old_task")
+    add(registry, make_alias_plugin("tasks", ("rm.old-task", "m:T", ("rm.old_task",))), "other")  # free again
+
+
+@pytest.mark.parametrize("name", ["ns.kebab-case", "ns.cnn1d", "ns.sub.two-words", "a1.b2-c3"])
+def test_kebab_case_names_register_without_a_warning(name: str) -> None:
+    registry = Registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        add(registry, make_plugin(models=[(name, "m:A")]), "kebab")
+    assert registry.names("models") == [name]
+
+
+def test_an_underscore_name_is_registered_with_a_warning_for_now() -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning) as record:
+        info = add(registry, make_plugin(models=[("ns.old_style", "m:A")]), "legacy")
+    assert info.error is None and registry.names("models") == ["ns.old_style"]
+    message = str(record[0].message)
+    assert "plugin 'legacy'" in message and "'ns.old_style'" in message
+    assert "register 'ns.old-style' with aliases=('ns.old_style',)" in message
+
+
+@pytest.mark.parametrize("name", ["ns.a--b", "ns.-a", "ns.a-", "ns.Mixed-case"])
+def test_other_kebab_case_violations_are_errors(name: str) -> None:
+    registry = Registry()
+    with pytest.warns(PluginWarning, match=r"was skipped.*kebab-case"):
+        info = add(registry, make_plugin(models=[(name, "m:A")]), "bad")
+    assert info.error is not None and registry.names("models") == []
+
+
+def test_aliases_are_exempt_from_the_kebab_case_rule() -> None:
+    registry = Registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        add(registry, make_alias_plugin("datasets", ("ex.new-data", "m:D", ("ex.old_data",))), "exempt")
+    assert registry.names("datasets") == ["ex.new-data"]
+
+
+class AliasedDemoPlugin:
+    """The demo's model and task under new names, with made-up old names as aliases."""
+
+    @sciconv.hookimpl
+    def register_models(self, register: Any) -> None:
+        register(
+            "tp.renamed-cnn", registry_module.get_registry().entry("models", "demo.cnn1d").ref, aliases=("tp.cnn_old",)
+        )
+
+    @sciconv.hookimpl
+    def register_tasks(self, register: Any) -> None:
+        register(
+            "tp.renamed-task",
+            registry_module.get_registry().entry("tasks", "demo.classify").ref,
+            aliases=("tp.task_old",),
+        )
+
+
+def test_a_run_configured_by_alias_saves_the_new_names(register_plugin, tmp_path) -> None:
+    from sciconv.pipeline import load_pipeline, load_run
+
+    register_plugin(AliasedDemoPlugin(), name="aliased-demo")
+    overrides = {
+        "model.name": "tp.cnn_old",
+        "task.name": "tp.task_old",
+        "train.epochs": 1,
+        "dataset.params.n_trials": 60,
+        "train.progress": False,
+    }
+    with pytest.warns(DeprecatedNameWarning) as record:
+        pipe = load_pipeline("demo-signal", overrides)
+    messages = {str(w.message) for w in record}
+    assert any("'tp.cnn_old' is deprecated; use 'tp.renamed-cnn'" in m for m in messages)
+    assert any("'tp.task_old' is deprecated; use 'tp.renamed-task'" in m for m in messages)
+    resolved = pipe.resolved_config()
+    assert (resolved["model"]["name"], resolved["task"]["name"]) == ("tp.renamed-cnn", "tp.renamed-task")
+    assert pipe.config.model.name == "tp.cnn_old"  # the configuration itself is as given
+    with pytest.warns(DeprecatedNameWarning):
+        result = pipe.run(tmp_path / "run")
+    saved = (result.run_dir / "config.yaml").read_text()
+    assert "tp.renamed-cnn" in saved and "tp.cnn_old" not in saved
+    assert "tp.renamed-task" in saved and "tp.task_old" not in saved
+    # The saved configuration names no alias: it runs and resumes without a deprecation warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecatedNameWarning)
+        again = load_pipeline(result.run_dir / "config.yaml")
+        assert again.config.model.name == "tp.renamed-cnn"
+        assert load_run(result.run_dir).config.task.name == "tp.renamed-task"
