@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +21,35 @@ if TYPE_CHECKING:
     from sciconv.engine import Engine, FitResult
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """Training settings that travel to any process: ``Trainer({"epochs": 50, "lr": 1e-3}).fit(model,
+    train_data, val_data)`` trains with the core engine (the pipeline's ``train`` fields; unset ones keep
+    their defaults), with no checkpoints. Get the run's own with :meth:`RunContext.trainer`.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def fit(self, model: torch.nn.Module, train_data: Any, val_data: Any = None, **kwargs: Any) -> FitResult:
+        """Train ``model`` (see :meth:`sciconv.engine.Engine.fit` for ``loss_fn``, ``metrics``, ``name``,
+        ``collate_fn`` and per-fit overrides of the settings)."""
+        from sciconv.config import TrainConfig
+        from sciconv.engine import Engine
+
+        return Engine(TrainConfig.model_validate(dict(self.settings)), checkpoint_root=None).fit(
+            model, train_data, val_data, **kwargs
+        )
+
+    def predict(self, model: torch.nn.Module, data: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs and targets of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.predict`)."""
+        from sciconv.config import TrainConfig
+        from sciconv.engine import Engine
+
+        return Engine(TrainConfig.model_validate(dict(self.settings)), checkpoint_root=None).predict(
+            model, data, **kwargs
+        )
 
 
 class RunContext:
@@ -99,16 +129,37 @@ class RunContext:
         """The pipeline's ``model.params``, checked against the factory's signature."""
         return dict(self._model_params)
 
-    def build_model(self, spec: DataSpec | None = None, **params: Any) -> torch.nn.Module:
-        """A new model from the pipeline's model component, sized from ``spec`` (default: the
-        dataset's), with the pipeline's ``model.params`` updated by ``params``."""
+    def build_model(self, spec: DataSpec | None = None, *, name: str | None = None, **params: Any) -> torch.nn.Module:
+        """A new model sized from ``spec`` (default: the dataset's).
+
+        Without ``name``: the pipeline's model component, with its ``model.params`` updated by ``params``.
+        With ``name``: another registered model the task documents (e.g. a second network it trains
+        beside the pipeline's, or a baseline), built with ``params`` alone, checked against its signature.
+        """
         spec = spec or self.load_data().spec
-        model = self._model_factory(spec, **{**self._model_params, **params})
+        if name is None:
+            model = self._model_factory(spec, **{**self._model_params, **params})
+        else:
+            from sciconv.params import check_params
+
+            factory = self.model_factory_named(name)
+            model = factory(spec, **check_params("model", name, factory, params))
         counts = self.summary.setdefault("n_parameters", [])
         count = sum(p.numel() for p in model.parameters() if p.requires_grad)
         if count not in counts:
             counts.append(count)
         return model
+
+    def model_factory_named(self, name: str) -> Callable[..., Any]:
+        """The factory of the registered model ``name`` (picklable by reference, for worker processes)."""
+        from sciconv.registry import get_registry
+
+        return get_registry().load("models", name)
+
+    def trainer(self, **overrides: Any) -> Trainer:
+        """The run's ``train`` settings with ``overrides`` (``epochs=200, lr=1e-3``), as a picklable
+        :class:`Trainer` for fits in job workers, which have no run context. Its fits write no checkpoints."""
+        return Trainer({**self.config.train.model_dump(), **overrides})
 
     def fit(self, model: torch.nn.Module, train_data: Any, val_data: Any = None, **kwargs: Any) -> FitResult:
         """Train with the core engine (see :meth:`sciconv.engine.Engine.fit`)."""
