@@ -1,4 +1,5 @@
-"""`pipeline list` and `pipeline plugins` import neither torch nor any plugin's heavy dependency."""
+"""`pipeline list` and `pipeline plugins` import neither torch nor any plugin's heavy dependency, nor any
+module of any installed plugin besides its entry module (its hooks register lazy references only)."""
 
 from __future__ import annotations
 
@@ -15,28 +16,34 @@ HEAVY = (
     "matplotlib",
     "safetensors",
     "rich",
-    "sciconv_demo.cnn1d",
-    "sciconv_demo.oscillations",
-    "sciconv_demo.classify",
     "mne",
     "sklearn",
     "pandas",
     "joblib",
     "h5py",
-    "sciconv_bci_ssvep.speller_task",
-    "sciconv_bci_ssvep.guney_dnn",
-    "sciconv_bci_ssvep.datasets",
+    "anndata",
+    "mudata",
+    "torch_geometric",
+    "statsmodels",
+    "monai",
+    "nibabel",
+    "einops",
 )
 
 PROBE = """
-import sys
+import importlib.metadata, sys
 from sciconv.cli import main
 try:
     code = main({argv!r})
 except SystemExit as exit:  # --version exits through argparse
     code = exit.code
-loaded = [m for m in {heavy!r} if m in sys.modules]
-print("LOADED:" + ",".join(loaded))
+entry = [ep.value.partition(":")[0] for ep in importlib.metadata.entry_points(group="sciconv")]
+allowed = {{".".join(m.split(".")[: i + 1]) for m in entry for i in range(m.count(".") + 1)}}
+tops = {{m.split(".")[0] for m in entry}} - {{"sciconv"}}
+plugin_modules = sorted(m for m in sys.modules if m.split(".")[0] in tops and m not in allowed)
+heavy = [m for m in {heavy!r} if m in sys.modules]
+print("PLUGINS:" + ",".join(sorted(tops)))
+print("LOADED:" + ",".join(heavy + plugin_modules))
 sys.exit(code)
 """
 
@@ -46,7 +53,9 @@ def test_light_commands_import_nothing_heavy(argv: list[str], subprocess_env: di
     code = PROBE.format(argv=argv, heavy=HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env)
     assert out.returncode == 0, out.stderr
-    loaded = out.stdout.strip().splitlines()[-1]
+    plugins, loaded = out.stdout.strip().splitlines()[-2:]
+    expected = {"sciconv_demo", "sciconv_bci_ssvep", "sciconv_omics_sguq", "sciconv_atm_forecast", "sciconv_medseg"}
+    assert expected <= set(plugins.removeprefix("PLUGINS:").split(","))  # every first-party plugin is covered
     assert loaded == "LOADED:", f"{' '.join(argv)} imported heavy modules: {loaded}"
 
 

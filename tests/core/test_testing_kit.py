@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from sciconv import DataBundle, DataSpec, hookimpl
-from sciconv.registry import get_registry
+from sciconv.errors import ConfigError, PluginError
+from sciconv.registry import PluginInfo, Registry
 from sciconv.testing import (
     ConformanceError,
     check_dataset,
@@ -152,16 +156,132 @@ def test_check_plugin_names_unexercised_components() -> None:
         assert report.models == ["only.good"]
 
 
-def test_register_plugin_fixture_registers_until_the_test_ends(register_plugin) -> None:
-    class P:
+def test_register_plugin_fixture_registers_until_the_test_ends(pytester: pytest.Pytester) -> None:
+    # Run in a pytest of its own, so that this test does not depend on the order the suite runs in.
+    pytester.makeconftest('pytest_plugins = ["sciconv.testing.fixtures"]')
+    pytester.makepyfile(
+        """
+        from sciconv import hookimpl
+        from sciconv.registry import get_registry
+
+        class P:
+            @hookimpl
+            def register_models(self, register):
+                register("fixture.model", "torch.nn:Linear")
+
+        def test_registered(register_plugin, request):
+            register_plugin(P(), name="fixture-plugin")
+            assert "fixture.model" in get_registry().names("models")
+
+        def test_removed_afterwards():
+            assert "fixture.model" not in get_registry().names("models")
+            assert "fixture-plugin" not in get_registry().plugins
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly").assert_outcomes(passed=2)
+
+
+class _Task:
+    def __init__(self, flaky: bool = False) -> None:
+        self.flaky = flaky
+
+    def run(self, ctx):
+        from sciconv import TaskResult
+
+        data = ctx.load_data()
+        value = float(len(data.train)) + (int.from_bytes(os.urandom(4), "little") if self.flaky else 0)
+        return TaskResult(metrics={"n_train": value, "nan": float("nan")})
+
+
+def _pipeline_plugin(tmp_path: Path, tiny: dict | None, flaky: bool = False):
+    yaml = tmp_path / "tiny-demo.yaml"
+    yaml.write_text(
+        "description: a tiny pipeline\n"
+        "task: {name: runs.task, params: {flaky: %s}}\n"
+        "dataset: {name: demo.oscillations, params: {n_trials: 400}}\n"
+        "model: {name: demo.cnn1d}\n" % ("true" if flaky else "false")
+    )
+
+    class Runs:
+        @hookimpl
+        def register_tasks(self, register):
+            register("runs.task", _Task)
+
+        @hookimpl
+        def register_pipelines(self, register):
+            register("tiny-demo", yaml, tiny=tiny)
+
+    return Runs()
+
+
+def test_check_plugin_runs_every_pipeline_twice_on_its_tiny_overrides(tmp_path: Path) -> None:
+    with registered_plugin(_pipeline_plugin(tmp_path, {"dataset.params.n_trials": 50}), "runs"):
+        report = check_plugin("runs")
+        assert report.tasks == ["runs.task"] and report.pipelines == ["tiny-demo"]
+        small = report.runs["tiny-demo"]["n_train"]
+        larger = check_plugin("runs", {"tiny-demo": {"dataset.params.n_trials": 100}}).runs["tiny-demo"]["n_train"]
+        assert 0 < small < 50 and small < larger < 100  # the tiny overrides, then the test's own, were applied
+
+
+def test_check_plugin_wants_tiny_overrides_and_reproducible_runs(tmp_path: Path) -> None:
+    with registered_plugin(_pipeline_plugin(tmp_path, None), "runs"):
+        with pytest.raises(ConformanceError, match="declares no tiny overrides"):
+            check_plugin("runs")
+        assert check_plugin("runs", run_pipelines=False).runs == {}
+    with (
+        registered_plugin(_pipeline_plugin(tmp_path, {"dataset.params.n_trials": 50}, flaky=True), "runs"),
+        pytest.raises(ConformanceError, match="same seed gave different metrics in run 2: n_train"),
+    ):
+        check_plugin("runs")
+
+
+def test_tiny_overrides_are_for_pipelines_only() -> None:
+    class Bad:
         @hookimpl
         def register_models(self, register):
-            register("fixture.model", Good)
+            register("bad.model", Good, tiny={"train.epochs": 1})
 
-    register_plugin(P(), name="fixture-plugin")
-    assert "fixture.model" in get_registry().names("models")
+    with pytest.raises(PluginError, match="only pipelines take tiny overrides"):
+        Registry(strict=True).add_plugin(Bad(), PluginInfo(name="bad"))
 
 
-def test_register_plugin_fixture_cleaned_up() -> None:
-    assert "fixture.model" not in get_registry().names("models")
-    assert "fixture-plugin" not in get_registry().plugins
+def test_check_plugin_wants_names_in_the_plugins_namespace() -> None:
+    class Elsewhere:
+        @hookimpl
+        def register_models(self, register):
+            register("other.good", Good)
+
+    with registered_plugin(Elsewhere(), "mine"), pytest.raises(ConformanceError, match=r"'other.good' is not named"):
+        check_plugin("mine", extra_models={"other.good": (SPEC, {})})
+
+
+class _ArgTask:
+    def __init__(self, n: int = 1) -> None:
+        self.n = n
+
+    def run(self, ctx, extra):
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        if self.n > 5:
+            raise ConfigError("task.params.n: at most 5")
+
+
+class _NoArgTask(_ArgTask):
+    def run(self):  # type: ignore[override]
+        raise NotImplementedError
+
+
+def test_check_task_checks_the_run_signature_and_validate() -> None:
+    with pytest.raises(ConformanceError, match="must take exactly one argument"):
+        check_task(_ArgTask)
+    with pytest.raises(ConformanceError, match="must take exactly one argument"):
+        check_task(_NoArgTask)
+
+    class Fine(_ArgTask):
+        def run(self, ctx):
+            raise NotImplementedError
+
+    assert isinstance(check_task(Fine, {"n": 2}), Fine)
+    with pytest.raises(ConformanceError, match=r"validate\(\) rejects .*at most 5"):
+        check_task(Fine, {"n": 9})

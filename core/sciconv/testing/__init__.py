@@ -4,8 +4,9 @@
   functions) for the duration of a ``with`` block; the pytest fixture ``register_plugin`` in
   :mod:`sciconv.testing.fixtures` does the same until the test ends.
 * The conformance kit, in the spirit of scikit-learn's ``check_estimator``: :func:`check_dataset`,
-  :func:`check_model`, :func:`check_task`, :func:`check_pipeline_file`, and :func:`check_plugin`,
-  which runs them over every component and pipeline a plugin contributes::
+  :func:`check_model`, :func:`check_task`, :func:`check_pipeline_file`, :func:`check_pipeline_runs` (a
+  pipeline run twice end to end, same metrics) and :func:`check_plugin`, which runs them over every
+  component and pipeline a plugin contributes::
 
       from sciconv.testing import check_plugin
 
@@ -22,6 +23,7 @@ from sciconv.testing.conformance import (
     check_dataset,
     check_model,
     check_pipeline_file,
+    check_pipeline_runs,
     check_plugin,
     check_task,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "check_dataset",
     "check_model",
     "check_pipeline_file",
+    "check_pipeline_runs",
     "check_plugin",
     "check_task",
     "registered_plugin",

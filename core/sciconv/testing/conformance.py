@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,9 +12,12 @@ from typing import Any
 
 from sciconv.components import DataBundle
 from sciconv.errors import SciconvError
-from sciconv.pipeline import Pipeline, check_params, load_pipeline
+from sciconv.params import check_params
+from sciconv.pipeline import Pipeline, load_pipeline
 from sciconv.registry import get_registry
 from sciconv.spec import DataSpec
+
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 class ConformanceError(AssertionError):
@@ -147,13 +151,97 @@ def check_model(
 
 
 def check_task(name_or_factory: Any, params: Mapping[str, Any] | None = None) -> Any:
-    """Build a task from its parameters and check that it has a callable ``run(ctx)``."""
+    """Build a task from its parameters and check its contract.
+
+    Checks: the parameters fit the factory's signature; the task's own ``validate()`` (if any) accepts them;
+    ``run`` is a method taking exactly one argument, the run context; ``model_spec`` (if present) is callable.
+    Running the task is checked by :func:`check_pipeline_runs`.
+    """
+    import inspect
+
     factory, name = _factory("task", name_or_factory)
+    what = f"task {name!r}"
     checked = check_params("task", name, factory, dict(params or {}))
     task = factory(**checked)
-    if not callable(getattr(task, "run", None)):
-        raise _fail(f"task {name!r}", "has no run(ctx) method")
+    run = getattr(task, "run", None)
+    if not callable(run):
+        raise _fail(what, "has no run(ctx) method")
+    try:
+        signature = inspect.signature(run)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        required = [
+            p
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        if len(required) != 1:
+            raise _fail(what, f"run{signature} must take exactly one argument, the run context")
+    validate = getattr(task, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except SciconvError as exc:
+            raise _fail(what, f"validate() rejects the parameters it was built with: {exc}") from None
+    if hasattr(task, "model_spec") and not callable(task.model_spec):
+        raise _fail(what, "model_spec is not callable")
     return task
+
+
+def check_pipeline_runs(
+    target: str | Path, overrides: Mapping[str, Any] | None = None, *, repeats: int = 2
+) -> dict[str, Any]:
+    """Run a pipeline end to end ``repeats`` times with ``overrides`` (small data, a short schedule) into
+    temporary run directories, and check the runs: each finishes with a non-empty ``metrics.json``, a
+    ``config.yaml`` and a ``report.md``, and every run gives the same metrics as the first: the same seed must
+    give the same numbers (to a relative 1e-6, for threaded float reductions; NaN equals NaN; timings such as
+    ``train_seconds`` are not compared). Returns the first run's metrics."""
+    from sciconv.pipeline import run
+
+    what = f"pipeline {str(target)!r}"
+    first: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="sciconv-conformance-") as tmp:
+        for attempt in range(repeats):
+            run_dir = Path(tmp) / f"run-{attempt}"
+            try:
+                result = run(target, dict(overrides or {}), run_dir=run_dir)
+            except SciconvError as exc:
+                raise _fail(what, f"run {attempt + 1} failed: {exc}") from None
+            for required in ("metrics.json", "config.yaml", "report.md"):
+                if not (run_dir / required).is_file():
+                    raise _fail(what, f"run {attempt + 1} wrote no {required}")
+            metrics = dict(result.metrics)
+            if not metrics:
+                raise _fail(what, "reported no metrics")
+            if first is None:
+                first = metrics
+                continue
+            differ = sorted(
+                k
+                for k in set(first) | set(metrics)
+                if not _same_value(k, first.get(k, _MISSING), metrics.get(k, _MISSING))
+            )
+            if differ:
+                shown = ", ".join(f"{k}: {first.get(k)!r} then {metrics.get(k)!r}" for k in differ[:3])
+                raise _fail(what, f"the same seed gave different metrics in run {attempt + 1}: {shown}")
+    assert first is not None
+    return first
+
+
+_MISSING = object()
+_TIMING = re.compile(r"seconds|wall_time|_s$")
+"""Metric keys that measure time (``train_seconds``, ``wall_time_s``): they differ between any two runs."""
+
+
+def _same_value(key: str, a: Any, b: Any) -> bool:
+    """Equal metrics: timings are not compared; floats agree to a relative 1e-6 (oneDNN's threaded
+    reductions may round differently from run to run), NaN equals NaN; anything else compares exactly."""
+    if _TIMING.search(key.rsplit(".", 1)[-1]):
+        return True
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+    return a == b
 
 
 def check_pipeline_file(target: str | Path, overrides: Mapping[str, Any] | None = None) -> Pipeline:
@@ -174,6 +262,8 @@ class ConformanceReport:
     models: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
     conv_backends: list[str] = field(default_factory=list)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Pipeline name -> the metrics of its tiny run (the same in both runs)."""
 
 
 def check_plugin(
@@ -183,6 +273,7 @@ def check_plugin(
     extra_datasets: Mapping[str, Mapping[str, Any]] | None = None,
     extra_tasks: Mapping[str, Mapping[str, Any]] | None = None,
     conv_backend_check: Callable[[Any], None] | None = None,
+    run_pipelines: bool = True,
 ) -> ConformanceReport:
     """Run the conformance checks over everything ``plugin`` contributes.
 
@@ -190,7 +281,13 @@ def check_plugin(
     data small) and its dataset, task and model (sized from ``task.model_spec(dataset spec)``) are checked. A
     dataset, model or task that no pipeline uses must be given in ``extra_*`` (params, or spec and
     params for models), so that every component is exercised. Convolution backends must expose
-    ``conv1d/conv2d/conv3d`` matching torch's on a small input.
+    ``conv1d/conv2d/conv3d`` matching torch's on a small input. Datasets, models and tasks must be named
+    ``<plugin>.<kebab-case>``.
+
+    With ``run_pipelines`` (the default), every pipeline then runs end to end twice on the ``tiny``
+    overrides it was registered with, updated by ``pipeline_overrides[name]`` (where a test gives a
+    real-data pipeline its ``dataset.params.root``), and must give the same metrics both times
+    (:func:`check_pipeline_runs`). A pipeline registered without ``tiny`` overrides fails the check.
     """
     registry = get_registry()
     info = registry.plugins.get(plugin)
@@ -206,6 +303,15 @@ def check_plugin(
         raise ConformanceError(
             f"pipeline_overrides names pipelines plugin {plugin!r} does not provide: {sorted(unknown)}"
         )
+
+    for kind in ("datasets", "models", "tasks"):
+        for component in owned[kind]:
+            namespace, _, rest = component.partition(".")
+            if namespace != plugin or not _KEBAB.match(rest):
+                raise ConformanceError(
+                    f"plugin {plugin!r}: {kind[:-1]} {component!r} is not named '{plugin}.<kebab-case>' "
+                    f"(register the new name with aliases=({component!r},) to keep the old one working)"
+                )
 
     specs: dict[str, DataSpec] = {}
     for name in sorted(owned["pipelines"]):
@@ -248,6 +354,15 @@ def check_plugin(
                 f"plugin {plugin!r}: {kind} {missing} are used by none of its pipelines; "
                 f"pass them in extra_{kind} so that they are checked"
             )
+    if run_pipelines:
+        for name in sorted(owned["pipelines"]):
+            tiny = registry.entries["pipelines"][name].tiny
+            if tiny is None:
+                raise ConformanceError(
+                    f"pipeline {name!r} of plugin {plugin!r} declares no tiny overrides: register it with "
+                    "tiny={...} (overrides that run it end to end in seconds)"
+                )
+            report.runs[name] = check_pipeline_runs(name, {**tiny, **overrides.get(name, {})})
     return report
 
 
