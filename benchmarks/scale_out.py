@@ -65,7 +65,7 @@ def finetune_jobs(n_subjects: int, epochs: int) -> tuple[list, int]:
     import torch
 
     from sciconv import DataSpec
-    from sciconv.config import EarlyStoppingConfig
+    from sciconv.context import Trainer
     from sciconv.parallel import Job
     from sciconv.pipeline import load_pipeline
     from sciconv_bci_ssvep.filterbank import guney_subbands
@@ -85,13 +85,12 @@ def finetune_jobs(n_subjects: int, epochs: int) -> tuple[list, int]:
     )
     params = {**params, "dropout": tuple(task.stage1_dropout)}
     state = factory(spec, **params).state_dict()  # the global model's weights: their values do not change the cost
-    cfg = pipe.config.train.model_copy(
-        update={"progress": False, "early_stopping": EarlyStoppingConfig(patience=None, restore_best=False)}
-    )
+    settings = pipe.config.train.model_dump()
+    trainer = Trainer({**settings, "progress": False, "early_stopping": {"patience": None, "restore_best": False}})
     jobs = []
     for s in dict.fromkeys(subject):
         tr, te = (block != 0) & (subject == s), (block == 0) & (subject == s)
-        args = (factory, params, spec, state, (0.6, 0.6), cfg, epochs, x[tr], y[tr], x[te], f"finetune-{s}")
+        args = (factory, params, spec, state, (0.6, 0.6), trainer, epochs, x[tr], y[tr], x[te], f"finetune-{s}")
         jobs.append(Job(f"finetune-{s}", args))
     return jobs, pipe.config.train.seed
 

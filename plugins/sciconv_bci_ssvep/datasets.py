@@ -7,15 +7,18 @@ cross-validates; ``val`` and ``test`` are ``None`` because the protocol makes it
 
 from __future__ import annotations
 
-import tempfile
+import dataclasses
 from pathlib import Path
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch.utils.data import TensorDataset
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError
+from sciconv.kit import cached_simulation, require_root
 from sciconv_bci_ssvep.recording import BENCHMARK_LATENCY_S, BETA_LATENCY_S, OCCIPITAL_9, SSVEPRecording
 
 
@@ -41,12 +44,9 @@ def bundle_from(recording: SSVEPRecording) -> DataBundle:
     return DataBundle(train=TensorDataset(x, y), val=None, test=None, spec=spec, info=info)
 
 
-def _root(root: str | None, name: str) -> Path:
-    if root is None or str(root).strip() == "":
-        raise ConfigError(
-            f"dataset.params.root: {name} reads a folder of recordings; give it with dataset.params.root=DIR"
-        )
-    return Path(root).expanduser()
+BENCHMARK_FILES = "a folder of S1.mat .. S35.mat (and Freq_Phase.mat)"
+BETA_FILES = "a folder of S1.mat .. S70.mat"
+MNE_FOLDERS = "a folder of subject folders, one recording file MNE reads per session"
 
 
 class BenchmarkDataset(DatasetBase):
@@ -58,6 +58,9 @@ class BenchmarkDataset(DatasetBase):
         channels: channel names (default: the paper's 9 occipital channels).
         latency: visual latency in seconds (0.14 s).
     """
+
+    component = "bci-ssvep.benchmark"
+    expected = BENCHMARK_FILES
 
     def __init__(
         self,
@@ -72,18 +75,21 @@ class BenchmarkDataset(DatasetBase):
         self.latency = latency
 
     def validate(self) -> None:
-        _root(self.root, "ssvep.benchmark")
+        """``root`` must be given and be a folder."""
+        require_root(self.root, self.component, self.expected)
 
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mat_io import read_benchmark
 
-        return bundle_from(
-            read_benchmark(_root(self.root, "ssvep.benchmark"), self.subjects, self.channels, latency=self.latency)
-        )
+        root = require_root(self.root, self.component, self.expected)
+        return bundle_from(read_benchmark(root, self.subjects, self.channels, latency=self.latency))
 
 
 class BetaDataset(BenchmarkDataset):
     """The BETA dataset (Liu et al. 2020) from a folder of ``S*.mat``; visual latency 0.13 s."""
+
+    component = "bci-ssvep.beta"
+    expected = BETA_FILES
 
     def __init__(
         self,
@@ -94,38 +100,41 @@ class BetaDataset(BenchmarkDataset):
     ) -> None:
         super().__init__(root, subjects, channels, latency)
 
-    def validate(self) -> None:
-        _root(self.root, "ssvep.beta")
-
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mat_io import read_beta
 
-        return bundle_from(
-            read_beta(_root(self.root, "ssvep.beta"), self.subjects, self.channels, latency=self.latency)
-        )
+        root = require_root(self.root, self.component, self.expected)
+        return bundle_from(read_beta(root, self.subjects, self.channels, latency=self.latency))
 
 
 class SimulatedBenchmarkDataset(DatasetBase):
     """Simulated subjects written in the Benchmark layout, then read back with the Benchmark reader.
 
+    The ``S*.mat`` files are simulated once per set of simulator parameters into the simulation cache
+    (:func:`sciconv.kit.cached_simulation`, folder ``ssvep-benchmark-<key>``) and reused by later runs; the
+    key covers ``n_subjects``, ``n_blocks``, ``seed``, ``snr_db``, the simulator's physics and its version.
+
     Args:
         n_subjects: subjects to simulate.
-        n_blocks: blocks per subject (6 in the Benchmark).
+        n_blocks: blocks per subject (6 in the Benchmark; leave-one-block-out needs 2).
         seed: simulator seed.
-        snr_db: SSVEP-to-background ratio in dB (see :mod:`sciconv_bci_ssvep.simulator`); ``None``
+        snr_db: SSVEP-to-background ratio in dB (see :mod:`sciconv_bci_ssvep.ssvep_simulator`); ``None``
             keeps the simulator's default.
         channels: channels to read back.
-        out_dir: keep the written ``S*.mat`` files here; by default they go to a temporary folder that
-            is removed after reading.
+        cache_dir: the simulation cache's folder (``None``: ``$SCICONV_CACHE_DIR/simulations``, or
+            ``~/.cache/sciconv/simulations``). About 184 MB per subject at 6 blocks.
+        out_dir: no longer accepted (it kept the files of one run in a folder of its own); give
+            ``cache_dir`` instead, where the files stay and are reused.
     """
 
     def __init__(
         self,
-        n_subjects: int = 8,
-        n_blocks: int = 6,
+        n_subjects: Annotated[int, Field(ge=1)] = 8,
+        n_blocks: Annotated[int, Field(ge=2)] = 6,
         seed: int = 0,
         snr_db: float | None = None,
         channels: tuple[str, ...] = OCCIPITAL_9,
+        cache_dir: str | None = None,
         out_dir: str | None = None,
     ) -> None:
         self.n_subjects = n_subjects
@@ -133,30 +142,51 @@ class SimulatedBenchmarkDataset(DatasetBase):
         self.seed = seed
         self.snr_db = snr_db
         self.channels = channels
+        self.cache_dir = cache_dir
         self.out_dir = out_dir
 
     def validate(self) -> None:
-        if self.n_subjects < 1:
-            raise ConfigError(f"dataset.params.n_subjects: expected at least 1, got {self.n_subjects}")
-        if self.n_blocks < 2:
-            raise ConfigError(f"dataset.params.n_blocks: leave-one-block-out needs at least 2, got {self.n_blocks}")
+        """Refuse the retired ``out_dir`` with what to give instead."""
+        if self.out_dir is not None:
+            raise ConfigError(
+                "dataset.params.out_dir: no longer accepted; the simulated S*.mat files now go to the simulation "
+                "cache, reused by later runs: give dataset.params.cache_dir=DIR to put it in DIR "
+                "(the files are then in DIR/ssvep-benchmark-<key>/)"
+            )
+
+    def simulation_params(self) -> dict[str, Any]:
+        """Every parameter the simulated files depend on: the cache key."""
+        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_SNR_DB, SIMULATOR_VERSION, SSVEPPhysics
+
+        return {
+            "n_subjects": self.n_subjects,
+            "n_blocks": self.n_blocks,
+            "n_targets": 40,
+            "seed": self.seed,
+            "snr_db": DEFAULT_SNR_DB if self.snr_db is None else float(self.snr_db),
+            "physics": dataclasses.asdict(SSVEPPhysics()),
+            "simulator": SIMULATOR_VERSION,
+        }
 
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mat_io import read_benchmark
-        from sciconv_bci_ssvep.simulator import simulate_benchmark
+        from sciconv_bci_ssvep.ssvep_simulator import simulate_benchmark
 
         self.validate()
-        extra = {} if self.snr_db is None else {"snr_db": self.snr_db}
-        if self.out_dir is not None:
-            root = Path(self.out_dir)
-            simulate_benchmark(root, n_subjects=self.n_subjects, seed=self.seed, n_blocks=self.n_blocks, **extra)
-            recording = read_benchmark(root, None, self.channels)
-        else:
-            with tempfile.TemporaryDirectory(prefix="sciconv-ssvep-") as tmp:
-                simulate_benchmark(
-                    Path(tmp), n_subjects=self.n_subjects, seed=self.seed, n_blocks=self.n_blocks, **extra
-                )
-                recording = read_benchmark(Path(tmp), None, self.channels)
+        params = self.simulation_params()
+
+        def write(folder: Path) -> None:
+            simulate_benchmark(
+                folder,
+                n_subjects=self.n_subjects,
+                seed=self.seed,
+                n_blocks=self.n_blocks,
+                n_targets=params["n_targets"],
+                snr_db=params["snr_db"],
+            )
+
+        root = cached_simulation("ssvep-benchmark", params, write, cache_dir=self.cache_dir)
+        recording = read_benchmark(root, None, self.channels)
         recording.epochs.load_data()
         recording.name = "simulated-benchmark"
         return bundle_from(recording)
@@ -188,7 +218,7 @@ class MNERecordingsDataset(DatasetBase):
         self.channels = channels
 
     def validate(self) -> None:
-        _root(self.root, "ssvep.mne-recordings")
+        require_root(self.root, "bci-ssvep.mne-recordings", MNE_FOLDERS)
         if not self.tmax > self.tmin:
             raise ConfigError(f"dataset.params.tmax ({self.tmax}) must be after tmin ({self.tmin})")
 
@@ -196,7 +226,7 @@ class MNERecordingsDataset(DatasetBase):
         from sciconv_bci_ssvep.mne_io import read_mne_recordings
 
         recording = read_mne_recordings(
-            _root(self.root, "ssvep.mne-recordings"),
+            require_root(self.root, "bci-ssvep.mne-recordings", MNE_FOLDERS),
             tmin=self.tmin,
             tmax=self.tmax,
             channels=self.channels,

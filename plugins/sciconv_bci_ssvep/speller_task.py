@@ -14,31 +14,38 @@ For each window length T and each held-out block b:
 
 Accuracy and ITR (Wolpaw, with ``T + gaze_shift`` seconds per selection) are computed per (subject,
 block) cell; a subject's number is the mean over its cells, and the report gives the mean over subjects
-± its standard error. Finished folds are journalled in ``cells.csv`` in the run directory, so
-``--resume`` skips them (stage 1 of an unfinished fold resumes from its checkpoint).
+± its standard error (:func:`sciconv.kit.summarize`, "mean ± SE"). Finished folds are journalled in
+``cells.csv`` in the run directory, so ``--resume`` skips them (stage 1 of an unfinished fold resumes from
+its checkpoint).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch.utils.data import TensorDataset
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
-from sciconv.atomic import atomic_write_text
-from sciconv.config import EarlyStoppingConfig, TrainConfig
-from sciconv.context import RunContext
-from sciconv.engine import Engine, derive_seed, seed_everything
+from sciconv.context import RunContext, Trainer
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import (
+    Summary,
+    atomic_write_text,
+    derive_seed,
+    markdown_table,
+    new_figure,
+    save_figure,
+    seed_everything,
+    summarize,
+)
 from sciconv.parallel import Job
-from sciconv.report import save_figure
 from sciconv_bci_ssvep import published
 from sciconv_bci_ssvep.baselines import FBCCA, TRCA
 from sciconv_bci_ssvep.filterbank import guney_subbands
@@ -54,6 +61,10 @@ METHOD_NAMES = {
     "etrca": "ensemble TRCA",
 }
 _JOURNAL_FIELDS = ("method", "window", "block", "subject", "accuracy", "n_test")
+# The results table's columns: the run's rows are the mean over subjects ± its standard error (kit.summarize,
+# kind "se"), the published rows the paper's means.
+ACC_COLUMN = "accuracy (%, mean ± SE)"
+ITR_COLUMN = "ITR (bits/min, mean ± SE)"
 
 
 class SpellerTask(TaskBase):
@@ -78,14 +89,14 @@ class SpellerTask(TaskBase):
         self,
         windows: tuple[float, ...] = (0.4,),
         test_blocks: tuple[int, ...] | None = None,
-        n_subbands: int = 3,
-        stage2_epochs: int = 1000,
-        stage2_dropout: float = 0.6,
+        n_subbands: Annotated[int, Field(ge=1, le=10)] = 3,
+        stage2_epochs: Annotated[int, Field(ge=0)] = 1000,
+        stage2_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.6,
         stage1_dropout: tuple[float, float, float] = (0.1, 0.1, 0.95),
-        gaze_shift: float = 0.5,
+        gaze_shift: Annotated[float, Field(ge=0)] = 0.5,
         baselines: tuple[str, ...] = ("fbcca", "etrca"),
-        fbcca_harmonics: int = 5,
-        baseline_subbands: int = 5,
+        fbcca_harmonics: Annotated[int, Field(ge=1)] = 5,
+        baseline_subbands: Annotated[int, Field(ge=1)] = 5,
         reference: str = "auto",
     ) -> None:
         self.windows = windows
@@ -101,23 +112,14 @@ class SpellerTask(TaskBase):
         self.reference = reference
 
     def validate(self) -> None:
-        """Check the parameters' values (before any data is read)."""
+        """Check the lists' values (before any data is read); single numbers are constrained in the signature
+        and checked by the pipeline."""
         if not self.windows or any(not (t > 0) for t in self.windows):
             raise ConfigError(f"task.params.windows: expected positive window lengths in s, got {list(self.windows)}")
         if len(set(self.windows)) != len(self.windows):
             raise ConfigError(f"task.params.windows: repeated window lengths in {list(self.windows)}")
-        if not 1 <= self.n_subbands <= 10:
-            raise ConfigError(f"task.params.n_subbands: expected 1 to 10 sub-bands, got {self.n_subbands}")
-        if self.stage2_epochs < 0:
-            raise ConfigError(f"task.params.stage2_epochs: expected >= 0, got {self.stage2_epochs}")
-        if not 0.0 <= self.stage2_dropout < 1.0:
-            raise ConfigError(
-                f"task.params.stage2_dropout: expected a probability in [0, 1), got {self.stage2_dropout}"
-            )
         if len(self.stage1_dropout) != 3 or not all(0.0 <= p < 1.0 for p in self.stage1_dropout):
             raise ConfigError(f"task.params.stage1_dropout: expected three probabilities, got {self.stage1_dropout}")
-        if self.gaze_shift < 0:
-            raise ConfigError(f"task.params.gaze_shift: expected >= 0 s, got {self.gaze_shift}")
         unknown = set(self.baselines) - {"fbcca", "trca", "etrca"}
         if unknown:
             raise ConfigError(f"task.params.baselines: unknown {sorted(unknown)}; expected fbcca, trca or etrca")
@@ -127,7 +129,7 @@ class SpellerTask(TaskBase):
     def model_spec(self, spec: DataSpec) -> DataSpec:
         """The DNN's input for the shortest window: ``(n_subbands, n_channels, round(T * sfreq))``."""
         if spec.sfreq is None:
-            raise DataError("ssvep.speller needs the dataset's sampling rate (spec.sfreq)")
+            raise DataError("bci-ssvep.speller needs the dataset's sampling rate (spec.sfreq)")
         n_times = round(min(self.windows) * spec.sfreq)
         return DataSpec(
             input_shape=(self.n_subbands, spec.n_chans, n_times),
@@ -147,7 +149,7 @@ class SpellerTask(TaskBase):
         recording: SSVEPRecording | None = data.info.get("recording")
         if not isinstance(recording, SSVEPRecording):
             raise DataError(
-                f"task ssvep.speller needs an SSVEP dataset (bundle.info['recording']); "
+                f"task bci-ssvep.speller needs an SSVEP dataset (bundle.info['recording']); "
                 f"dataset {ctx.config.dataset.name!r} does not provide one"
             )
         meta = recording.epochs.metadata
@@ -165,7 +167,7 @@ class SpellerTask(TaskBase):
         subject_all = meta["subject"].to_numpy()
         journal = _Journal(ctx.run_dir.path / "cells.csv", resume=ctx.resume)
         ctx.log(
-            f"ssvep.speller: {len(subjects)} subjects, blocks {recording.blocks}, {len(recording.freqs)} targets, "
+            f"bci-ssvep.speller: {len(subjects)} subjects, blocks {recording.blocks}, {len(recording.freqs)} targets, "
             f"windows {list(self.windows)} s, folds {blocks}"
         )
 
@@ -240,12 +242,10 @@ class SpellerTask(TaskBase):
             )
 
         subjects = list(dict.fromkeys(subject_all))
-        cfg = ctx.config.train.model_copy(
-            update={
-                "epochs": max(self.stage2_epochs, 1),
-                "progress": False,
-                "early_stopping": EarlyStoppingConfig(patience=None, restore_best=False),
-            }
+        trainer = ctx.trainer(
+            epochs=max(self.stage2_epochs, 1),
+            progress=False,
+            early_stopping={"patience": None, "restore_best": False},
         )
         jobs = []
         for subject in subjects:
@@ -264,7 +264,7 @@ class SpellerTask(TaskBase):
                         spec,
                         stage1_state,
                         (self.stage2_dropout, self.stage2_dropout),
-                        cfg,
+                        trainer,
                         self.stage2_epochs,
                         x_dnn[tr],
                         y[tr],
@@ -319,17 +319,15 @@ class SpellerTask(TaskBase):
                 cell = summary.get((method, window))
                 if cell is None:
                     continue
-                metrics[f"{method}.acc@{window:g}"] = cell["acc"]
-                metrics[f"{method}.itr@{window:g}"] = cell["itr"]
-                metrics[f"{method}.acc_se@{window:g}"] = cell["acc_se"]
-                metrics[f"{method}.itr_se@{window:g}"] = cell["itr_se"]
+                acc, itr = cell["acc"], cell["itr"]
+                metrics[f"{method}.acc@{window:g}"] = acc.mean
+                metrics[f"{method}.itr@{window:g}"] = itr.mean
+                metrics[f"{method}.acc_se@{window:g}"] = acc.spread
+                metrics[f"{method}.itr_se@{window:g}"] = itr.spread
                 table.append(
                     ResultRow(
                         f"{METHOD_NAMES[method]}, T = {window:g} s",
-                        {
-                            "accuracy (%)": f"{100 * cell['acc']:.2f} ± {100 * cell['acc_se']:.2f}",
-                            "ITR (bits/min)": f"{cell['itr']:.1f} ± {cell['itr_se']:.1f}",
-                        },
+                        {ACC_COLUMN: acc.format(digits=2, scale=100), ITR_COLUMN: itr.format(digits=1)},
                     )
                 )
         reference = self.reference if self.reference != "auto" else _reference_for(recording.name)
@@ -338,7 +336,7 @@ class SpellerTask(TaskBase):
             table.append(
                 ResultRow(
                     f"DNN, {reference} dataset, T = {window:g} s",
-                    {"accuracy (%)": f"{100 * numbers['acc']:.2f}", "ITR (bits/min)": f"{numbers['itr']:.1f}"},
+                    {ACC_COLUMN: f"{100 * numbers['acc']:.2f}", ITR_COLUMN: f"{numbers['itr']:.1f}"},
                     source=source,
                     published=True,
                 )
@@ -347,7 +345,7 @@ class SpellerTask(TaskBase):
             table.append(
                 ResultRow(
                     "DNN, stage 1 only, benchmark dataset, T = 0.4 s",
-                    {"accuracy (%)": f"{100 * published.BENCHMARK_STAGE1_ACC_AT_04:.2f}"},
+                    {ACC_COLUMN: f"{100 * published.BENCHMARK_STAGE1_ACC_AT_04:.2f}"},
                     source=source,
                     published=True,
                 )
@@ -371,7 +369,7 @@ class SpellerTask(TaskBase):
                 f"{ctx.config.train.optimizer} lr {ctx.config.train.lr}, "
                 f"L2 {ctx.config.train.weight_decay} on weights; stage 2: {self.stage2_epochs} epochs, full batch, "
                 f"dropout {self.stage2_dropout}. ITR uses T + {self.gaze_shift:g} s per selection, computed per "
-                "(subject, block) and averaged. ± is the standard error over subjects."
+                "(subject, block) and averaged. Results are the mean ± SE (standard error of the mean) over subjects."
             ),
             "Per-subject accuracy": per_subject_table(rows, self.windows),
         }
@@ -402,7 +400,7 @@ def finetune_subject(
     spec: DataSpec,
     state: dict[str, torch.Tensor],
     dropout: tuple[float, float],
-    cfg: TrainConfig,
+    trainer: Trainer,
     epochs: int,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -412,17 +410,19 @@ def finetune_subject(
     """Stage 2 for one subject: start from the global model, fine-tune on the subject's training
     trials (full batch), and return the predicted targets of its test trials, shape ``(n_test,)``.
 
-    One independent job of :func:`sciconv.parallel.run_jobs`, which seeds it from the run's seed and
-    ``name`` (so the result does not depend on the number of workers) and sets its torch threads.
+    ``trainer`` holds the stage-2 training settings (:meth:`RunContext.trainer`); the batch is set here to the
+    subject's training trials. One independent job of :func:`sciconv.parallel.run_jobs`, which seeds it from
+    the run's seed and ``name`` (so the result does not depend on the number of workers) and sets its torch
+    threads.
     """
     model = factory(spec, **params)
     model.load_state_dict(state)
     if callable(getattr(model, "set_dropout", None)):
         model.set_dropout(*dropout)
-    engine = Engine(cfg.model_copy(update={"batch_size": max(len(x_train), 1)}), checkpoint_root=None)
+    full_batch = Trainer({**trainer.settings, "batch_size": max(len(x_train), 1)})
     if epochs > 0:
-        model = engine.fit(model, TensorDataset(x_train, y_train), name=name).model
-    outputs, _ = engine.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
+        model = full_batch.fit(model, TensorDataset(x_train, y_train), name=name).model
+    outputs, _ = full_batch.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
     return outputs.argmax(1).numpy()
 
 
@@ -436,10 +436,11 @@ def _reference_for(dataset: str) -> str:
 
 def summarise(
     rows: Sequence[dict[str, Any]], n_classes: int, gaze_shift: float
-) -> dict[tuple[str, float], dict[str, float]]:
-    """Mean ± SE over subjects of accuracy and ITR per (method, window). A subject's value is the mean
-    over its (subject, block) cells; ITR is computed per cell, with ``window + gaze_shift`` seconds."""
-    out: dict[tuple[str, float], dict[str, float]] = {}
+) -> dict[tuple[str, float], dict[str, Summary]]:
+    """Accuracy and ITR per (method, window): ``{"acc": Summary, "itr": Summary}``, each the mean over
+    subjects ± its standard error (:func:`sciconv.kit.summarize`, ``kind="se"``). A subject's value is the
+    mean over its (subject, block) cells; ITR is computed per cell, with ``window + gaze_shift`` seconds."""
+    out: dict[tuple[str, float], dict[str, Summary]] = {}
     keys = sorted({(r["method"], float(r["window"])) for r in rows})
     for method, window in keys:
         cells = [r for r in rows if r["method"] == method and float(r["window"]) == window]
@@ -450,14 +451,9 @@ def summarise(
             per_subject_itr.setdefault(r["subject"], []).append(
                 float(itr_bits_per_min(float(r["accuracy"]), n_classes, window + gaze_shift))
             )
-        acc = np.array([np.mean(v) for v in per_subject_acc.values()])
-        itr = np.array([np.mean(v) for v in per_subject_itr.values()])
-        n = len(acc)
         out[(method, window)] = {
-            "acc": float(acc.mean()),
-            "acc_se": float(acc.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
-            "itr": float(itr.mean()),
-            "itr_se": float(itr.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+            "acc": summarize([np.mean(v) for v in per_subject_acc.values()], kind="se"),
+            "itr": summarize([np.mean(v) for v in per_subject_itr.values()], kind="se"),
         }
     return out
 
@@ -467,39 +463,36 @@ def per_subject_table(rows: Sequence[dict[str, Any]], windows: Sequence[float]) 
     window = max(windows)
     subjects = list(dict.fromkeys(r["subject"] for r in rows))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
-    lines = [f"At T = {window:g} s, mean over held-out blocks:", "", "| subject | " + " | ".join(methods) + " |"]
-    lines.append("|---|" + "---|" * len(methods))
+    table = []
     for subject in subjects:
-        cells = []
+        line: dict[str, str] = {"subject": subject}
         for m in methods:
             values = [
                 r["accuracy"] for r in rows if r["subject"] == subject and r["method"] == m and r["window"] == window
             ]
-            cells.append(f"{100 * np.mean(values):.1f}" if values else "")
-        lines.append(f"| {subject} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            if values:
+                line[m] = f"{100 * np.mean(values):.1f}"
+        table.append(line)
+    return f"At T = {window:g} s, mean over held-out blocks:\n\n" + markdown_table(table, ["subject", *methods])
 
 
 def plot_vs_window(
-    summary: dict[tuple[str, float], dict[str, float]],
+    summary: dict[tuple[str, float], dict[str, Summary]],
     windows: Sequence[float],
     reference: dict[float, dict[str, float]],
     path: Path,
 ) -> Path:
-    """Accuracy and ITR against T for each method, with the published DNN curve when there is one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    """Accuracy and ITR against T for each method (mean ± SE over subjects), with the published DNN curve
+    when there is one."""
+    fig, grid = new_figure(1, 2, figsize=(10, 3.8))
+    axes = grid[0]
     ts = sorted(windows)
     for method in METHODS:
         if (method, ts[0]) not in summary:
             continue
         for ax, key in zip(axes, ("acc", "itr"), strict=True):
-            values = [summary[(method, t)][key] * (100 if key == "acc" else 1) for t in ts]
-            errors = [summary[(method, t)][f"{key}_se"] * (100 if key == "acc" else 1) for t in ts]
+            values = [summary[(method, t)][key].mean * (100 if key == "acc" else 1) for t in ts]
+            errors = [summary[(method, t)][key].spread * (100 if key == "acc" else 1) for t in ts]
             ax.errorbar(ts, values, yerr=errors, marker="o", capsize=3, label=METHOD_NAMES[method])
     if reference:
         rt = sorted(reference)

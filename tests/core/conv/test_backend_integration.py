@@ -8,8 +8,8 @@ import torch
 from sciconv import DataSpec
 from sciconv.conv import available_backends, use_backend
 from sciconv.testing import check_plugin
-from sciconv_bci_ssvep.guney_dnn import GuneyDNN
-from sciconv_demo.cnn1d import CNN1d
+from sciconv_bci_ssvep.models.guney_dnn import GuneyDNN
+from sciconv_demo.models.cnn1d import CNN1d
 
 DENSE = [b for b in ("fft", "im2win", "auto") if b in available_backends()]
 

@@ -20,7 +20,7 @@ from sciconv_bci_ssvep.mat_io import (
     write_freq_phase,
 )
 from sciconv_bci_ssvep.recording import BENCHMARK_CHANNELS, OCCIPITAL_9, benchmark_stimuli
-from sciconv_bci_ssvep.simulator import simulate_benchmark
+from sciconv_bci_ssvep.ssvep_simulator import simulate_benchmark
 
 N_TARGETS, N_BLOCKS = 8, 2
 OZ = BENCHMARK_CHANNELS.index("OZ")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import sciconv
-from sciconv.distributed import launch_pipeline
+from sciconv.launcher import launch_pipeline
 
 OVERRIDES = [
     "dataset.params.n_subjects=2",
@@ -38,7 +38,8 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_two_ranks_reproduce_the_single_process_run(tmp_path: Path) -> None:
+def test_two_ranks_reproduce_the_single_process_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCICONV_CACHE_DIR", str(tmp_path / "cache"))  # the ranks reuse the single run's subjects
     single = sciconv.run("bci-ssvep", OVERRIDES, run_dir=tmp_path / "single")
     launch_pipeline("bci-ssvep", OVERRIDES, nproc=2, run_dir=str(tmp_path / "ddp"), resume=None)
     ddp = tmp_path / "ddp"

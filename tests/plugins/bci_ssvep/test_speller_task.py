@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sciconv
-from sciconv.errors import ConfigError
+from sciconv.errors import ConfigError, DataError
 from sciconv.testing import check_plugin
 from sciconv_bci_ssvep.itr import itr_bits_per_min
 from sciconv_bci_ssvep.mat_io import write_beta_subject
-from sciconv_bci_ssvep.simulator import simulate_benchmark, simulate_subject
-from sciconv_bci_ssvep.speller_task import summarise
+from sciconv_bci_ssvep.speller_task import ACC_COLUMN, ITR_COLUMN, summarise
+from sciconv_bci_ssvep.ssvep_simulator import simulate_benchmark, simulate_subject
 
+EXO = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ssvep-exoskeleton"
 TINY = {
     "dataset.params.n_subjects": 2,
     "dataset.params.n_blocks": 3,
@@ -29,8 +31,17 @@ TINY = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def simulation_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One simulation cache for this module: the runs with the same dataset parameters share their subjects."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("cache")
+        mp.setenv("SCICONV_CACHE_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> sciconv.RunResult:
+def tiny_run(simulation_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> sciconv.RunResult:
     return sciconv.run("bci-ssvep", overrides=TINY, run_dir=tmp_path_factory.mktemp("ssvep") / "run")
 
 
@@ -49,6 +60,8 @@ def test_run_directory_explains_itself(tiny_run: sciconv.RunResult) -> None:
     run = tiny_run.run_dir
     report = (run / "report.md").read_text()
     assert "DNN (stage 1 + 2), T = 0.5 s" in report and "ensemble TRCA" in report and "FBCCA" in report
+    # the spread is named: mean ± SE over subjects
+    assert f"| method | {ACC_COLUMN} | {ITR_COLUMN} | source |" in report and "mean ± SE" in ACC_COLUMN
     assert "published: Guney et al., IEEE TBME 2021" in report
     assert "![Accuracy and ITR against the window length" in report
     assert (run / "plots" / "acc_itr_vs_window.png").stat().st_size > 10_000
@@ -70,10 +83,11 @@ def test_itr_is_averaged_over_cells_not_computed_from_the_mean() -> None:
         np.mean([itr_bits_per_min(1.0, 40, 0.9), itr_bits_per_min(0.5, 40, 0.9)]),
         np.mean([itr_bits_per_min(0.2, 40, 0.9), itr_bits_per_min(0.9, 40, 0.9)]),
     ]
-    assert result["itr"] == pytest.approx(np.mean(per_subject))
-    assert result["acc"] == pytest.approx(np.mean([0.75, 0.55]))
-    assert result["acc_se"] == pytest.approx(np.std([0.75, 0.55], ddof=1) / np.sqrt(2))
-    assert result["itr"] != pytest.approx(itr_bits_per_min(0.65, 40, 0.9))
+    assert result["itr"].mean == pytest.approx(np.mean(per_subject))
+    assert result["acc"].mean == pytest.approx(np.mean([0.75, 0.55]))
+    assert result["acc"].spread == pytest.approx(np.std([0.75, 0.55], ddof=1) / np.sqrt(2))
+    assert result["itr"].mean != pytest.approx(itr_bits_per_min(0.65, 40, 0.9))
+    assert result["acc"].label == result["itr"].label == "mean ± SE" and result["acc"].n == 2
 
 
 def test_resume_skips_finished_folds_and_parallel_equals_serial(tmp_path: Path) -> None:
@@ -103,8 +117,14 @@ def test_resume_skips_finished_folds_and_parallel_equals_serial(tmp_path: Path) 
         ({"task.params.test_blocks": [7]}, r"blocks \[7\] are not in the data"),
         ({"task.params.windows": [0.4, 0.4]}, "repeated window"),
         ({"task.params.baselines": ["cca"]}, "unknown"),
-        ({"task.params.stage2_dropout": 1.5}, "probability"),
-        ({"dataset.params.n_blocks": 1}, "at least 2"),
+        ({"task.params.stage2_dropout": 1.5}, r"task\.params\.stage2_dropout: expected a number >= 0 and < 1"),
+        ({"task.params.stage1_dropout": [0.1, 0.1, 1.0]}, "three probabilities"),
+        ({"task.params.n_subbands": 11}, r"task\.params\.n_subbands: expected an integer >= 1 and <= 10"),
+        ({"task.params.stage2_epochs": -1}, r"task\.params\.stage2_epochs: expected an integer >= 0"),
+        ({"task.params.gaze_shift": -0.5}, r"task\.params\.gaze_shift: expected a number >= 0"),
+        ({"dataset.params.n_blocks": 1}, r"dataset\.params\.n_blocks: expected an integer >= 2"),
+        ({"dataset.params.n_subjects": 0}, r"dataset\.params\.n_subjects: expected an integer >= 1"),
+        ({"model.params.n_filters": 0}, r"model\.params\.n_filters: expected an integer >= 1"),
     ],
 )
 def test_bad_task_parameters(tmp_path: Path, overrides: dict, message: str) -> None:
@@ -113,35 +133,72 @@ def test_bad_task_parameters(tmp_path: Path, overrides: dict, message: str) -> N
     assert not (tmp_path / "run").exists()
 
 
-def test_root_is_required_for_real_data_pipelines(tmp_path: Path) -> None:
-    for name in ("bci-ssvep-benchmark", "bci-ssvep-beta", "bci-ssvep-exo"):
-        with pytest.raises(ConfigError, match=r"dataset\.params\.root"):
-            sciconv.load_pipeline(name)
+@pytest.mark.parametrize(
+    ("name", "component", "expected"),
+    [
+        ("bci-ssvep-benchmark", "bci-ssvep.benchmark", "S1.mat .. S35.mat"),
+        ("bci-ssvep-beta", "bci-ssvep.beta", "S1.mat .. S70.mat"),
+        ("bci-ssvep-exo", "bci-ssvep.mne-recordings", "subject folders"),
+    ],
+)
+def test_root_is_required_for_real_data_pipelines(tmp_path: Path, name: str, component: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=rf"dataset\.params\.root: {component} reads .*{expected}.*; give it with"):
+        sciconv.load_pipeline(name)
+    with pytest.raises(DataError, match=rf"dataset\.params\.root: {tmp_path / 'absent'} does not exist"):
+        sciconv.load_pipeline(name, {"dataset.params.root": str(tmp_path / "absent")})
 
 
 def _beta_folder(root: Path) -> Path:
     root.mkdir()
-    sub = simulate_subject(1, seed=0, n_blocks=2, n_targets=40, snr_db=-2.5, physics=None)
+    sub = simulate_subject(1, seed=0, n_blocks=3, n_targets=40, snr_db=-2.5, physics=None)
     write_beta_subject(root / "S1.mat", sub.data[:, :1000].transpose(0, 1, 3, 2), sub.freqs, sub.phases)
     return root
 
 
+def _exoskeleton_like_folder(root: Path) -> Path:
+    """Recordings in the layout of the SSVEP exoskeleton sample, for when the real one is absent: one subject,
+    three sessions (FIF with a stim channel, 256 Hz, Oz/O1/O2), each with two trials of rest, 13, 17 and 21 Hz
+    (the sample's event codes), 5 s of a 10 µV sinusoid at the class's frequency in 2 µV noise."""
+    import mne
+
+    from sciconv_bci_ssvep.mne_io import EXOSKELETON_EVENTS, EXOSKELETON_FREQS
+
+    sfreq, codes = 256.0, list(EXOSKELETON_EVENTS.values()) * 2
+    freq_of = {code: EXOSKELETON_FREQS[name] for name, code in EXOSKELETON_EVENTS.items()}
+    rng = np.random.default_rng(0)
+    for session in (1, 2, 3):
+        n = int((2 + 6 * len(codes) + 2) * sfreq)
+        t = np.arange(n) / sfreq
+        data, stim = rng.normal(0.0, 2e-6, (3, n)), np.zeros((1, n))
+        for i, code in enumerate(codes):
+            start = int((2 + 6 * i) * sfreq)
+            stim[0, start : start + 5] = code
+            if np.isfinite(freq_of[code]):
+                seg = slice(start, start + int(5 * sfreq))
+                data[:, seg] += 10e-6 * np.sin(2 * np.pi * freq_of[code] * (t[seg] - t[start]))
+        info = mne.create_info(["Oz", "O1", "O2", "STI 014"], sfreq, ["eeg"] * 3 + ["stim"])
+        path = root / "subject01" / f"subject01_session{session}_raw.fif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mne.io.RawArray(np.vstack([data, stim]), info, verbose="error").save(path, verbose="error")
+    return root
+
+
 def test_conformance_of_every_component_and_pipeline(tmp_path: Path) -> None:
-    exo = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ssvep-exoskeleton"
-    if not exo.is_dir():
-        pytest.skip(f"the real SSVEP sample is not at {exo}: bci-ssvep-exo needs a folder of recordings")
+    # the real exoskeleton sample when it is there, else recordings in its layout
+    exo = EXO if EXO.is_dir() else _exoskeleton_like_folder(tmp_path / "exo")
     benchmark = tmp_path / "benchmark"
-    simulate_benchmark(benchmark, n_subjects=1, seed=0, n_blocks=2)
+    # three blocks: one held out leaves the two per class ensemble TRCA needs (as in the plugin's tiny runs)
+    simulate_benchmark(benchmark, n_subjects=1, seed=0, n_blocks=3)
     report = check_plugin(
         "bci-ssvep",
         pipeline_overrides={
-            "bci-ssvep": {"dataset.params.n_subjects": 1, "dataset.params.n_blocks": 2},
+            "bci-ssvep": {"dataset.params.n_subjects": 1, "dataset.params.n_blocks": 3},
             "bci-ssvep-benchmark": {"dataset.params.root": str(benchmark)},
             "bci-ssvep-beta": {"dataset.params.root": str(_beta_folder(tmp_path / "beta"))},
             "bci-ssvep-exo": {"dataset.params.root": str(exo)},
         },
     )
     assert sorted(report.datasets) == sorted(
-        ["ssvep.simulated-benchmark", "ssvep.benchmark", "ssvep.beta", "ssvep.mne-recordings"]
+        ["bci-ssvep.simulated-benchmark", "bci-ssvep.benchmark", "bci-ssvep.beta", "bci-ssvep.mne-recordings"]
     )
-    assert report.models == ["ssvep.guney-dnn"] and report.tasks == ["ssvep.speller"]
+    assert report.models == ["bci-ssvep.guney-dnn"] and report.tasks == ["bci-ssvep.speller"]

@@ -12,7 +12,7 @@ from sciconv import DataSpec
 from sciconv.conv import Conv2d
 from sciconv.errors import ConfigError
 from sciconv.testing import check_model
-from sciconv_bci_ssvep.guney_dnn import GuneyDNN
+from sciconv_bci_ssvep.models.guney_dnn import GuneyDNN
 
 
 def spec(n_subbands: int = 3, n_channels: int = 9, n_times: int = 100, n_targets: int = 40) -> DataSpec:

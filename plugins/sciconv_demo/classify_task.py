@@ -8,7 +8,7 @@ from scipy.signal import welch
 
 from sciconv import ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
-from sciconv.engine import accuracy
+from sciconv.kit import accuracy
 
 
 def _stack(split: torch.utils.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

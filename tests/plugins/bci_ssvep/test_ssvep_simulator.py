@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.io
 from scipy.signal import butter, sosfiltfilt, welch
 
 from sciconv.errors import ConfigError
+from sciconv.kit.noise import coloured_noise, power_law_noise
 from sciconv_bci_ssvep.mat_io import read_benchmark
 from sciconv_bci_ssvep.recording import BENCHMARK_CHANNELS, benchmark_stimuli
-from sciconv_bci_ssvep.simulator import DEFAULT_SNR_DB, SSVEPPhysics, simulate_benchmark, simulate_subject
+from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_SNR_DB, SSVEPPhysics, simulate_benchmark, simulate_subject
 
 FS = 250.0
 OZ = BENCHMARK_CHANNELS.index("OZ")
@@ -180,3 +183,32 @@ def test_bad_subject_counts(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="subjects"):
         simulate_benchmark(tmp_path, subjects=[0])
     assert list(tmp_path.iterdir()) == []
+
+
+def _shaped_noise_before_the_kit(rng: np.random.Generator, shape: tuple[int, ...], gain: np.ndarray) -> np.ndarray:
+    """The simulator's own shaped noise before it moved into sciconv.kit.noise, kept to prove the data did not
+    change: white float32 samples, filtered by ``gain``, scaled to unit expected variance."""
+    n = shape[-1]
+    spectrum = scipy.fft.rfft(rng.standard_normal(shape, dtype=np.float32), axis=-1, workers=-1)
+    spectrum *= gain.astype(np.float32)
+    weights = np.full(gain.shape, 2.0)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    spectrum /= np.float32(math.sqrt(float(np.sum(weights * gain**2)) / n))
+    return scipy.fft.irfft(spectrum, n=n, axis=-1, workers=-1)
+
+
+@pytest.mark.parametrize("shape", [(6, 64, 1500), (3, 2, 1001)])
+def test_kit_noise_gives_the_same_numbers_as_before(shape: tuple[int, ...]) -> None:
+    bins = scipy.fft.rfftfreq(shape[-1], 1 / 250.0)
+    exponent = 2.07
+    expected = _shaped_noise_before_the_kit(np.random.default_rng(9), shape, np.maximum(bins, 0.5) ** (-exponent / 2))
+    got = power_law_noise(
+        np.random.default_rng(9), shape, exponent, sfreq=250.0, f_min=0.5, draw="time", normalize="expected",
+        dtype=np.float32,
+    )  # fmt: skip
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    alpha = np.exp(-((bins - 10.2) ** 2) / (2 * 0.6**2))
+    expected = _shaped_noise_before_the_kit(np.random.default_rng(9), shape, alpha)
+    assert np.array_equal(coloured_noise(np.random.default_rng(9), shape, alpha, dtype=np.float32), expected)

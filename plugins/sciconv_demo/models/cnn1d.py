@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from torch import Tensor, nn
 
 from sciconv import DataSpec
@@ -26,10 +29,10 @@ class CNN1d(nn.Module):
     def __init__(
         self,
         spec: DataSpec,
-        n_filters: int = 16,
-        n_blocks: int = 3,
-        kernel_size: int = 7,
-        dropout: float = 0.25,
+        n_filters: Annotated[int, Field(ge=1)] = 16,
+        n_blocks: Annotated[int, Field(ge=1)] = 3,
+        kernel_size: Annotated[int, Field(ge=1)] = 7,
+        dropout: Annotated[float, Field(ge=0, lt=1)] = 0.25,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -17,6 +17,9 @@ convolutions go through :mod:`sciconv.conv`, so the pipeline's ``conv.backend`` 
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from torch import Tensor, nn
 
 from sciconv import DataSpec
@@ -32,7 +35,8 @@ class GuneyDNN(nn.Module):
             the number of targets.
         n_filters: filters of the three convolutions after the sub-band layer (120 in the paper).
         time_kernel: length of the last convolution's kernel in samples (10 in the paper).
-        dropout: the three dropout probabilities (stage 1: 0.1, 0.1, 0.95).
+        dropout: the three dropout probabilities (stage 1: 0.1, 0.1, 0.95); checked here, because the
+            speller task passes its own (``task.params.stage1_dropout``).
         init_std: standard deviation of the normal weight initialisation (0.01).
 
     Shapes:
@@ -42,19 +46,19 @@ class GuneyDNN(nn.Module):
     def __init__(
         self,
         spec: DataSpec,
-        n_filters: int = 120,
-        time_kernel: int = 10,
+        n_filters: Annotated[int, Field(ge=1)] = 120,
+        time_kernel: Annotated[int, Field(ge=1)] = 10,
         dropout: tuple[float, float, float] = (0.1, 0.1, 0.95),
         init_std: float = 0.01,
     ) -> None:
         super().__init__()
         if len(spec.input_shape) != 3:
             raise ConfigError(
-                f"ssvep.guney-dnn needs samples of shape (n_subbands, n_channels, n_times), got {spec.input_shape}"
+                f"bci-ssvep.guney-dnn needs samples of shape (n_subbands, n_channels, n_times), got {spec.input_shape}"
             )
         n_subbands, n_channels, n_times = spec.input_shape
         if n_times < 2:
-            raise ConfigError(f"ssvep.guney-dnn needs at least 2 time samples, got {n_times}")
+            raise ConfigError(f"bci-ssvep.guney-dnn needs at least 2 time samples, got {n_times}")
         if len(dropout) != 3 or not all(0.0 <= p < 1.0 for p in dropout):
             raise ConfigError(f"model.params.dropout: expected three probabilities in [0, 1), got {dropout}")
         self.init_std = init_std

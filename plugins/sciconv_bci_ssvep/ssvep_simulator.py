@@ -31,9 +31,9 @@ the time since the response of trial n started (``d_n`` ~ N(0, ``latency_jitter`
 Background (independent across trials; per-subject values drawn once):
 
 - 1/f EEG: 64 independent noises with power spectrum ``1/f^alpha_s`` (alpha_s ~
-  U(``background_exponent_range``), flat below 0.5 Hz) mixed through the Cholesky factor of the smooth
-  spatial covariance ``exp(-|r_c - r_c'| / background_length)``; RMS ``background_uv`` x LogNormal(0, 0.2)
-  per channel.
+  U(``background_exponent_range``), flat below 0.5 Hz; :func:`sciconv.kit.noise.power_law_noise`) mixed
+  through the Cholesky factor of the smooth spatial covariance ``exp(-|r_c - r_c'| / background_length)``;
+  RMS ``background_uv`` x LogNormal(0, 0.2) per channel.
 - Alpha rhythm: two parieto-occipital sources (near PO3 and PO4, Gaussian falloff 5 cm) of narrow-band
   noise (a Gaussian spectral peak of sd ``alpha_bandwidth`` Hz at the subject's ``f_alpha`` ~
   U(``alpha_freq_range``) Hz), whose random envelope waxes and wanes over about a second; RMS
@@ -72,6 +72,7 @@ import scipy.fft
 from scipy.spatial.distance import cdist
 
 from sciconv.errors import ConfigError
+from sciconv.kit.noise import coloured_noise, power_law_noise
 from sciconv_bci_ssvep.mat_io import (
     BENCHMARK_N_SAMPLES,
     N_CHANNELS,
@@ -87,6 +88,9 @@ from sciconv_bci_ssvep.recording import (
 )
 
 DEFAULT_SNR_DB = -2.5
+SIMULATOR_VERSION = 1
+"""Part of the simulation cache's key (:class:`~sciconv_bci_ssvep.datasets.SimulatedBenchmarkDataset`): raise it
+whenever a change here changes the simulated data for the same parameters, so that cached files are not reused."""
 
 
 @dataclass(frozen=True)
@@ -213,21 +217,6 @@ def _gaussian_pattern(positions: np.ndarray, centre: np.ndarray, width: float) -
     return np.exp(-d2 / (2 * width**2))
 
 
-def _shaped_noise(rng: np.random.Generator, shape: tuple[int, ...], gain: np.ndarray) -> np.ndarray:
-    """Gaussian noise with amplitude spectrum ``gain`` (over ``rfftfreq`` bins) along the last axis, scaled
-    to unit variance."""
-    n = shape[-1]
-    spectrum = scipy.fft.rfft(rng.standard_normal(shape, dtype=np.float32), axis=-1, workers=-1)
-    spectrum *= gain.astype(np.float32)
-    # variance of the real signal = (|g_0|^2 + 2 sum |g_k|^2 (+ |g_nyq|^2)) / n for unit white noise
-    weights = np.full(gain.shape, 2.0)
-    weights[0] = 1.0
-    if n % 2 == 0:
-        weights[-1] = 1.0
-    spectrum /= np.float32(math.sqrt(float(np.sum(weights * gain**2)) / n))
-    return scipy.fft.irfft(spectrum, n=n, axis=-1, workers=-1)
-
-
 def _check_design(n_targets: int, n_blocks: int, snr_db: float) -> None:
     for name, value in (("n_targets", n_targets), ("n_blocks", n_blocks)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
@@ -292,16 +281,27 @@ def simulate_subject(
     distances = cdist(positions, positions)
     mixing = np.linalg.cholesky(np.exp(-distances / physics.background_length) + 1e-9 * np.eye(N_CHANNELS))
     channel_rms = physics.background_uv * rng.lognormal(0.0, 0.2, N_CHANNELS)
-    gain = np.maximum(freqs_bins, 0.5) ** (-exponent / 2)
     mixing = (channel_rms[:, None] * mixing).astype(np.float32)
-    sources = _shaped_noise(rng, (n_trials, N_CHANNELS, n_t), gain)
+    # white float32 samples filtered to 1/f^exponent (flat below 0.5 Hz), unit variance in expectation
+    sources = power_law_noise(
+        rng,
+        (n_trials, N_CHANNELS, n_t),
+        exponent,
+        sfreq=sfreq,
+        f_min=0.5,
+        draw="time",
+        normalize="expected",
+        dtype=np.float32,
+    )
     background = np.einsum("ij,njt->nit", mixing, sources, optimize=True)  # float32, (n_trials, 64, n_t)
     del sources
 
     # alpha rhythm: two narrow-band parieto-occipital sources
     if physics.alpha_uv > 0:
         alpha_gain = np.exp(-((freqs_bins - alpha_freq) ** 2) / (2 * physics.alpha_bandwidth**2))
-        alpha_sources = _shaped_noise(rng, (n_trials, 2, n_t), alpha_gain)
+        alpha_sources = coloured_noise(
+            rng, (n_trials, 2, n_t), alpha_gain, draw="time", normalize="expected", dtype=np.float32
+        )
         alpha_patterns = np.stack(
             [
                 _gaussian_pattern(positions, positions[index[c]] + rng.normal(0, physics.centre_shift, 3), 0.05)
