@@ -12,21 +12,21 @@ Both return a :class:`~sciconv.DataBundle` built by :func:`bundle_from` from the
   index. They serve generic tools (the conformance kit, a quick baseline); ``val`` is ``None`` because the task
   carves its validation samples from the training data itself.
 - ``spec``: ``input_shape = (total features,)``, the classes, and in ``spec.extra`` the ``modalities`` and
-  their ``n_features`` (what :class:`~sciconv_omics_sguq.sguq_task.MOGONETNet` sizes itself from), the dataset's
+  their ``n_features`` (what :class:`~sciconv_omics_sguq.models.mogonet.MOGONETNet` sizes itself from), the dataset's
   ``name`` and the sizes of its splits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import cached_simulation, require_root
 
 _FILE_SUFFIXES = (".h5mu", ".h5ad")
 
@@ -126,14 +126,9 @@ class MOGONETDataset(DatasetBase):
         self.name = name
 
     def _path(self) -> Path:
-        if self.root is None or str(self.root).strip() == "":
-            raise ConfigError(
-                "dataset.params.root: omics.mogonet reads a MOGONET folder (or an .h5mu / .h5ad file); give it with "
-                "dataset.params.root=DIR"
-            )
-        path = Path(self.root).expanduser()
-        if not path.exists():
-            raise ConfigError(f"dataset.params.root: {path} does not exist")
+        path = require_root(
+            self.root, "omics-sguq.mogonet-layout", "a MOGONET folder (or an .h5mu / .h5ad file)", kind="any"
+        )
         if not path.is_dir() and path.suffix.lower() not in _FILE_SUFFIXES:
             raise ConfigError(
                 f"dataset.params.root: {path} is neither a MOGONET folder nor an .h5mu / .h5ad file "
@@ -167,17 +162,19 @@ class SimulatedCohortDataset(DatasetBase):
             :func:`~sciconv_omics_sguq.cohort_simulator.simulate_cohort`); ``missing_fractions`` makes samples lack
             modalities (e.g. ``{meth: 0.2, mirna: 0.3}``).
         class_names: names of classes 0, 1, ...; default ``NC``, ``AD`` for two classes, else ``stage 0``, ...
-        cache_dir: keep the written folder under this directory, in a sub-folder named by a hash of the
-            parameters, and read it from there on later runs (delete it to simulate again); by default it goes
-            to a temporary folder that is removed after reading.
+        cache_dir: the cache of simulations (default ``None``: the default cache,
+            ``$SCICONV_CACHE_DIR/simulations`` or ``~/.cache/sciconv/simulations``). The cohort is written there
+            once per set of simulator parameters, in a sub-folder ``cohort-<hash of the parameters>``
+            (:func:`sciconv.kit.cached_simulation`), and read from there on later runs (delete it to simulate
+            again).
     """
 
     def __init__(
         self,
-        n_train: int = 245,
-        n_test: int = 106,
-        n_features: int = 200,
-        n_classes: int = 2,
+        n_train: Annotated[int, Field(ge=1)] = 245,
+        n_test: Annotated[int, Field(ge=1)] = 106,
+        n_features: Annotated[int, Field(ge=1)] = 200,
+        n_classes: Annotated[int, Field(ge=2)] = 2,
         class_balance: tuple[float, ...] | None = None,
         effect_sizes: dict[str, float] | None = None,
         signal_noise: dict[str, float] | None = None,
@@ -230,11 +227,8 @@ class SimulatedCohortDataset(DatasetBase):
         return ("NC", "AD") if self.n_classes == 2 else tuple(f"stage {c}" for c in range(self.n_classes))
 
     def validate(self) -> None:
-        for name in ("n_train", "n_test", "n_features", "n_classes"):
-            value = getattr(self, name)
-            low = 2 if name == "n_classes" else 1
-            if value < low:
-                raise ConfigError(f"dataset.params.{name}: expected an integer >= {low}, got {value}")
+        """Check what the signature's constraints (checked by the pipeline) cannot: the classes against the
+        training samples and the class names, the missing fractions."""
         if self.n_train < 2 * self.n_classes:
             raise ConfigError(
                 f"dataset.params.n_train: {self.n_train} training samples are too few for {self.n_classes} classes"
@@ -249,35 +243,18 @@ class SimulatedCohortDataset(DatasetBase):
                         f"dataset.params.missing_fractions.{key}: expected a fraction in [0, 1), got {value}"
                     )
 
-    def _write_and_read(self, root: Path) -> Any:
+    def _write(self, folder: Path) -> None:
+        """Simulate the cohort and write it in MOGONET's layout into the (empty) ``folder``."""
         from sciconv_omics_sguq.cohort_simulator import write_simulated_cohort
-        from sciconv_omics_sguq.mogonet_io import read_mogonet
 
         try:
-            write_simulated_cohort(root, **self.simulator_params())
+            write_simulated_cohort(folder, **self.simulator_params())
         except ConfigError as exc:
             raise ConfigError(f"dataset.params: {exc}") from None
-        return read_mogonet(root)
 
     def load(self) -> DataBundle:
         from sciconv_omics_sguq.mogonet_io import read_mogonet
 
         self.validate()
-        if self.cache_dir is None:
-            with tempfile.TemporaryDirectory(prefix="sciconv-cohort-") as tmp:
-                mdata = self._write_and_read(Path(tmp) / "cohort")
-            source = "simulated (temporary folder)"
-        else:
-            digest = hashlib.sha256(json.dumps(self.simulator_params(), sort_keys=True).encode()).hexdigest()[:16]
-            root = Path(self.cache_dir).expanduser() / f"cohort-{digest}"
-            if (root / "labels_te.csv").is_file():
-                mdata = read_mogonet(root)
-            else:
-                try:
-                    mdata = self._write_and_read(root)
-                except DataError:
-                    if not (root / "labels_te.csv").is_file():  # not a concurrent writer that finished first
-                        raise
-                    mdata = read_mogonet(root)
-            source = str(root)
-        return bundle_from(mdata, "simulated-cohort", self._class_names(), source=source)
+        root = cached_simulation("cohort", self.simulator_params(), self._write, cache_dir=self.cache_dir)
+        return bundle_from(read_mogonet(root), "simulated-cohort", self._class_names(), source=str(root))

@@ -41,10 +41,7 @@ was expected; a bad argument is a :class:`~sciconv.errors.ConfigError`.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sciconv.atomic import atomic_path
 from sciconv.errors import ConfigError, DataError, did_you_mean
+from sciconv.kit import atomic_directory, atomic_path
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -701,10 +698,7 @@ def write_mogonet(mdata: MuData, root: str | Path, overwrite: bool = False) -> P
     root = Path(root)
     _check_replaceable(root, overwrite)
     order = {split: split_mask(mdata, split) for split in SPLITS}
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(root, "tmp")
-    tmp.mkdir()
-    try:
+    with atomic_directory(root) as tmp:
         for i, (name, adata) in enumerate(mdata.mod.items(), start=1):
             var_names = [str(v) for v in adata.var_names]
             for v in var_names:
@@ -722,34 +716,7 @@ def write_mogonet(mdata: MuData, root: str | Path, overwrite: bool = False) -> P
             (tmp / f"labels_{_SUFFIX[split]}.csv").write_text(
                 _lines_text(f"{v:.1f}" for v in y[order[split]].astype(np.float64)), encoding="utf-8"
             )
-        _replace_folder(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root
-
-
-def _sibling(path: Path, tag: str) -> Path:
-    """A fresh hidden name next to ``path`` (created with the process's umask by the caller, unlike tempfile's
-    private 0700/0600 modes, so the renamed result has ordinary permissions)."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
-def _replace_folder(tmp: Path, root: Path) -> None:
-    """Move the finished folder ``tmp`` to ``root``, swapping out a previous ``root`` (already checked)."""
-    if root.exists() and not any(root.iterdir()):
-        root.rmdir()
-    if not root.exists():
-        os.rename(tmp, root)
-        return
-    old = _sibling(root, "old")
-    os.rename(root, old)
-    try:
-        os.rename(tmp, root)
-    except BaseException:
-        os.rename(old, root)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_h5mu(mdata: MuData, path: str | Path) -> Path:

@@ -5,7 +5,7 @@ Data" (arXiv:2410.11046, 2024). Multi-omics assays are costly, so SGUQ asks for 
 as soon as the prediction is certain enough:
 
 - **stage 1** classifies a patient from mRNA alone, **stage 2** from mRNA + DNA methylation, **stage 3** from
-  all three omics (:data:`DEFAULT_STAGES`); every stage is a MOGONET (:mod:`~sciconv_omics_sguq.mogonet`; with
+  all three omics (:data:`DEFAULT_STAGES`); every stage is a MOGONET (:mod:`~sciconv_omics_sguq.models.mogonet`; with
   one omics type that is just the omics-specific GCN and its classifier).
 - **Ensembles** (:func:`train_ensemble`, :func:`ensemble_predict`): each stage trains ``M = 10`` models
   independently (different seeds; trained side by side in one run for speed, each member the same as if
@@ -48,9 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq.mogonet import FittedMOGONET, train_mogonet_members
+from sciconv.kit import derive_seed
+from sciconv_omics_sguq.mogonet_training import FittedMOGONET, train_mogonet_members
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -190,8 +190,8 @@ def train_ensemble(
 ) -> list[FittedMOGONET]:
     """Train ``n_models`` MOGONETs independently, member ``i`` seeded with :func:`member_seed` ``(seed, i)``.
 
-    The members train together (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_members`: each member is the
-    model :func:`~sciconv_omics_sguq.mogonet.train_mogonet` trains with its seed, to float32 rounding). With
+    The members train together (:func:`~sciconv_omics_sguq.mogonet_training.train_mogonet_members`: each member is the
+    model :func:`~sciconv_omics_sguq.mogonet_training.train_mogonet` trains with its seed, to float32 rounding). With
     ``n_jobs > 1`` they are split into ``n_jobs`` consecutive chunks (:func:`member_chunks`), each trained
     together in one of joblib's loky processes, single-threaded (MOGONET's default ``num_threads=1``). A
     member's results do not depend on the chunk it is trained in, so the members, and everything computed
@@ -203,7 +203,7 @@ def train_ensemble(
         n_models: ensemble size ``M`` (SGUQ: 10).
         seed: the ensemble's seed.
         n_jobs: parallel processes (joblib's convention: ``-1`` all cores); at most ``n_models`` are started.
-        **mogonet_params: passed to :func:`~sciconv_omics_sguq.mogonet.train_mogonet_members` (``hidden``,
+        **mogonet_params: passed to :func:`~sciconv_omics_sguq.mogonet_training.train_mogonet_members` (``hidden``,
             ``epochs``, ...); ``on_epoch`` (called with every member's losses) only with ``n_jobs=1``.
 
     Returns:

@@ -1,7 +1,7 @@
 """The SGUQ protocol (Tao et al., arXiv:2410.11046): staged MOGONET ensembles with uncertainty thresholds.
 
 **Stages.** Stage ``s`` uses the omics ``stages[s]`` (default mRNA; mRNA + methylation; all three). For every
-split of the data, each stage has an ensemble of ``n_models`` MOGONETs (:mod:`~sciconv_omics_sguq.mogonet`,
+split of the data, each stage has an ensemble of ``n_models`` MOGONETs (:mod:`~sciconv_omics_sguq.models.mogonet`,
 the official two-phase schedule: ``epochs_pretrain`` = 500 and ``epochs`` = 2500 full-batch epochs, Adam at
 ``lr_pretrain`` 1e-3, ``lr_gcn`` 5e-4, ``lr_vcdn`` 1e-3) trained on the training samples that have *all* of the
 stage's omics. Member ``m`` of every stage of a split has the seed ``member_seed(derive_seed(train.seed,
@@ -9,7 +9,7 @@ stage's omics. Member ``m`` of every stage of a split has the seed ``member_seed
 omics' name. MOGONET trains each omics' GCN by its own loss only, so member ``m``'s mRNA GCN is then the same
 network in the stage-1, stage-2 and stage-3 models: the stages of a split that train on the same samples (all
 of them, without missing modalities) are trained together, each GCN once, with one VCDN per stage of two or more
-omics (:func:`~sciconv_omics_sguq.mogonet.train_mogonet_stages`). Each stage's model is exactly the MOGONET
+omics (:func:`~sciconv_omics_sguq.mogonet_training.train_mogonet_stages`). Each stage's model is exactly the MOGONET
 that training the stage alone would give with those streams (to float32 rounding; a test checks it), at the
 cost of the last stage alone instead of the three stages' sum. The stages' ensembles are therefore not
 independent of each other: member ``m``'s stage-1 prediction comes from the same mRNA GCN that stage 3 fuses
@@ -45,7 +45,20 @@ every row.
 
 **Splits.** The dataset's own train/test split (``fixed``; ROSMAP: 245 / 106), then ``n_splits`` repeated
 stratified splits of all samples with the same number of test samples (``split-01``, ...; seeded), reported as
-mean ± sd (``ddof=1``).
+mean ± SD (:func:`sciconv.kit.summarize` with ``kind="sd"``: the sample standard deviation, ``ddof=1``).
+Both the repeated splits and the validation carve keep their own scikit-learn ``StratifiedShuffleSplit`` draws
+(seeded ``derive_seed(train.seed, "<split>")`` and ``derive_seed(train.seed, "<split>/val")`` modulo
+``2**32``; the validation share rounded up, ``ceil(val_fraction * n)``), not :func:`sciconv.kit.stratified_split`,
+whose draws and rounding differ: switching would change which samples each split holds, and so every metric.
+
+**The model slot.** Every network trained is built by the pipeline's model component (``model:``, the
+registered ``omics-sguq.mogonet``, :class:`~sciconv_omics_sguq.models.mogonet.MOGONETNet`) from
+``model.params``, one per stage and member, in the worker that trains it: a member's GCNs and classifiers and
+each stage's VCDN are the modules of those factory-built models (re-initialised from the member's own random
+streams). They are trained with MOGONET's own published procedure (:mod:`~sciconv_omics_sguq.mogonet_training`:
+full-batch passes over the patient graphs, per-omics and VCDN Adam steps, written out by hand for speed), not
+with the core engine's mini-batch loop; the engine's ``train`` settings other than ``train.seed`` do not
+apply (the schedule is in ``task.params``).
 
 **Metrics** (``metrics.json``, fixed split, plus ``<key>_mean`` / ``<key>_sd`` over the repeated splits):
 ``staged_acc``, ``staged_f1``, ``staged_auc``; ``decided_stage<s>`` (fraction of the test samples decided at
@@ -57,39 +70,40 @@ reports), else macro; AUC from the probabilities (macro one-vs-rest for more tha
 
 **Resume.** Every finished member is written to ``checkpoints/sguq/<split>/stage<s>/member-<mm>/`` as soon as
 its job (its chunk) is done: its probabilities on the samples it is evaluated on (and, for the fixed split, its
-weights and training samples, :meth:`~sciconv_omics_sguq.mogonet.FittedMOGONET.state_dict`, as safetensors)
+weights and training samples, :meth:`~sciconv_omics_sguq.mogonet_training.FittedMOGONET.state_dict`, as safetensors)
 with a ``manifest.json`` holding the files' SHA-256 and a fingerprint of the member's data and settings. The
 folder is written under a temporary name and renamed, so a killed run leaves only complete members.
 ``--resume`` reuses every member whose files verify and whose fingerprint matches, and trains the others
 (an ensemble's missing members together, each with every stage of its group: the models found done come out
-the same again and are kept as found).
+the same again and are kept as found). Neither the folders nor the fingerprints hold a component's name, so a run
+directory written under the old names (``sguq.staged``, ...) resumes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-import os
 import shutil
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
-from sciconv.engine import derive_seed
 from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
+from sciconv.kit import atomic_directory, derive_seed, markdown_table, new_figure, save_figure, summarize
 from sciconv.parallel import Job, job_slots
-from sciconv.report import save_figure
 from sciconv_omics_sguq import published
-from sciconv_omics_sguq.mogonet import MOGONET, FittedMOGONET
+from sciconv_omics_sguq.models.mogonet import MOGONET, MOGONETNet
+from sciconv_omics_sguq.mogonet_training import FittedMOGONET
 from sciconv_omics_sguq.sguq import (
     DEFAULT_STAGES,
     EnsembleOutput,
@@ -104,95 +118,6 @@ MEMBER_FORMAT = "sciconv-sguq-member/1"
 # how a member's random streams are derived (per view key, mogonet._stream_seed): part of its fingerprint
 _STREAMS = "streams=per-view-key/1"
 _SCORES = ("acc", "f1", "auc")
-
-
-# ----------------------------------------------------------------------------------------------------
-# The model component
-
-
-class MOGONETNet(nn.Module):
-    """MOGONET (omics-specific GCNs fused by a VCDN) as a sciconv model: ``MOGONETNet(spec, **params)``.
-
-    The views are the modalities of ``spec.extra["modalities"]``, with ``spec.extra["n_features"]`` features
-    each (a spec without them is one view of ``input_shape[0]`` features); a sample is the modalities'
-    features concatenated in that order. MOGONET is transductive: its graph convolutions run over a patient
-    similarity graph, so :meth:`forward` builds each view's graph over the samples of the batch (MOGONET's
-    adaptive cosine threshold, ``k`` edges per node, capped at ``N - 1`` for a batch of ``N``) and returns the
-    fused logits. The SGUQ task trains the same network with MOGONET's own full-batch schedule
-    (:func:`~sciconv_omics_sguq.mogonet.train_mogonet`), passing it :meth:`training_params`.
-
-    Args:
-        spec: the data spec (``input_shape``, ``n_outputs``, ``extra["modalities"]``, ``extra["n_features"]``).
-        hidden: the GCN layer sizes (ROSMAP ``(200, 200, 100)``; BRCA ``(400, 400, 200)``).
-        dropout: GCN dropout (0.5).
-        vcdn_hidden: the VCDN's hidden width (default ``C^V``).
-        vcdn_input: ``"sigmoid"`` (official code) or ``"softmax"``.
-        k: average edges per node of the patient graphs, self loop included (ROSMAP 2, BRCA 10).
-        train_edges: whether inference graphs keep the training-training edges (official: no).
-
-    Shapes:
-        x (N, sum of n_features) -> fused logits (N, n_outputs).
-    """
-
-    def __init__(
-        self,
-        spec: DataSpec,
-        hidden: tuple[int, ...] = (200, 200, 100),
-        dropout: float = 0.5,
-        vcdn_hidden: int | None = None,
-        vcdn_input: str = "sigmoid",
-        k: int = 2,
-        train_edges: bool = False,
-    ) -> None:
-        super().__init__()
-        n_features = [int(f) for f in spec.extra.get("n_features", [spec.input_shape[0]])]
-        modalities = [str(m) for m in spec.extra.get("modalities", [f"view{v}" for v in range(len(n_features))])]
-        if len(spec.input_shape) != 1 or sum(n_features) != spec.input_shape[0] or len(modalities) != len(n_features):
-            raise DataError(
-                f"sguq.mogonet: spec.input_shape {spec.input_shape} does not match the views' feature counts "
-                f"{n_features} (spec.extra['n_features'], one per modality of spec.extra['modalities'])"
-            )
-        hidden = tuple(hidden)
-        if not hidden or any(h < 1 for h in hidden):
-            raise ConfigError(f"model.params.hidden: expected one or more positive layer sizes, got {list(hidden)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.params.dropout: expected a probability in [0, 1), got {dropout}")
-        if vcdn_hidden is not None and vcdn_hidden < 1:
-            raise ConfigError(f"model.params.vcdn_hidden: expected a positive width or null (C^V), got {vcdn_hidden}")
-        if vcdn_input not in ("sigmoid", "softmax"):
-            raise ConfigError(f"model.params.vcdn_input: expected 'sigmoid' or 'softmax', got {vcdn_input!r}")
-        if k < 1:
-            raise ConfigError(f"model.params.k: expected an integer >= 1 (edges per node), got {k}")
-        self.modalities = modalities
-        self.n_features = n_features
-        self.k = int(k)
-        self.train_edges = bool(train_edges)
-        self.mogonet = MOGONET(n_features, spec.n_outputs, hidden, dropout, vcdn_hidden, vcdn_input)
-        self._params = {
-            "hidden": hidden,
-            "dropout": float(dropout),
-            "vcdn_hidden": vcdn_hidden,
-            "vcdn_input": vcdn_input,
-            "k": self.k,
-            "train_edges": self.train_edges,
-        }
-
-    def training_params(self) -> dict[str, Any]:
-        """The architecture and graph keywords of :func:`~sciconv_omics_sguq.mogonet.train_mogonet`."""
-        return dict(self._params)
-
-    def _graph(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        from sciconv_omics_sguq.patient_graph import train_graph
-
-        n = x.shape[0]
-        if n == 1:
-            return x, torch.zeros((2, 1), dtype=torch.long), torch.ones(1)
-        edge_index, edge_weight, _ = train_graph(x.detach().cpu().double().numpy(), min(self.k, n - 1))
-        return x, edge_index.to(x.device), edge_weight.to(x.device, x.dtype)
-
-    def forward(self, x: Tensor) -> Tensor:
-        parts = torch.split(x, self.n_features, dim=1)
-        return self.mogonet([self._graph(p) for p in parts])[1]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -276,6 +201,26 @@ class _Chunk:
         return f"{first[0].split}/stage{stages}/members-" + "-".join(f"{unit[0].member:02d}" for unit in self.units)
 
 
+@dataclass(frozen=True)
+class _StageModels:
+    """The networks of a stage group, built by the pipeline's model component: ``build(f)`` is
+    ``factory(specs[f], **params).mogonet``, a fresh MOGONET over the omics of the group's ``f``-th stage.
+    Picklable (the factory by reference), so each worker builds the networks it trains."""
+
+    factory: Callable[..., nn.Module]
+    params: Mapping[str, Any]
+    specs: tuple[DataSpec, ...]
+
+    def __call__(self, f: int) -> MOGONET:
+        model = self.factory(self.specs[f], **self.params)
+        if not isinstance(model, MOGONETNet):
+            raise ConfigError(
+                f"task omics-sguq.staged trains MOGONET ensembles: the model component built a "
+                f"{type(model).__name__}, not an omics-sguq.mogonet"
+            )
+        return model.mogonet
+
+
 def _run_chunk(keys: list[tuple[str, int, int]], *args: Any) -> list[tuple[tuple[str, int, int], _Member]]:
     """One job of :func:`~sciconv.parallel.run_jobs`: train the models ``keys`` (split, stage, member;
     member-major) together, hand them back with their keys. The members seed themselves (their own seeds), so
@@ -292,15 +237,18 @@ def _train_members(
     seeds: list[int],
     params: dict[str, Any],
     keep_model: bool,
+    build: _StageModels | None = None,
 ) -> list[_Member]:
     """Train the members of a stage group together (one model per member and stage, the stages' GCNs shared:
-    :func:`~sciconv_omics_sguq.mogonet.train_mogonet_stages`) and predict each stage's evaluation samples
-    ``views_eval[stage]``; returns member-major. Runs in a worker process or, with ``parallel.n_jobs`` 1, in
-    the run's process."""
-    from sciconv_omics_sguq.mogonet import train_mogonet_stages
+    :func:`~sciconv_omics_sguq.mogonet_training.train_mogonet_stages`, the networks built by ``build``, the
+    pipeline's model component) and predict each stage's evaluation samples ``views_eval[stage]``; returns
+    member-major. Runs in a worker process or, with ``parallel.n_jobs`` 1, in the run's process."""
+    from sciconv_omics_sguq.mogonet_training import train_mogonet_stages
 
     out = []
-    fits = train_mogonet_stages(views_fit, y_fit, seeds=seeds, fusions=fusions, view_keys=view_keys, **params)
+    fits = train_mogonet_stages(
+        views_fit, y_fit, seeds=seeds, fusions=fusions, view_keys=view_keys, build=build, **params
+    )
     for row in fits:
         for fitted, evaluated in zip(row, views_eval, strict=True):
             proba = fitted.predict_proba(evaluated) if len(evaluated[0]) else np.zeros((0, fitted.n_classes))
@@ -328,11 +276,8 @@ def write_member(directory: Path, member: _Member, manifest: Mapping[str, Any]) 
     ``model.safetensors`` when the weights are kept, and ``manifest.json`` (SHA-256 of each file)."""
     from safetensors.torch import save_file
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh hidden sibling, created with the process's umask (tempfile's would be private, 0700)
-    tmp = directory.with_name(f".tmp-{directory.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    # written under a hidden ".tmp-<name>-..." sibling and swapped into place (what --resume cleans up)
+    with atomic_directory(directory) as tmp:
         tensors = {
             "proba": torch.from_numpy(np.ascontiguousarray(member.proba, dtype=np.float64)),
             "samples": torch.from_numpy(np.ascontiguousarray(member.samples, dtype=np.int64)),
@@ -345,16 +290,6 @@ def write_member(directory: Path, member: _Member, manifest: Mapping[str, Any]) 
         files = sorted(p.name for p in tmp.iterdir())
         body = {**manifest, "format": MEMBER_FORMAT, "sha256": {name: _sha256(tmp / name) for name in files}}
         (tmp / "manifest.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
-        if directory.exists():
-            stale = directory.with_name(f".stale-{directory.name}-{os.getpid()}")
-            os.replace(directory, stale)
-            os.replace(tmp, directory)
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def read_member(directory: Path, fingerprint: str) -> _Member | None:
@@ -450,7 +385,7 @@ class StagedSGUQTask(TaskBase):
         n_splits: repeated stratified train/test splits besides the dataset's own (0: the fixed split only).
         epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn: MOGONET's training schedule (500, 2500,
             1e-3, 5e-4, 1e-3).
-        sample_weight: ``frequency`` (official code) or ``none``; see :func:`~sciconv_omics_sguq.mogonet.
+        sample_weight: ``frequency`` (official code) or ``none``; see :func:`~sciconv_omics_sguq.mogonet_training.
             train_mogonet`.
         uncertainty: ``predicted`` (SGUQ) or ``member_max``; see :class:`~sciconv_omics_sguq.sguq.EnsembleOutput`.
         criterion: what the thresholds maximise: ``accuracy`` or ``f1`` (macro).
@@ -465,19 +400,19 @@ class StagedSGUQTask(TaskBase):
         self,
         stages: tuple[tuple[str, ...], ...] = DEFAULT_STAGES,
         mode: str = "validation",
-        n_models: int = 10,
-        members_per_job: int = 0,
+        n_models: Annotated[int, Field(ge=1)] = 10,
+        members_per_job: Annotated[int, Field(ge=0)] = 0,
         val_fraction: float = 0.2,
-        n_splits: int = 5,
-        epochs_pretrain: int = 500,
-        epochs: int = 2500,
-        lr_pretrain: float = 1e-3,
-        lr_gcn: float = 5e-4,
-        lr_vcdn: float = 1e-3,
+        n_splits: Annotated[int, Field(ge=0)] = 5,
+        epochs_pretrain: Annotated[int, Field(ge=0)] = 500,
+        epochs: Annotated[int, Field(ge=0)] = 2500,
+        lr_pretrain: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 1e-3,
+        lr_gcn: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 5e-4,
+        lr_vcdn: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 1e-3,
         sample_weight: str = "frequency",
         uncertainty: str = "predicted",
         criterion: str = "accuracy",
-        candidates: int = 41,
+        candidates: Annotated[int, Field(ge=2)] = 41,
         save_models: str = "fixed",
         reference: str = "auto",
     ) -> None:
@@ -502,7 +437,8 @@ class StagedSGUQTask(TaskBase):
     # -- checks ------------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check the parameters' values (before any data is read)."""
+        """Check what the signature's constraints (checked by the pipeline) cannot: the stages, the choices,
+        the validation fraction and that ``n_splits`` is not 1 (before any data is read)."""
         if not self.stages or any(not stage for stage in self.stages):
             raise ConfigError(f"task.params.stages: expected a list of non-empty lists of omics, got {self.stages!r}")
         for s, stage in enumerate(self.stages):
@@ -512,27 +448,13 @@ class StagedSGUQTask(TaskBase):
             raise ConfigError(f"task.params.stages: two stages use the same omics: {[list(s) for s in self.stages]}")
         if self.mode not in MODES:
             raise ConfigError(f"task.params.mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.n_models < 1:
-            raise ConfigError(f"task.params.n_models: expected at least 1 member per ensemble, got {self.n_models}")
-        if self.members_per_job < 0:
-            raise ConfigError(
-                f"task.params.members_per_job: expected 0 (a whole ensemble per job) or a positive count, got "
-                f"{self.members_per_job}"
-            )
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"task.params.val_fraction: expected a fraction in (0, 1), got {self.val_fraction}")
-        if self.n_splits < 0 or self.n_splits == 1:
+        if self.n_splits == 1:
             raise ConfigError(
                 f"task.params.n_splits: expected 0 (the fixed split only) or at least 2 repeated splits (for a "
                 f"standard deviation), got {self.n_splits}"
             )
-        for name in ("epochs_pretrain", "epochs"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"task.params.{name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("lr_pretrain", "lr_gcn", "lr_vcdn"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"task.params.{name}: expected a positive learning rate, got {value}")
         choices = {
             "sample_weight": ("frequency", "none"),
             "uncertainty": ("predicted", "member_max"),
@@ -545,10 +467,6 @@ class StagedSGUQTask(TaskBase):
                 raise ConfigError(
                     f"task.params.{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
-        if self.candidates < 2:
-            raise ConfigError(
-                f"task.params.candidates: expected at least 2 candidate thresholds, got {self.candidates}"
-            )
 
     def _check_stages(self, modalities: Sequence[str]) -> list[tuple[str, ...]]:
         stages = [tuple(stage) for stage in self.stages]
@@ -596,7 +514,7 @@ class StagedSGUQTask(TaskBase):
         mdata = data.info.get("mudata")
         if mdata is None or not hasattr(mdata, "mod"):
             raise DataError(
-                f"task sguq.staged needs a multi-omics dataset (bundle.info['mudata']); dataset "
+                f"task omics-sguq.staged needs a multi-omics dataset (bundle.info['mudata']); dataset "
                 f"{ctx.config.dataset.name!r} does not provide one"
             )
         modalities = list(mdata.mod)
@@ -612,13 +530,15 @@ class StagedSGUQTask(TaskBase):
         if len(test_idx) == 0:
             raise DataError(f"dataset {ctx.config.dataset.name!r}: no test samples (obs['split'] == 'test')")
 
-        # The model component: built once per stage, which checks model.params and counts the weights.
+        # The model component: built here once per stage, which checks that it is MOGONET and counts the
+        # weights; every network trained is built by the same factory in the worker that trains it.
+        specs = [self.stage_spec(data.spec, stage) for stage in stages]
         params = {}
-        for stage in stages:
-            model = ctx.build_model(self.stage_spec(data.spec, stage))
+        for spec in specs:
+            model = ctx.build_model(spec)
             if not isinstance(model, MOGONETNet):
                 raise ConfigError(
-                    f"task sguq.staged trains MOGONET ensembles: model.name must be sguq.mogonet, got "
+                    f"task omics-sguq.staged trains MOGONET ensembles: model.name must be omics-sguq.mogonet, got "
                     f"{ctx.config.model.name!r}"
                 )
             params = model.training_params()
@@ -635,7 +555,7 @@ class StagedSGUQTask(TaskBase):
 
         splits = self._splits(ctx, y, train_idx, test_idx, class_names)
         jobs = self._jobs(ctx, splits, stages, available, y, x, train_params, class_names)
-        members = self._train(ctx, jobs, x, y, stages, train_params)
+        members = self._train(ctx, jobs, x, y, stages, train_params, specs)
 
         results = [self._evaluate(split, stages, members, available, y, n_classes) for split in splits]
         for r in results:
@@ -764,7 +684,10 @@ class StagedSGUQTask(TaskBase):
         y: np.ndarray,
         stages: Sequence[tuple[str, ...]],
         train_params: Mapping[str, Any],
+        specs: Sequence[DataSpec],
     ) -> dict[tuple[str, int, int], _Member]:
+        """Train the members not found done (``--resume``) in jobs, each member's networks built from
+        ``specs`` (one per stage) by the pipeline's model component."""
         members: dict[tuple[str, int, int], _Member] = {}
         pending = []
         for job in jobs:
@@ -779,7 +702,7 @@ class StagedSGUQTask(TaskBase):
             pending.append(job)
         self._n_resumed = len(members)
         if members:
-            ctx.log(f"sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
+            ctx.log(f"omics-sguq.staged: {len(members)} of {len(jobs)} members done in an earlier run, reused")
         if not pending:
             return members
         n_workers = job_slots(ctx.n_jobs)  # parallel.n_jobs workers, or the ranks of a DDP run
@@ -791,7 +714,7 @@ class StagedSGUQTask(TaskBase):
             else f"on {min(n_workers, len(chunks))} worker(s)"
         )
         ctx.log(
-            f"sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
+            f"omics-sguq.staged: training {len(pending)} MOGONET members ({len(jobs) // self.n_models} ensembles of "
             f"{self.n_models}; {self.epochs_pretrain} + {self.epochs} epochs; the stages of a split that train on "
             f"the same samples share their GCNs) in {len(chunks)} jobs {where}"
         )
@@ -814,6 +737,7 @@ class StagedSGUQTask(TaskBase):
                     [unit[0].seed for unit in chunk.units],
                     params,
                     first[0].keep_model,
+                    _StageModels(ctx.model_factory, ctx.model_params, tuple(specs[job.stage] for job in first)),
                 ),
             )
 
@@ -991,11 +915,11 @@ class StagedSGUQTask(TaskBase):
         tuned_on_test = self.mode == "replication"
         metrics: dict[str, float] = dict(fixed.metrics)
         keys = list(fixed.metrics)
+        spread = summarize([], kind="sd").label  # "mean ± SD": the sample SD (ddof=1) over the repeated splits
         for key in keys if repeated else []:
-            values = np.array([r.metrics[key] for r in repeated], dtype=np.float64)
-            finite = values[np.isfinite(values)]
-            metrics[f"{key}_mean"] = float(finite.mean()) if len(finite) else math.nan
-            metrics[f"{key}_sd"] = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+            summary = summarize([r.metrics[key] for r in repeated], kind="sd")
+            metrics[f"{key}_mean"] = summary.mean
+            metrics[f"{key}_sd"] = summary.spread
         metrics["n_test"] = float(len(splits[0].test))
         metrics["n_test_unclassifiable"] = float(fixed.unclassifiable)
         metrics["n_splits"] = float(len(repeated))
@@ -1011,14 +935,13 @@ class StagedSGUQTask(TaskBase):
             out: dict[str, float | str] = {}
             for name, key in zip(names, keys_, strict=True):
                 if suffix:
-                    mean, sd = metrics.get(f"{key}_mean", math.nan), metrics.get(f"{key}_sd", math.nan)
-                    out[name] = f"{mean:.3f} ± {sd:.3f}" if math.isfinite(mean) else "n/a"
+                    out[name] = summarize([r.metrics.get(key, math.nan) for r in repeated], kind="sd").format(3)
                 else:
                     out[name] = metrics.get(key, math.nan)
             return out
 
         table: list[ResultRow] = []
-        variants = [("fixed split", "")] + ([(f"{len(repeated)} repeated splits, mean ± sd", "_")] if repeated else [])
+        variants = [("fixed split", "")] + ([(f"{len(repeated)} repeated splits, {spread}", "_")] if repeated else [])
         for label, suffix in variants:
             table.append(ResultRow(f"SGUQ staged ({label}{tag})", cells(staged_cols, staged_keys, suffix), source))
             for s, stage in enumerate(stages):
@@ -1040,17 +963,10 @@ class StagedSGUQTask(TaskBase):
         if reference == "auto":
             reference = "rosmap" if ("rosmap" in dataset_name.lower() or dataset_name == "simulated-cohort") else "none"
         real_note = ", real ROSMAP" if dataset_name == "simulated-cohort" else ""
-        names = {"acc": "ACC", "f1": "F1", "auc": "AUC", "decided_stage1": "decided at stage 1"}
-        names.update({"decided_stage2": "decided at stage 2", "decided_stage3": "decided at stage 3"})
-        for method, numbers, cite in published.reference_rows(reference):
-            table.append(
-                ResultRow(
-                    method,
-                    {names[k]: v for k, v in numbers.items()},
-                    source=cite + real_note,
-                    published=True,
-                )
-            )
+        names = {"acc": "ACC", "f1": "F1", "auc": "AUC"}
+        names.update({f"decided_stage{s}": f"decided at stage {s}" for s in (1, 2, 3)})
+        for record in published.reference(reference):
+            table.append(dataclasses.replace(record, source=record.source + real_note).row(**names))
 
         plots = []
         if ctx.config.output.plots:
@@ -1121,7 +1037,8 @@ class StagedSGUQTask(TaskBase):
             f"Thresholds maximise the staged {self.criterion} over a grid of {self.candidates} candidates per stage. "
             + (
                 f"Splits: the dataset's own (fixed) and {len(splits) - 1} repeated stratified splits of all samples "
-                f"with {len(fixed.test)} test samples each (mean ± sd over the repeated splits). "
+                f"with {len(fixed.test)} test samples each ({summarize([], kind='sd').label} over the repeated "
+                "splits). "
                 if len(splits) > 1
                 else "Split: the dataset's own train/test split. "
             )
@@ -1134,13 +1051,16 @@ class StagedSGUQTask(TaskBase):
                 "are not comparable with the published ones."
             )
         sections = {"Protocol": protocol}
-        lines = ["| split | " + " | ".join(f"threshold {s + 1}" for s in range(len(stages) - 1)) + " | staged ACC |"]
-        lines.append("|---|" + "---|" * len(stages))
-        for r in results:
-            lines.append(
-                f"| {r.name} | " + " | ".join(f"{t:.4f}" for t in r.thresholds) + f" | {r.metrics['staged_acc']:.3f} |"
-            )
-        sections["Thresholds per split"] = "\n".join(lines)
+        rows = [
+            {
+                "split": r.name,
+                **{f"threshold {s + 1}": f"{t:.4f}" for s, t in enumerate(r.thresholds)},
+                "staged ACC": f"{r.metrics['staged_acc']:.3f}",
+            }
+            for r in results
+        ]
+        columns = ["split", *(f"threshold {s + 1}" for s in range(len(stages) - 1)), "staged ACC"]
+        sections["Thresholds per split"] = markdown_table(rows, columns).rstrip("\n")
         missing = data.info.get("missing", {})
         n_missing = {k: v for k, v in missing.items() if v}
         if n_missing or any(r.unclassifiable for r in results):
@@ -1169,19 +1089,9 @@ class StagedSGUQTask(TaskBase):
 # Plots
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_uncertainty(result: _SplitResult, stages: Sequence[tuple[str, ...]], path: Path) -> Path:
     """Histograms of each stage's uncertainty on the test samples, correct vs wrong, with the threshold."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.4), squeeze=False)
+    fig, axes = new_figure(1, len(stages), figsize=(4.2 * len(stages), 3.4))
     for s, (ax, out) in enumerate(zip(axes[0], result.outputs, strict=True)):
         ax.set_title(f"stage {s + 1}: {' + '.join(stages[s])}", fontsize=9)
         ax.set_xlabel("uncertainty (sd over members)")
@@ -1203,8 +1113,8 @@ def plot_accuracy_vs_decided(result: _SplitResult, stages: Sequence[tuple[str, .
     """Left: each stage's accuracy on the samples its threshold decides, against the fraction decided, as the
     threshold is swept. Right: the staged accuracy against the fraction decided at stage 1 (its threshold swept,
     the others as chosen)."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = new_figure(1, 2, figsize=(10, 3.8))
+    left, right = axes[0]
     for s, out in enumerate(result.outputs):
         if out is None:
             continue
@@ -1255,8 +1165,8 @@ def plot_losses(
             )
     if not curves:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, axes = new_figure(1, 1, figsize=(5.5, 3.6))
+    ax = axes[0][0]
     for label, curve in curves.items():
         ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
     ax.set_xlabel("epoch (after pre-training)")

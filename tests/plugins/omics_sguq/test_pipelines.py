@@ -33,10 +33,18 @@ def test_pipelines_are_registered_with_their_files() -> None:
         assert registry.entry("pipelines", name).plugin == "omics-sguq"
         path = resolve_pipeline_file(name)
         assert path.name == f"{name}.yaml" and path.parent.name == "pipelines"
-    for kind, name in (("datasets", "omics.mogonet"), ("datasets", "omics.simulated-cohort")):
+    for kind, name in (("datasets", "omics-sguq.mogonet-layout"), ("datasets", "omics-sguq.simulated-cohort")):
         assert registry.entry(kind, name).plugin == "omics-sguq"
-    assert registry.entry("models", "sguq.mogonet").plugin == "omics-sguq"
-    assert registry.entry("tasks", "sguq.staged").plugin == "omics-sguq"
+    assert registry.entry("models", "omics-sguq.mogonet").plugin == "omics-sguq"
+    assert registry.entry("tasks", "omics-sguq.staged").plugin == "omics-sguq"
+    # the pipelines name the components by their new names
+    for name in ("omics-sguq", "omics-sguq-rosmap"):
+        config = load_pipeline(name, check_values=False).config
+        assert config.task.name == "omics-sguq.staged" and config.model.name == "omics-sguq.mogonet"
+        assert config.dataset.name.startswith("omics-sguq.")
+    # the old task name still resolves, with a deprecation warning naming the new one
+    with pytest.warns(FutureWarning, match="use 'omics-sguq.staged'"):
+        assert registry.load("tasks", "sguq.staged") is registry.load("tasks", "omics-sguq.staged")
 
 
 def test_the_rosmap_pipeline_needs_a_root_and_runs_the_published_schedule() -> None:
@@ -86,5 +94,5 @@ def test_conformance_of_every_component_and_pipeline(tmp_path: Path) -> None:
         },
     )
     assert sorted(report.pipelines) == ["omics-sguq", "omics-sguq-rosmap"]
-    assert sorted(report.datasets) == ["omics.mogonet", "omics.simulated-cohort"]
-    assert report.models == ["sguq.mogonet"] and report.tasks == ["sguq.staged"]
+    assert sorted(report.datasets) == ["omics-sguq.mogonet-layout", "omics-sguq.simulated-cohort"]
+    assert report.models == ["omics-sguq.mogonet"] and report.tasks == ["omics-sguq.staged"]

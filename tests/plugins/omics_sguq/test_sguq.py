@@ -10,9 +10,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq.mogonet import train_mogonet, train_mogonet_members
+from sciconv.kit import derive_seed
+from sciconv_omics_sguq.mogonet_training import train_mogonet, train_mogonet_members
 from sciconv_omics_sguq.sguq import (
     DEFAULT_STAGES,
     EnsembleOutput,

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import sciconv
 from sciconv.errors import CheckpointError, ConfigError, DataError
 from sciconv_omics_sguq import sguq_task
 from sciconv_omics_sguq.cohort_simulator import write_simulated_cohort
+from sciconv_omics_sguq.models.mogonet import MOGONET, MOGONETNet
 from sciconv_omics_sguq.sguq_task import classification_scores
 
 TINY: dict[str, Any] = {
@@ -28,9 +30,9 @@ TINY: dict[str, Any] = {
     "task.params.epochs": 20,
     "model.params.hidden": [16, 16, 8],
 }
-FOLDER: dict[str, Any] = {  # the same sizes for the omics.mogonet dataset, reading a folder
+FOLDER: dict[str, Any] = {  # the same sizes for the omics-sguq.mogonet-layout dataset, reading a folder
     **{k: v for k, v in TINY.items() if not k.startswith("dataset.")},
-    "dataset.name": "omics.mogonet",
+    "dataset.name": "omics-sguq.mogonet-layout",
     "dataset.params": {},
     "task.params.n_splits": 0,
 }
@@ -67,7 +69,7 @@ def test_metrics_cover_the_protocol(tiny_run: sciconv.RunResult) -> None:
 def test_run_directory_explains_itself(tiny_run: sciconv.RunResult) -> None:
     run = tiny_run.run_dir
     report = (run / "report.md").read_text()
-    assert "| SGUQ staged (fixed split) |" in report and "SGUQ staged (2 repeated splits, mean ± sd)" in report
+    assert "| SGUQ staged (fixed split) |" in report and "SGUQ staged (2 repeated splits, mean ± SD)" in report
     assert "MOGONET (single model), mrna + meth + mirna (fixed split)" in report
     assert "stage 1 ensemble alone, mrna (fixed split)" in report
     assert "published: Wang et al., Nat Commun 12, 3445 (2021)" in report and "| 0.815 | 0.821 | 0.874 |" in report
@@ -215,6 +217,32 @@ def test_results_do_not_depend_on_jobs_or_chunks(tmp_path: Path, monkeypatch: py
                 assert (a / name).read_bytes() == (b / name).read_bytes(), a / name
 
 
+def test_the_networks_trained_are_built_by_the_model_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every network trained comes from the pipeline's model factory with model.params, one model per member and
+    stage (the stages share the member's GCNs: each omics' GCN from the first stage that has it)."""
+    built: list[tuple[Any, dict[str, Any], list[str], MOGONET]] = []
+    build = sguq_task._StageModels.__call__
+
+    def spy(self: Any, f: int) -> MOGONET:
+        model = build(self, f)
+        built.append((self.factory, dict(self.params), list(self.specs[f].extra["modalities"]), model))
+        return model
+
+    monkeypatch.setattr(sguq_task._StageModels, "__call__", spy)
+    result = sciconv.run("omics-sguq", overrides={**TINY, "task.params.n_splits": 0}, run_dir=tmp_path / "run")
+    assert len(built) == 3 * 3  # members x stages of the fixed split, built in this process (parallel.n_jobs 1)
+    assert all(factory is MOGONETNet for factory, *_ in built)
+    assert all(tuple(params["hidden"]) == (16, 16, 8) and params["k"] == 2 for _, params, *_ in built)
+    assert [omics for *_, omics, _ in built[:3]] == [["mrna"], ["mrna", "meth"], ["mrna", "meth", "mirna"]]
+    # the networks the factory built are the ones trained: member 0's stage-3 model is the run's model
+    trained = built[2][3]
+    assert result.model is not None
+    for (name, a), b in zip(result.model.state_dict().items(), trained.state_dict().values(), strict=True):
+        if name.startswith(("vcdn", "encoders.2", "classifiers.2")):  # the modules taken from the stage-3 model
+            assert torch.equal(a, b), name
+    assert torch.equal(result.model.encoders[0].convs[0].lin.weight, built[0][3].encoders[0].convs[0].lin.weight)
+
+
 def test_jobs_are_chunks_of_ensembles_most_expensive_first() -> None:
     task = sguq_task.StagedSGUQTask(n_models=4)
 
@@ -344,9 +372,14 @@ def test_scores_follow_mogonets_conventions() -> None:
         ({"parallel.n_jobs": 0}, ConfigError, r"parallel\.n_jobs"),
         ({"task.params.members_per_job": -1}, ConfigError, "members_per_job"),
         ({"task.params.lr_gcn": 0.0}, ConfigError, "lr_gcn"),
+        ({"task.params.n_models": 0}, ConfigError, r"task\.params\.n_models: expected an integer >= 1"),
+        ({"task.params.n_splits": -2}, ConfigError, r"task\.params\.n_splits: expected an integer >= 0"),
+        ({"task.params.epochs": -1}, ConfigError, r"task\.params\.epochs: expected an integer >= 0"),
+        ({"task.params.candidates": 1}, ConfigError, r"task\.params\.candidates: expected an integer >= 2"),
+        ({"task.params.lr_vcdn": float("inf")}, ConfigError, r"task\.params\.lr_vcdn: .*finite"),
         ({"dataset.params.n_train": 4, "dataset.params.n_test": 4}, DataError, "too few training samples for a strat"),
         ({"model.params.dropout": 1.5}, ConfigError, r"model\.params\.dropout"),
-        ({"model.name": "demo.cnn1d", "model.params": {}}, ConfigError, "model.name must be sguq.mogonet"),
+        ({"model.name": "demo.cnn1d", "model.params": {}}, ConfigError, "model.name must be omics-sguq.mogonet"),
     ],
 )
 def test_bad_input(tmp_path: Path, overrides: dict, error: type, message: str) -> None:

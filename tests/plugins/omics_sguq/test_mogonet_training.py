@@ -1,8 +1,8 @@
-"""MOGONET: architecture, VCDN fusion, training schedule, determinism, checkpoints and input checks."""
+"""MOGONET's training (the official full-batch schedule, alone, as ensemble members and as SGUQ's stages, with
+networks from the model factory or built here): schedule, determinism, checkpoints and input checks."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +10,17 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from sciconv import DataSpec
 from sciconv.errors import ConfigError, DataError
-from sciconv_omics_sguq import mogonet
-from sciconv_omics_sguq.mogonet import (
-    MOGONET,
-    VCDN,
-    DropoutMasks,
+from sciconv_omics_sguq import mogonet_training as mogonet
+from sciconv_omics_sguq.models.mogonet import MOGONET, MOGONETNet
+from sciconv_omics_sguq.mogonet_training import (
     FittedMOGONET,
-    GCNEncoder,
     class_frequency_weights,
     train_mogonet,
     train_mogonet_members,
     train_mogonet_stages,
 )
-from sciconv_omics_sguq.patient_graph import train_graph
 
 ROSMAP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "rosmap"
 # a short schedule with 10x the learning rates, for tests that need a trained model quickly
@@ -49,121 +46,6 @@ def gaussian_views(
         direction[v % f] = shift
         views.append(rng.normal(size=(len(y), f)) + 3.0 + np.where(y[:, None] == 1, direction, -direction))
     return [x[:n_train] for x in views], y[:n_train], [x[n_train:] for x in views], y[n_train:]
-
-
-def graph(n: int = 30, f: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    x = np.random.default_rng(seed).normal(size=(n, f)) + 1.0
-    ei, ew, _ = train_graph(x, 2)
-    return torch.tensor(x, dtype=torch.float32), ei, ew
-
-
-def dense(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int) -> torch.Tensor:
-    a = torch.zeros(n, n)
-    a[edge_index[1], edge_index[0]] = edge_weight
-    return a
-
-
-# ---------------------------------------------------------------------------------------------------------
-# architecture
-
-
-def test_rosmap_size() -> None:
-    """Three 200-feature views, hidden (200, 200, 100), 2 classes: the official model's parameter count."""
-    model = MOGONET([200, 200, 200], 2)
-    per_view = (200 * 200 + 200) + (200 * 200 + 200) + (200 * 100 + 100) + (100 * 2 + 2)
-    vcdn = (8 * 8 + 8) + (8 * 2 + 2)  # C^V = 8 inputs, hidden C^V
-    assert sum(p.numel() for p in model.parameters()) == 3 * per_view + vcdn == 302_196
-    assert [c.out_channels for c in model.encoders[0].convs] == [200, 200, 100]
-    assert model.vcdn is not None and model.vcdn.mlp[0].in_features == 8 and model.vcdn.mlp[0].out_features == 8
-
-
-def test_shapes_of_a_forward_pass() -> None:
-    graphs = [graph(30, f, seed=f) for f in (12, 7, 5)]
-    model = MOGONET([12, 7, 5], 4, hidden=(20, 20, 10))
-    logits, fused = model(graphs)
-    assert [lg.shape for lg in logits] == [(30, 4)] * 3 and fused.shape == (30, 4)
-    assert model.encoders[1](*graphs[1]).shape == (30, 10)
-    with pytest.raises(DataError, match="expected 3 views, got 2"):
-        model(graphs[:2])
-
-
-def test_gcn_layer_is_mogonets_graph_convolution() -> None:
-    """Each layer is LeakyReLU_0.25(Â X W + b) with the dense row-normalised Â."""
-    x, ei, ew = graph()
-    enc = GCNEncoder(12, hidden=(9, 6, 4)).eval()
-    for conv in enc.convs:
-        torch.nn.init.normal_(conv.bias)
-    a = dense(ei, ew, 30)
-    h = x
-    for conv in enc.convs:
-        h = torch.nn.functional.leaky_relu(a @ h @ conv.lin.weight.T + conv.bias, 0.25)
-    torch.testing.assert_close(enc(x, ei, ew), h, atol=1e-5, rtol=1e-5)
-
-
-def test_initialisation() -> None:
-    torch.manual_seed(0)
-    model = MOGONET([300, 300], 3, hidden=(200, 200, 100))
-    w = model.encoders[0].convs[0].lin.weight
-    assert w.std().item() == pytest.approx((2.0 / (300 + 200)) ** 0.5, rel=0.05)  # Xavier normal
-    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    assert biases and all(torch.all(b == 0) for b in biases)
-
-
-def test_dropout_sits_between_layers_only() -> None:
-    """No dropout on the input or the output: one layer in training mode equals evaluation mode."""
-    x, ei, ew = graph()
-    one = GCNEncoder(12, hidden=(8,), dropout=0.9)
-    torch.testing.assert_close(one.train()(x, ei, ew), one.eval()(x, ei, ew))
-    two = GCNEncoder(12, hidden=(8, 8), dropout=0.9)
-    assert not torch.allclose(two.train()(x, ei, ew), two.eval()(x, ei, ew))
-    # the masks come from the encoder's DropoutMasks when set
-    two.train().masks = DropoutMasks(3)
-    a = two(x, ei, ew)
-    two.masks = DropoutMasks(3)
-    torch.testing.assert_close(two(x, ei, ew), a)
-
-
-@pytest.mark.parametrize("p", [0.5, 0.2, 0.0])
-def test_dropout_masks_are_seeded_inverted_bernoulli(p: float) -> None:
-    """Entries are 0 or 1 / (1 - p), kept with probability 1 - p, the same stream for the same seed."""
-    first = DropoutMasks(7).mask((300, 200), p)
-    assert first.dtype == torch.float32 and first.shape == (300, 200)
-    torch.testing.assert_close(DropoutMasks(7).mask((300, 200), p), first)
-    assert not torch.equal(DropoutMasks(8).mask((300, 200), p), first) or p == 0.0
-    assert bool(((first == 0) | (first == torch.tensor(1.0 / (1.0 - p)))).all())
-    kept = (first > 0).double().mean().item()
-    assert abs(kept - (1.0 - p)) < 4 * math.sqrt(p * (1 - p) / first.numel()) + 1e-12
-    # consecutive masks differ, and an odd size (not a multiple of 8 bits) is drawn whole
-    masks = DropoutMasks(7)
-    masks.mask((300, 200), p)
-    assert not torch.equal(masks.mask((300, 200), p), first) or p == 0.0
-    odd = DropoutMasks(1).mask((13, 3), p)
-    assert odd.shape == (13, 3)
-
-
-@pytest.mark.parametrize("n_views", [2, 3, 4])
-def test_vcdn_discovery_tensor(n_views: int) -> None:
-    """C^V entries: the outer product of the views' sigmoid scores, view 1 most significant."""
-    n_classes = 3
-    logits = [torch.randn(5, n_classes) for _ in range(n_views)]
-    vcdn = VCDN(n_views, n_classes)
-    t = vcdn.discovery_tensor(logits)
-    assert t.shape == (5, n_classes**n_views)
-    letters = "abcd"[:n_views]
-    expected = torch.einsum(",".join(f"n{c}" for c in letters) + f"->n{letters}", *map(torch.sigmoid, logits))
-    torch.testing.assert_close(t, expected.reshape(5, -1))
-    assert vcdn.mlp[0].in_features == vcdn.mlp[0].out_features == n_classes**n_views
-    assert vcdn(logits).shape == (5, n_classes)
-
-
-def test_vcdn_softmax_reading() -> None:
-    logits = [torch.randn(6, 2) for _ in range(3)]
-    t = VCDN(3, 2, hidden=5, vcdn_input="softmax").discovery_tensor(logits)
-    torch.testing.assert_close(t.sum(dim=1), torch.ones(6))  # a joint distribution over C^V label tuples
-    with pytest.raises(ConfigError, match="vcdn_input"):
-        VCDN(3, 2, vcdn_input="relu")
-    with pytest.raises(ConfigError, match="at least 2 views"):
-        VCDN(1, 2)
 
 
 def test_sample_weights_are_class_frequencies() -> None:
@@ -403,6 +285,58 @@ def test_stage_models_do_not_depend_on_the_other_stages() -> None:
     assert_same_fit(swapped[1], together[1][1])
     other_key = train_mogonet_members(x_tr[:1], y_tr, seeds=[2], view_keys=["other"], **FAST)[0]
     assert not torch.equal(other_key.model.encoders[0].convs[0].lin.weight, alone.model.encoders[0].convs[0].lin.weight)
+
+
+def _factory_builder(x_tr: list[np.ndarray], fusions: list[tuple[int, ...]], **params: object) -> object:
+    """``build(f)``: the registered model factory's MOGONET over fusion ``f``'s views."""
+
+    def build(f: int) -> MOGONET:
+        sizes = [x_tr[v].shape[1] for v in fusions[f]]
+        spec = DataSpec(
+            input_shape=(sum(sizes),),
+            n_outputs=2,
+            classes=("0", "1"),
+            extra={"modalities": [KEYS[v] for v in fusions[f]], "n_features": sizes},
+        )
+        return MOGONETNet(spec, **params).mogonet  # type: ignore[arg-type]
+
+    return build
+
+
+def test_networks_from_the_model_factory_train_to_the_same_models() -> None:
+    """Bit for bit: networks built by the model component (and re-initialised from the members' streams) train
+    to the models of networks built by the training code; each stage's VCDN comes from its own model."""
+    x_tr, y_tr, _, _ = gaussian_views()
+    built: list[MOGONET] = []
+    build = _factory_builder(x_tr, STAGES, hidden=FAST["hidden"])
+
+    def spying(f: int) -> MOGONET:
+        built.append(build(f))  # type: ignore[operator]
+        return built[-1]
+
+    here = train_mogonet_stages(x_tr, y_tr, seeds=[3, 5], fusions=STAGES, view_keys=KEYS, **FAST)
+    factory = train_mogonet_stages(x_tr, y_tr, seeds=[3, 5], fusions=STAGES, view_keys=KEYS, build=spying, **FAST)
+    assert len(built) == 2 * len(STAGES)  # one model per member and stage
+    for row_here, row_factory in zip(here, factory, strict=True):
+        for a, b in zip(row_here, row_factory, strict=True):
+            assert_same_fit(a, b)
+    first = factory[0]
+    assert first[0].model.encoders[0] is built[0].encoders[0]  # mRNA's GCN: from the stage-1 model
+    assert first[2].model.encoders[2] is built[2].encoders[2]  # miRNA's: from the stage-3 model
+    assert first[1].model.vcdn is built[1].vcdn and first[2].model.vcdn is built[2].vcdn
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"hidden": (16, 16, 4)}, "hidden"), ({"dropout": 0.25}, "dropout"), ({"vcdn_input": "softmax"}, "vcdn")],
+)
+def test_networks_from_the_model_factory_must_match_the_settings(params: dict[str, object], match: str) -> None:
+    x_tr, y_tr, _, _ = gaussian_views()
+    build = _factory_builder(x_tr, STAGES, **{"hidden": FAST["hidden"], **params})
+    with pytest.raises(ConfigError, match=rf"build\(\d\): the model's architecture .*{match}"):
+        train_mogonet_stages(x_tr, y_tr, seeds=[0], fusions=STAGES, view_keys=KEYS, build=build, **FAST)
+    with pytest.raises(ConfigError, match="expected a MOGONET over 1 views"):
+        train_mogonet_stages(x_tr, y_tr, seeds=[0], fusions=STAGES, view_keys=KEYS, build=lambda f: "no", **FAST)
 
 
 @pytest.mark.parametrize(

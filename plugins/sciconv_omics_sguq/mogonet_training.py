@@ -1,23 +1,12 @@
-"""MOGONET: omics-specific graph convolutional networks fused by a View Correlation Discovery Network.
+"""Training MOGONET (:mod:`~sciconv_omics_sguq.models.mogonet`): the official code's full-batch, two-phase
+schedule, one model (:func:`train_mogonet`), an ensemble's members side by side (:func:`train_mogonet_members`)
+or SGUQ's nested stages together (:func:`train_mogonet_stages`), and the fitted model with what inference needs
+(:class:`FittedMOGONET`).
 
-Wang et al., "MOGONET integrates multi-omics data using graph convolutional networks allowing patient
-classification and biomarker identification", Nat Commun 12, 3445 (2021). SGUQ builds its staged,
-uncertainty-aware AD diagnosis on these per-omics GCNs.
-
-**Per omics type** ``v`` (:class:`GCNEncoder` + a linear classifier): three graph convolutions
-``H <- Â H W + b`` over the patient graph of :mod:`~sciconv_omics_sguq.patient_graph` (``Â`` row-normalised,
-self loops included), hidden sizes ``(200, 200, 100)`` for ROSMAP, each followed by LeakyReLU(0.25); dropout
-0.5 after the activation of the first two (none after the third, and none on the input), then
-``Linear(100, C)`` to class logits. The convolutions are torch-geometric's ``GCNConv(normalize=False,
-add_self_loops=False)``: the graph is already normalised and holds its self loops, so the message
-``Â[i, j] x_j W`` summed at ``i`` is MOGONET's sparse ``Â (X W) + b`` exactly. Weights are Xavier-normal,
-biases zero, as in the official code.
-
-**Fusion** (:class:`VCDN`, for ``V >= 2`` views): each view's logits pass through a *sigmoid*, as in the
-official code (``vcdn_input="softmax"`` reads them as probability distributions instead); the cross-view
-discovery tensor ``T[a_1, .., a_V] = prod_v p_v[a_v]`` (``C^V`` entries, flattened with view 1 most
-significant) goes through ``Linear(C^V, C^V)``, LeakyReLU(0.25), ``Linear(C^V, C)``. With one view the fused
-output is that view's logits.
+This is MOGONET's own published training procedure (full-batch passes over the patient graphs, per-view and
+VCDN Adam steps), not the core engine's mini-batch loop, and it is written out by hand for speed; the
+networks it trains come from the registered model factory when the caller passes ``build`` (the SGUQ task
+does), or are built here from the same classes.
 
 **Training** (:func:`train_mogonet`), full batch on the training graph, as the official code does:
 
@@ -70,8 +59,6 @@ full schedule members trained either way differ like models of different seeds (
 
 from __future__ import annotations
 
-import itertools
-import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,233 +68,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GCNConv
 
-from sciconv.engine import derive_seed
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import derive_seed, torch_threads
+from sciconv_omics_sguq.models.mogonet import LEAKY_SLOPE, MOGONET, VCDN, VCDN_INPUTS, DropoutMasks, GCNEncoder, Graph
 from sciconv_omics_sguq.patient_graph import train_graph, train_test_graph
 
 __all__ = [
-    "MOGONET",
-    "VCDN",
     "FittedMOGONET",
-    "GCNEncoder",
     "class_frequency_weights",
     "train_mogonet",
     "train_mogonet_members",
+    "train_mogonet_stages",
 ]
 
-LEAKY_SLOPE = 0.25
-_VCDN_INPUTS = ("sigmoid", "softmax")
 _SAMPLE_WEIGHTS = ("frequency", "none")
-
-Graph = tuple[Tensor, Tensor, Tensor]
-"""One view's ``(x, edge_index, edge_weight)``."""
-
-
-class DropoutMasks:
-    """The dropout masks of one training run, drawn from their own numpy PCG64 stream seeded with ``seed``.
-
-    ``mask(shape, p)`` is the scaled keep mask ``keep / (1 - p)`` (float32) of inverted dropout, each entry kept
-    independently with probability ``1 - p``. For ``p = 0.5`` (MOGONET's dropout) every entry is one random bit
-    (bytes from the generator, unpacked): the exact Bernoulli(1/2) draw, about 6x faster on CPU than
-    ``torch.rand`` and a comparison (17 us against 100-140 us for a 245 x 200 mask, one thread), which matters
-    because a member draws 12 such masks per epoch. Other ``p``: ``uniform >= p`` on float32 uniforms.
-
-    Shapes: ``mask((N, F), p) -> (N, F)``.
-    """
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.Generator(np.random.PCG64(seed))
-
-    def mask(self, shape: Sequence[int], p: float) -> Tensor:
-        """The next ``(*shape)`` mask for dropout probability ``p`` in ``[0, 1)``: entries ``0`` or ``1 / (1 - p)``."""
-        n = math.prod(shape)
-        if p == 0.5:
-            packed = self.rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8)
-            keep = np.unpackbits(packed, count=n)
-        else:
-            keep = self.rng.random(n, dtype=np.float32) >= p
-        return torch.from_numpy(keep.reshape(tuple(shape))).to(torch.float32).mul_(1.0 / (1.0 - p))
-
-
-class GCNEncoder(nn.Module):
-    """MOGONET's omics-specific GCN (``GCN_E``): graph convolutions, each with LeakyReLU(0.25).
-
-    ``H_{l+1} = LeakyReLU(Â H_l W_l + b_l)``, with dropout on ``H_{l+1}`` between layers (after the
-    activation; none on the input or the output). Dropout masks come from :attr:`masks` (a
-    :class:`DropoutMasks`) when it is set (training sets it, for runs reproducible without touching the global
-    RNG), else from the global RNG (``torch.rand``, ~3x faster on CPU than ``F.dropout``'s Bernoulli sampling).
-
-    Args:
-        in_features: features of the omics type.
-        hidden: output sizes of the convolutions (MOGONET: ``(200, 200, 100)`` for ROSMAP, ``(400, 400,
-            200)`` for BRCA).
-        dropout: dropout probability between layers (0.5).
-
-    Shapes:
-        x (N, in_features), edge_index (2, E), edge_weight (E,) -> (N, hidden[-1]).
-    """
-
-    def __init__(self, in_features: int, hidden: Sequence[int] = (200, 200, 100), dropout: float = 0.5) -> None:
-        super().__init__()
-        sizes = [in_features, *hidden]
-        self.convs = nn.ModuleList(
-            GCNConv(a, b, normalize=False, add_self_loops=False) for a, b in itertools.pairwise(sizes)
-        )
-        self.dropout = dropout
-        self.masks: DropoutMasks | None = None
-        self.reset_parameters()
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Xavier-normal weights, zero biases (the official initialisation)."""
-        for conv in self.convs:
-            nn.init.xavier_normal_(conv.lin.weight, generator=generator)
-            nn.init.zeros_(conv.bias)
-
-    def _dropout(self, x: Tensor) -> Tensor:
-        if not self.training or self.dropout == 0.0:
-            return x
-        if self.masks is not None:
-            return x * self.masks.mask(x.shape, self.dropout).to(x.device)
-        keep = torch.rand(x.shape, device=x.device) >= self.dropout
-        return x * keep / (1.0 - self.dropout)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            if i > 0:
-                x = self._dropout(x)
-            x = F.leaky_relu(conv(x, edge_index, edge_weight), LEAKY_SLOPE)
-        return x
-
-
-class VCDN(nn.Module):
-    """View Correlation Discovery Network: an MLP on the cross-view discovery tensor.
-
-    Args:
-        n_views: number of views ``V`` (>= 2).
-        n_classes: number of classes ``C``.
-        hidden: hidden width; default ``C^V`` as in MOGONET.
-        vcdn_input: ``"sigmoid"`` (official code) or ``"softmax"`` applied to each view's logits.
-
-    Shapes:
-        V tensors (N, C) of logits -> discovery tensor (N, C^V) -> output (N, C) logits.
-    """
-
-    def __init__(self, n_views: int, n_classes: int, hidden: int | None = None, vcdn_input: str = "sigmoid") -> None:
-        super().__init__()
-        if n_views < 2:
-            raise ConfigError(f"VCDN: fuses at least 2 views, got {n_views}")
-        if vcdn_input not in _VCDN_INPUTS:
-            raise ConfigError(f"vcdn_input: expected one of {_VCDN_INPUTS}, got {vcdn_input!r}")
-        self.n_views, self.n_classes, self.vcdn_input = n_views, n_classes, vcdn_input
-        width = n_classes**n_views
-        hidden = width if hidden is None else hidden
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(LEAKY_SLOPE), nn.Linear(hidden, n_classes))
-        self.reset_parameters()
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Xavier-normal weights, zero biases (the official initialisation)."""
-        for layer in (self.mlp[0], self.mlp[2]):
-            nn.init.xavier_normal_(layer.weight, generator=generator)
-            nn.init.zeros_(layer.bias)
-
-    def discovery_tensor(self, logits: Sequence[Tensor]) -> Tensor:
-        """The flattened outer product of the views' class scores, ``(N, C^V)``, view 1 most significant."""
-        if len(logits) != self.n_views:
-            raise DataError(f"VCDN: expected {self.n_views} views, got {len(logits)}")
-        act = torch.sigmoid if self.vcdn_input == "sigmoid" else (lambda t: torch.softmax(t, dim=1))
-        out = act(logits[0])
-        for view in logits[1:]:
-            out = (out.unsqueeze(2) * act(view).unsqueeze(1)).flatten(1)
-        return out
-
-    def forward(self, logits: Sequence[Tensor]) -> Tensor:
-        return self.mlp(self.discovery_tensor(logits))
-
-
-class MOGONET(nn.Module):
-    """V omics-specific GCNs with their classifiers, fused by a :class:`VCDN` when ``V >= 2``.
-
-    Args:
-        in_features: features of each view.
-        n_classes: number of classes ``C``.
-        hidden: the GCNs' hidden sizes.
-        dropout: the GCNs' dropout.
-        vcdn_hidden: the VCDN's hidden width (default ``C^V``).
-        vcdn_input: ``"sigmoid"`` or ``"softmax"``, see :class:`VCDN`.
-
-    Shapes:
-        forward takes V triples ``(x (N, F_v), edge_index (2, E_v), edge_weight (E_v,))`` over the same
-        N patients and returns ``(per-view logits: V x (N, C), fused logits (N, C))``.
-    """
-
-    def __init__(
-        self,
-        in_features: Sequence[int],
-        n_classes: int,
-        hidden: Sequence[int] = (200, 200, 100),
-        dropout: float = 0.5,
-        vcdn_hidden: int | None = None,
-        vcdn_input: str = "sigmoid",
-    ) -> None:
-        super().__init__()
-        self.n_views, self.n_classes = len(in_features), n_classes
-        self.encoders = nn.ModuleList(GCNEncoder(f, hidden, dropout) for f in in_features)
-        self.classifiers = nn.ModuleList(nn.Linear(hidden[-1], n_classes) for _ in in_features)
-        self.vcdn = VCDN(self.n_views, n_classes, vcdn_hidden, vcdn_input) if self.n_views >= 2 else None
-        self.reset_parameters()
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Xavier-normal weights, zero biases everywhere; drawn from ``generator`` when given."""
-        for encoder, clf in zip(self.encoders, self.classifiers, strict=True):
-            encoder.reset_parameters(generator)
-            nn.init.xavier_normal_(clf.weight, generator=generator)
-            nn.init.zeros_(clf.bias)
-        if self.vcdn is not None:
-            self.vcdn.reset_parameters(generator)
-
-    @classmethod
-    def from_parts(cls, encoders: Sequence[GCNEncoder], classifiers: Sequence[nn.Linear], vcdn: VCDN | None) -> MOGONET:
-        """A MOGONET made of existing modules (shared, not copied): one encoder and classifier per view, and a
-        VCDN over all of them (``None`` for one view)."""
-        if len(encoders) != len(classifiers) or not encoders:
-            raise ConfigError(
-                f"MOGONET: expected one classifier per encoder, got {len(encoders)} and {len(classifiers)}"
-            )
-        if (vcdn is None) != (len(encoders) == 1) or (vcdn is not None and vcdn.n_views != len(encoders)):
-            raise ConfigError(
-                f"MOGONET: {len(encoders)} views need {'no VCDN' if len(encoders) == 1 else 'a VCDN over them'}"
-            )
-        model = cls.__new__(cls)
-        nn.Module.__init__(model)
-        model.n_views, model.n_classes = len(encoders), classifiers[0].out_features
-        model.encoders = nn.ModuleList(encoders)
-        model.classifiers = nn.ModuleList(classifiers)
-        model.vcdn = vcdn
-        return model
-
-    def set_dropout_masks(self, masks: DropoutMasks | Sequence[DropoutMasks] | None) -> None:
-        """The source of the GCNs' dropout masks: one for all views, one per view, or ``None`` (the global RNG)."""
-        sources = list(masks) if isinstance(masks, Sequence) else [masks] * self.n_views
-        if len(sources) != self.n_views:
-            raise ConfigError(f"MOGONET: expected {self.n_views} dropout mask sources, got {len(sources)}")
-        for encoder, source in zip(self.encoders, sources, strict=True):
-            encoder.masks = source
-
-    def view_logits(self, v: int, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
-        """Class logits ``(N, C)`` of view ``v`` alone."""
-        return self.classifiers[v](self.encoders[v](x, edge_index, edge_weight))
-
-    def fuse(self, logits: Sequence[Tensor]) -> Tensor:
-        """The fused logits: the VCDN's output, or the single view's logits."""
-        return logits[0] if self.vcdn is None else self.vcdn(logits)
-
-    def forward(self, views: Sequence[Graph]) -> tuple[list[Tensor], Tensor]:
-        if len(views) != self.n_views:
-            raise DataError(f"MOGONET: expected {self.n_views} views, got {len(views)}")
-        logits = [self.view_logits(v, *g) for v, g in enumerate(views)]
-        return logits, self.fuse(logits)
 
 
 def class_frequency_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -380,7 +155,7 @@ def _check_config(
     for name, value in lrs.items():
         if not (isinstance(value, numbers.Real) and np.isfinite(value) and value > 0):
             raise ConfigError(f"{name}: expected a positive learning rate, got {value!r}")
-    allowed = {"vcdn_input": _VCDN_INPUTS, "sample_weight": _SAMPLE_WEIGHTS}
+    allowed = {"vcdn_input": VCDN_INPUTS, "sample_weight": _SAMPLE_WEIGHTS}
     for name, value in choices.items():
         if value not in allowed[name]:
             raise ConfigError(f"{name}: expected one of {allowed[name]}, got {value!r}")
@@ -501,7 +276,7 @@ class FittedMOGONET:
         state["meta.n_classes"] = torch.tensor(self.n_classes, dtype=torch.int64)
         state["meta.train_edges"] = torch.tensor(int(self.train_edges), dtype=torch.int64)
         state["meta.vcdn_hidden"] = torch.tensor(0 if vcdn is None else vcdn.mlp[0].out_features, dtype=torch.int64)
-        state["meta.vcdn_input"] = torch.tensor(0 if vcdn is None else _VCDN_INPUTS.index(vcdn.vcdn_input))
+        state["meta.vcdn_input"] = torch.tensor(0 if vcdn is None else VCDN_INPUTS.index(vcdn.vcdn_input))
         return state
 
     @classmethod
@@ -517,7 +292,7 @@ class FittedMOGONET:
                     hidden=[int(h) for h in state["meta.hidden"]],
                     dropout=float(state["meta.dropout"]),
                     vcdn_hidden=int(state["meta.vcdn_hidden"]) or None,
-                    vcdn_input=_VCDN_INPUTS[int(state["meta.vcdn_input"])],
+                    vcdn_input=VCDN_INPUTS[int(state["meta.vcdn_input"])],
                 )
             model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
             thresholds = [float(t) for t in state["meta.thresholds"]]
@@ -527,6 +302,11 @@ class FittedMOGONET:
         if n_views == 0 or len(thresholds) != n_views:
             raise DataError(f"MOGONET state: {n_views} training views but {len(thresholds)} thresholds")
         return cls(model.eval(), train_views, thresholds, train_edges)
+
+
+Builder = Callable[[int], MOGONET]
+"""``build(f)``: a fresh :class:`~sciconv_omics_sguq.models.mogonet.MOGONET` over the views of fusion ``f`` (in the
+fusion's order), such as the registered model factory's (its weights are drawn again from the member's streams)."""
 
 
 def _stream_seed(seed: int, kind: str, key: str) -> int:
@@ -571,23 +351,35 @@ class _Prepared:
     vcdn_hidden: int | None
     vcdn_input: str
 
-    def new_member(self, seed: int, view_keys: Sequence[str], fusions: Sequence[tuple[int, ...]]) -> _Nets:
+    def new_member(
+        self,
+        seed: int,
+        view_keys: Sequence[str],
+        fusions: Sequence[tuple[int, ...]],
+        build: Builder | None = None,
+    ) -> _Nets:
         """A freshly initialised member: a GCN + classifier per view and a VCDN per fusion of two or more views.
 
-        Every random draw comes from a stream of its own, derived from ``seed`` and the view's key (see
-        :func:`_stream_seed`): view ``v``'s initial weights (a ``torch.Generator``), its dropout masks in its own
-        steps and those in the forward passes the VCDN steps see (two :class:`DropoutMasks`); a VCDN's initial
-        weights from the keys of its views. The throw-away initialisation drawn while the modules are built
-        comes from the global RNG, restored afterwards.
+        With ``build``, the modules are those of the models ``build(f)`` gives (view ``v``'s GCN and classifier
+        from the first fusion that holds it, each fusion's VCDN from its own model); without, they are built
+        here from the same classes. Either way every weight is then drawn afresh: every random draw comes from
+        a stream of its own, derived from ``seed`` and the view's key (see :func:`_stream_seed`): view ``v``'s
+        initial weights (a ``torch.Generator``), its dropout masks in its own steps and those in the forward
+        passes the VCDN steps see (two :class:`DropoutMasks`); a VCDN's initial weights from the keys of its
+        views. The throw-away initialisation drawn while the modules are built comes from the global RNG,
+        restored afterwards.
         """
         with torch.random.fork_rng(devices=[]):
-            encoders = [GCNEncoder(x.shape[1], self.hidden, self.dropout) for x in self.views]
-            classifiers = [nn.Linear(self.hidden[-1], self.n_classes) for _ in self.views]
-            vcdns = {
-                f: VCDN(len(views), self.n_classes, self.vcdn_hidden, self.vcdn_input)
-                for f, views in enumerate(fusions)
-                if len(views) >= 2
-            }
+            if build is None:
+                encoders = [GCNEncoder(x.shape[1], self.hidden, self.dropout) for x in self.views]
+                classifiers = [nn.Linear(self.hidden[-1], self.n_classes) for _ in self.views]
+                vcdns = {
+                    f: VCDN(len(views), self.n_classes, self.vcdn_hidden, self.vcdn_input)
+                    for f, views in enumerate(fusions)
+                    if len(views) >= 2
+                }
+            else:
+                encoders, classifiers, vcdns = self._built_modules(fusions, build)
         for v, key in enumerate(view_keys):
             generator = torch.Generator().manual_seed(_stream_seed(seed, "init", key))
             encoders[v].reset_parameters(generator)
@@ -603,6 +395,50 @@ class _Prepared:
             [DropoutMasks(_stream_seed(seed, "dropout", key)) for key in view_keys],
             [DropoutMasks(_stream_seed(seed, "fusion-dropout", key)) for key in view_keys],
         )
+
+    def _built_modules(
+        self, fusions: Sequence[tuple[int, ...]], build: Builder
+    ) -> tuple[list[GCNEncoder], list[nn.Linear], dict[int, VCDN]]:
+        """The modules of ``build(f)`` for every fusion ``f``, checked against the training settings."""
+        encoders: dict[int, GCNEncoder] = {}
+        classifiers: dict[int, nn.Linear] = {}
+        vcdns: dict[int, VCDN] = {}
+        for f, views in enumerate(fusions):
+            model = build(f)
+            self._check_built(model, f, views)
+            for j, v in enumerate(views):
+                if v not in encoders:
+                    encoders[v], classifiers[v] = model.encoders[j], model.classifiers[j]
+            if model.vcdn is not None:
+                vcdns[f] = model.vcdn
+        return [encoders[v] for v in range(len(self.views))], [classifiers[v] for v in range(len(self.views))], vcdns
+
+    def _check_built(self, model: object, f: int, views: tuple[int, ...]) -> None:
+        """``model`` is a MOGONET over ``views`` with the architecture of the training settings."""
+        if not isinstance(model, MOGONET) or model.n_views != len(views):
+            raise ConfigError(
+                f"build({f}): expected a MOGONET over {len(views)} views, got {type(model).__name__}"
+                + (f" over {model.n_views}" if isinstance(model, MOGONET) else "")
+            )
+        width = self.vcdn_hidden or self.n_classes ** len(views)
+        found = {
+            "in_features": [int(enc.convs[0].in_channels) for enc in model.encoders],
+            "hidden": [tuple(int(c.out_channels) for c in enc.convs) for enc in model.encoders],
+            "dropout": [float(enc.dropout) for enc in model.encoders],
+            "n_classes": int(model.n_classes),
+            "vcdn": None if model.vcdn is None else (int(model.vcdn.mlp[0].out_features), model.vcdn.vcdn_input),
+        }
+        expected = {
+            "in_features": [int(self.views[v].shape[1]) for v in views],
+            "hidden": [self.hidden] * len(views),
+            "dropout": [self.dropout] * len(views),
+            "n_classes": self.n_classes,
+            "vcdn": (width, self.vcdn_input) if len(views) >= 2 else None,
+        }
+        if found != expected:
+            raise ConfigError(
+                f"build({f}): the model's architecture {found} differs from the training settings {expected}"
+            )
 
     def train_views(self) -> list[Tensor]:
         return [torch.from_numpy(x.copy()) for x in self.views]
@@ -724,21 +560,18 @@ def train_mogonet(
     everything = tuple(range(len(prepared.views)))
     nets = prepared.new_member(seed, _check_view_keys(view_keys, len(everything)), [everything])
     model = nets.model(0, everything)
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
     try:
-        history = _fit(
-            model,
-            prepared.graphs,
-            _WeightedCE(torch.from_numpy(prepared.labels), prepared.weight),
-            (epochs_pretrain, epochs),
-            (lr_pretrain, lr_gcn, lr_vcdn),
-            on_epoch,
-            (nets.view_masks, nets.fusion_masks),
-        )
+        with torch_threads(num_threads):
+            history = _fit(
+                model,
+                prepared.graphs,
+                _WeightedCE(torch.from_numpy(prepared.labels), prepared.weight),
+                (epochs_pretrain, epochs),
+                (lr_pretrain, lr_gcn, lr_vcdn),
+                on_epoch,
+                (nets.view_masks, nets.fusion_masks),
+            )
     finally:
-        torch.set_num_threads(threads)
         model.set_dropout_masks(None)
     model.eval()
     return FittedMOGONET(model, prepared.train_views(), prepared.thresholds, train_edges, history)
@@ -934,6 +767,7 @@ def train_mogonet_stages(
     sample_weight: str = "frequency",
     train_edges: bool = False,
     num_threads: int | None = 1,
+    build: Builder | None = None,
 ) -> list[list[FittedMOGONET]]:
     """Train, per seed, one MOGONET for each of several subsets of the views (``fusions``), sharing their GCNs.
 
@@ -955,6 +789,11 @@ def train_mogonet_stages(
         view_keys: a name per view (default ``"0"``, ``"1"``, ...), from which its random streams derive.
         y_train, n_classes, hidden, k, epochs_pretrain, epochs, lr_pretrain, lr_gcn, lr_vcdn, dropout,
         vcdn_hidden, vcdn_input, sample_weight, train_edges, num_threads: as for :func:`train_mogonet`.
+        build: where each member's networks come from: ``build(f)`` gives a fresh MOGONET over the views of
+            fusion ``f`` (the SGUQ task passes the registered model factory's); view ``v``'s GCN and classifier
+            are taken from the first fusion that holds it, and every weight is drawn again from the member's
+            streams, so the models are the same as without ``build`` (which builds them here), bit for bit.
+            Their architecture must be that of ``hidden``, ``dropout``, ``vcdn_hidden``, ``vcdn_input``.
 
     Returns:
         ``fits[i][f]``: member ``i``'s model of fusion ``f``, an ordinary :class:`FittedMOGONET` over the
@@ -978,6 +817,7 @@ def train_mogonet_stages(
         sample_weight=sample_weight,
         train_edges=train_edges,
         num_threads=num_threads,
+        build=build,
     )
 
 
@@ -993,6 +833,7 @@ def _train_together(
     lrs: tuple[float, float, float],
     train_edges: bool,
     num_threads: int | None,
+    build: Builder | None = None,
     **settings: Any,
 ) -> list[list[FittedMOGONET]]:
     """:func:`train_mogonet_stages`, with ``on_epoch`` (losses named as by :func:`train_mogonet` when there is
@@ -1013,18 +854,12 @@ def _train_together(
     n_views = len(prepared.views)
     fusions_ = _check_fusions(fusions, n_views)
     keys = _check_view_keys(view_keys, n_views)
-    nets = [prepared.new_member(int(s), keys, fusions_) for s in seeds]
+    nets = [prepared.new_member(int(s), keys, fusions_, build) for s in seeds]
     multi = [f for f, views in enumerate(fusions_) if len(views) >= 2]
     vcdn_names = {f: "vcdn" if len(fusions_) == 1 else f"vcdn{f}" for f in multi}
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
-        with torch.no_grad():
-            trainer = _Members(prepared, nets, fusions_, vcdn_names)
-            histories = trainer.fit(epochs, lrs, on_epoch)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(num_threads), torch.no_grad():
+        trainer = _Members(prepared, nets, fusions_, vcdn_names)
+        histories = trainer.fit(epochs, lrs, on_epoch)
     train_views = prepared.train_views()
     out = []
     for member, history in zip(nets, histories, strict=True):
