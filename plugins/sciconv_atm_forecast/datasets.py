@@ -15,14 +15,14 @@ writes it first, so the real reader is what reads it) and return a :class:`~scic
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import cached_simulation, require_file, require_root
 
 NN5_FILE = "nn5_daily_train.csv"
 _SECONDS_PER_DAY = 86400.0
@@ -82,19 +82,15 @@ class NN5Dataset(DatasetBase):
         self.name = name
 
     def _path(self) -> Path:
-        if self.root is None or str(self.root).strip() == "":
-            raise ConfigError(
-                "dataset.params.root: atm.nn5 reads an NN5-layout file (or a folder holding nn5_daily_train.csv); "
-                "give it with dataset.params.root=PATH"
-            )
-        path = Path(self.root).expanduser()
-        if not path.exists():
-            raise ConfigError(f"dataset.params.root: {path} does not exist")
+        """The file to read: ``root`` itself, or ``root/nn5_daily_train.csv`` when ``root`` is a folder."""
+        path = require_root(
+            self.root,
+            "atm-forecast.nn5",
+            f"an NN5-layout file (or a folder holding {NN5_FILE})",
+            kind="any",
+        )
         if path.is_dir():
-            inner = path / NN5_FILE
-            if not inner.is_file():
-                raise ConfigError(f"dataset.params.root: the folder {path} has no {NN5_FILE}; give the file itself")
-            return inner
+            return require_file(path / NN5_FILE, f"the folder given to hold {NN5_FILE}; else give the file itself")
         return path
 
     def validate(self) -> None:
@@ -119,15 +115,16 @@ class SimulatedATMDataset(DatasetBase):
     Args:
         n_series, start, n_days, seed: the simulator's size and seed (NN5: 111 series, 735 days from 1996-03-18).
         simulator: further keyword arguments of the simulator (``noise_sd``, ``missing_rate``, ...).
-        cache_dir: keep the written file under this directory, in a sub-folder named by a hash of the parameters,
-            and read it from there on later runs; by default a temporary folder, removed after reading.
+        cache_dir: the simulation cache (:func:`sciconv.kit.cached_simulation`): the file is written once, under
+            ``<cache_dir>/atm-<hash of the parameters>``, and read from there on later runs; ``None``: the default
+            cache (``$SCICONV_CACHE_DIR/simulations``, or ``~/.cache/sciconv/simulations``).
     """
 
     def __init__(
         self,
-        n_series: int = 111,
+        n_series: Annotated[int, Field(ge=1, strict=True)] = 111,
         start: str = "1996-03-18",
-        n_days: int = 735,
+        n_days: Annotated[int, Field(ge=1, strict=True)] = 735,
         seed: int = 0,
         simulator: dict[str, Any] | None = None,
         cache_dir: str | None = None,
@@ -149,10 +146,7 @@ class SimulatedATMDataset(DatasetBase):
         }
 
     def validate(self) -> None:
-        for key in ("n_series", "n_days"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"dataset.params.{key}: expected a positive integer, got {value!r}")
+        # n_series and n_days are checked by the pipeline against the signature (integers >= 1)
         if self.simulator is not None and not isinstance(self.simulator, dict):
             raise ConfigError(
                 f"dataset.params.simulator: expected a mapping of simulator settings, got {self.simulator!r}"
@@ -177,15 +171,9 @@ class SimulatedATMDataset(DatasetBase):
         kwargs = self._kwargs()
         name = f"simulated ATMs (seed {self.seed})"
         try:
-            if self.cache_dir is not None:
-                key = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-                folder = Path(self.cache_dir).expanduser() / f"atm-{key}"
-                path = folder / NN5_FILE
-                if not path.is_file():
-                    folder.mkdir(parents=True, exist_ok=True)
-                    write_simulated_nn5(folder, **kwargs)
-                return bundle_from(read_series_table(path), name)
-            with tempfile.TemporaryDirectory(prefix="sciconv-atm-") as tmp:
-                return bundle_from(read_series_table(write_simulated_nn5(tmp, **kwargs)), name)
+            folder = cached_simulation(
+                "atm", kwargs, lambda tmp: write_simulated_nn5(tmp, **kwargs), cache_dir=self.cache_dir
+            )
+            return bundle_from(read_series_table(folder / NN5_FILE), name)
         except (TypeError, ValueError) as exc:
             raise DataError(f"simulated ATM data: {exc}") from None

@@ -11,6 +11,10 @@ univariate series, ``dim=1`` (just ``x_t``), with the same day-of-week features.
 recursively with :func:`next_row`, which forms the same row from a history that ends with the forecaster's own
 predictions.
 
+The networks (:mod:`~sciconv_atm_forecast.models`) are sized from a :class:`~sciconv.spec.DataSpec` of one design
+row: :func:`row_spec` makes it (``input_shape = (n_lags + n_exog,)``, ``extra`` ``n_lags`` and ``n_exog``) and
+:func:`spec_sizes` reads the two sizes back.
+
 Missing values. The design is meant for imputed series
 (:func:`~sciconv_atm_forecast.nn5_io.impute_same_weekday_median`); with ``dropna=True`` (default) rows whose inputs
 or target hold a NaN are dropped, and ``target_dates`` says which days remain.
@@ -23,10 +27,47 @@ from dataclasses import dataclass
 import numpy as np
 
 from sciconv.errors import ConfigError, DataError
+from sciconv.spec import DataSpec
 
-__all__ = ["DAY_NAMES", "Design", "day_of_week_onehot", "design_columns", "make_design", "next_row"]
+__all__ = [
+    "DAY_NAMES",
+    "N_EXOG",
+    "Design",
+    "day_of_week_onehot",
+    "design_columns",
+    "make_design",
+    "next_row",
+    "row_spec",
+    "spec_sizes",
+]
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+N_EXOG = 7  # one-hot day of week of the target day
+
+
+def row_spec(n_lags: int, n_exog: int = N_EXOG, units: str | None = None) -> DataSpec:
+    """The spec of one design row: ``input_shape = (n_lags + n_exog,)`` (delay vector, then the exogenous
+    day-of-week columns), one output, ``task_type="forecasting"``, ``extra`` ``n_lags`` and ``n_exog``."""
+    return DataSpec(
+        input_shape=(n_lags + n_exog,),
+        n_outputs=1,
+        task_type="forecasting",
+        units=units,
+        extra={"n_lags": n_lags, "n_exog": n_exog},
+    )
+
+
+def spec_sizes(spec: DataSpec) -> tuple[int, int]:
+    """``(n_lags, n_exog)`` of a design-row spec: ``spec.extra["n_lags"]`` and ``spec.extra["n_exog"]``, by default
+    ``input_shape[0] - 7`` lags and 7 exogenous columns. A spec leaving no delay coordinate is a ConfigError."""
+    extra = dict(spec.extra or {})
+    n_exog = int(extra.get("n_exog", N_EXOG))
+    n_lags = int(extra.get("n_lags", spec.input_shape[0] - n_exog))
+    if n_lags < 1:
+        raise ConfigError(
+            f"the model needs at least one delay coordinate; spec input {spec.input_shape}, n_exog {n_exog}"
+        )
+    return n_lags, n_exog
 
 
 def _check_embedding(dim: int, lag: int) -> tuple[int, int]:

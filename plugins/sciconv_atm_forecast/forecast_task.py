@@ -23,14 +23,17 @@ Protocol (:class:`ForecastTask`):
    delay vector ``[x_{t-(m-1)tau}, ..., x_t]`` plus the one-hot day of week of ``t + 1``; the variant without
    chaos features (suffix ``_nochaos``) is the univariate series, ``x_t`` plus the same day of week, so the two
    differ in the chaos features only.
-5. **Models**: the paper's eight families (:mod:`~sciconv_atm_forecast.model_zoo`): ARIMA, random forest, SVR,
-   MLP, GMDH, GRNN, LSTM and 1D CNN (the last two in torch through the core engine, the CNN's convolutions in
-   ``sciconv.conv``); seasonal naive and ETS as reference baselines; and ``ensemble``, the mean of the
-   ``ensemble_size`` best validated models' forecasts. ARIMA's chaos variant puts its autoregressive terms at the
-   embedding's lags (``1, 1 + tau, ..., 1 + (m-1) tau``, the delay vector as an AR polynomial) with the weekly
-   seasonal difference and MA; ``arima_nochaos`` compares ARIMA orders by AIC (ARIMA takes no day-of-week
-   features here: its weekly seasonal part plays that role). Seasonal naive and ETS are univariate and have one
-   variant.
+5. **Models**: the paper's eight families (:mod:`~sciconv_atm_forecast.models.zoo`): ARIMA, random forest, SVR,
+   MLP, GMDH, GRNN, LSTM and 1D CNN (the last two in torch, trained by the core's public
+   :class:`~sciconv.context.Trainer`, the CNN's convolutions in ``sciconv.conv``); seasonal naive and ETS as
+   reference baselines; and ``ensemble``, the mean of the ``ensemble_size`` best validated models' forecasts. The
+   two networks are registered models: the family the pipeline's ``model:`` names (``atm-forecast.cnn1d`` in both
+   pipelines) is built by that model's factory with its ``model.params``; the other by the registered model of its
+   family (``atm-forecast.lstm``, or ``atm-forecast.cnn1d``) with ``model_params.<family>.module_params``.
+   ARIMA's chaos variant puts its autoregressive terms at the embedding's lags (``1, 1 + tau, ..., 1 + (m-1) tau``,
+   the delay vector as an AR polynomial) with the weekly seasonal difference and MA; ``arima_nochaos`` compares
+   ARIMA orders by AIC (ARIMA takes no day-of-week features here: its weekly seasonal part plays that role).
+   Seasonal naive and ETS are univariate and have one variant.
 6. **Multi-step forecasts are recursive**: the pooled models are one-step-ahead maps from the reconstructed state
    to the next value (what a phase-space model is: the embedding theorem gives a map from state to next state),
    so the forecast of day ``t + 1`` is fed back as the newest delay coordinate for day ``t + 2``, and so on for
@@ -53,79 +56,40 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from torch import nn
+from pydantic import Field
 
 from sciconv import ResultRow, TaskBase, TaskResult
 from sciconv.errors import ConfigError, DataError
 from sciconv.spec import DataSpec
+from sciconv_atm_forecast.features import N_EXOG
 
 DEFAULT_MODELS: tuple[str, ...] = ("arima", "rf", "svr", "mlp", "gmdh", "grnn", "lstm", "cnn1d")
 BASELINES: tuple[str, ...] = ("snaive", "ets")
-N_EXOG = 7  # one-hot day of week of the target day
 
-# Published references on NN5 daily, 56-day horizon, official test period (days 736-791), which this file does not
-# hold: Godahewa et al. 2021, Monash time series forecasting archive (NeurIPS datasets track), Table of results.
-PUBLISHED: tuple[tuple[str, dict[str, float]], ...] = (
-    ("TBATS (best Monash baseline)", {"smape": 21.19, "mase": 0.858}),
-    ("ETS (Monash)", {"smape": 21.3}),
-    ("Seasonal naive (Monash)", {"smape": 26.3}),
-)
-PUBLISHED_SOURCE = "Godahewa et al. 2021 (Monash archive), official NN5 test days, not this holdout"
+# A count (not a bool, not a float) of at least 1 / 0: pydantic's strict int, as the pipeline checks it.
+PositiveInt = Annotated[int, Field(ge=1, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+
+NET_MODELS: dict[str, str] = {"cnn1d": "atm-forecast.cnn1d", "lstm": "atm-forecast.lstm"}
+"""The registered model that builds each deep family's network when the pipeline's ``model:`` is not it."""
+
+# the pipeline's model name -> the deep family it builds (the old names are deprecated aliases)
+_PIPELINE_MODEL_FAMILY = {
+    "atm-forecast.cnn1d": "cnn1d",
+    "atm-forecast.lstm": "lstm",
+    "atm.cnn1d": "cnn1d",
+    "atm.lstm": "lstm",
+}
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+def _embedding_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``task.params.embedding.<name>`` as an integer >= ``minimum`` (a key of a mapping, so not in the signature)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"task.params.{name}: expected an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"task.params.embedding.{name}: expected an integer >= {minimum}, got {value!r}")
     return value
-
-
-def CNN1dNet(
-    spec: DataSpec,
-    channels: Sequence[int] = (32, 32),
-    kernel_size: int = 3,
-    hidden: int = 64,
-    dropout: float = 0.1,
-) -> nn.Module:
-    """The paper's 1D CNN over the delay vector (:class:`~sciconv_atm_forecast.deep_models.CNN1dForecaster`),
-    sized from ``spec.extra["n_lags"]`` and ``spec.extra["n_exog"]`` (default: ``input_shape[0] - 7`` lags and 7).
-
-    Shapes: (N, n_lags + n_exog) -> (N,)."""
-    from sciconv_atm_forecast.deep_models import CNN1dForecaster
-
-    n_lags, n_exog = _spec_sizes(spec)
-    return CNN1dForecaster(
-        n_lags, n_exog, channels=tuple(channels), kernel_size=kernel_size, hidden=hidden, dropout=dropout
-    )
-
-
-def LSTMNet(
-    spec: DataSpec, hidden_size: int = 32, num_layers: int = 1, head_hidden: int = 32, dropout: float = 0.1
-) -> nn.Module:
-    """The paper's LSTM over the delay vector (:class:`~sciconv_atm_forecast.deep_models.LSTMForecaster`), sized
-    like :func:`CNN1dNet`. Shapes: (N, n_lags + n_exog) -> (N,)."""
-    from sciconv_atm_forecast.deep_models import LSTMForecaster
-
-    n_lags, n_exog = _spec_sizes(spec)
-    return LSTMForecaster(
-        n_lags, n_exog, hidden_size=hidden_size, num_layers=num_layers, head_hidden=head_hidden, dropout=dropout
-    )
-
-
-def _spec_sizes(spec: DataSpec) -> tuple[int, int]:
-    extra = dict(spec.extra or {})
-    n_exog = int(extra.get("n_exog", N_EXOG))
-    n_lags = int(extra.get("n_lags", spec.input_shape[0] - n_exog))
-    if n_lags < 1:
-        raise ConfigError(
-            f"the model needs at least one delay coordinate; spec input {spec.input_shape}, n_exog {n_exog}"
-        )
-    return n_lags, n_exog
-
-
-_NET_PARAMS = {"atm.cnn1d": "cnn1d", "atm.lstm": "lstm"}
 
 
 @dataclass
@@ -164,6 +128,11 @@ class ForecastTask(TaskBase):
             ``1/e``) and ``max_dim`` of Cao's method.
         model_params: per family, keyword arguments of its factory (e.g. ``{rf: {n_estimators: 500}}``); the
             pipeline's ``model.params`` go to the deep family the pipeline's model names.
+
+    Models: the pipeline's ``model:`` (``atm-forecast.cnn1d``) builds the network of its family; the other deep
+    family's network is built by the registered model ``atm-forecast.lstm`` (or ``atm-forecast.cnn1d`` when the
+    pipeline's model is the LSTM): both through the run context's factories, trained with the core's
+    :class:`~sciconv.context.Trainer`.
         ensemble_size: how many of the best validated models the ``ensemble`` averages (0: no ensemble).
         forecast_model: the model whose forecasts ``forecast.csv`` holds (``auto``: the best validated).
         plot_series: how many series the forecast plot shows.
@@ -171,16 +140,16 @@ class ForecastTask(TaskBase):
 
     def __init__(
         self,
-        horizon: int = 56,
+        horizon: PositiveInt = 56,
         holdout: bool = True,
-        val_days: int | None = None,
+        val_days: PositiveInt | None = None,
         models: Sequence[str] = DEFAULT_MODELS,
         variants: Sequence[str] = ("chaos", "nochaos"),
         embedding: Mapping[str, Any] | None = None,
         model_params: Mapping[str, Mapping[str, Any]] | None = None,
-        ensemble_size: int = 3,
+        ensemble_size: NonNegativeInt = 3,
         forecast_model: str = "auto",
-        plot_series: int = 4,
+        plot_series: NonNegativeInt = 4,
     ) -> None:
         self.horizon = horizon
         self.holdout = holdout
@@ -206,16 +175,16 @@ class ForecastTask(TaskBase):
         params.update(extra)
         for key in ("dim", "lag"):
             if params[key] != "auto":
-                _positive_int(f"embedding.{key}", params[key])
+                _embedding_int(key, params[key])
         if params["lag_rule"] not in ("first_zero", "first_minimum", "1/e"):
             raise ConfigError(
                 f"task.params.embedding.lag_rule: expected first_zero, first_minimum or 1/e, got {params['lag_rule']!r}"
             )
-        _positive_int("embedding.max_dim", params["max_dim"], 2)
+        _embedding_int("max_dim", params["max_dim"], 2)
         return params
 
     def _families(self) -> list[str]:
-        from sciconv_atm_forecast.model_zoo import MODEL_FAMILIES
+        from sciconv_atm_forecast.models.zoo import MODEL_FAMILIES
 
         if isinstance(self.models, str) or not self.models:
             raise ConfigError(f"task.params.models: expected a list of model families, got {self.models!r}")
@@ -233,11 +202,9 @@ class ForecastTask(TaskBase):
         return families
 
     def validate(self) -> None:
-        _positive_int("horizon", self.horizon)
+        # horizon, val_days, ensemble_size, plot_series: checked by the pipeline against the signature
         if not isinstance(self.holdout, bool):
             raise ConfigError(f"task.params.holdout: expected true or false, got {self.holdout!r}")
-        if self.val_days is not None:
-            _positive_int("val_days", self.val_days)
         if isinstance(self.variants, str) or not self.variants or not set(self.variants) <= {"chaos", "nochaos"}:
             raise ConfigError(f"task.params.variants: expected a list of chaos and/or nochaos, got {self.variants!r}")
         self._embedding_params()
@@ -247,7 +214,7 @@ class ForecastTask(TaskBase):
                 raise ConfigError(
                     f"task.params.model_params: expected a mapping family -> params, got {self.model_params!r}"
                 )
-            from sciconv_atm_forecast.model_zoo import MODEL_FAMILIES, SERIES_FAMILIES
+            from sciconv_atm_forecast.models.zoo import MODEL_FAMILIES, SERIES_FAMILIES
 
             unknown = sorted(set(self.model_params) - set(MODEL_FAMILIES))  # known families not run are ignored
             if unknown:
@@ -261,8 +228,6 @@ class ForecastTask(TaskBase):
                         f"task.params.model_params.{family}.n_jobs: the per-series fits run in the pipeline's "
                         "parallel.n_jobs worker processes; set that instead"
                     )
-        _positive_int("ensemble_size", self.ensemble_size, 0)
-        _positive_int("plot_series", self.plot_series, 0)
         names = self.model_names()
         if self.forecast_model != "auto" and self.forecast_model not in names:
             raise ConfigError(
@@ -272,7 +237,7 @@ class ForecastTask(TaskBase):
 
     def model_names(self) -> list[str]:
         """The names of every model this run scores (``<family>``, ``<family>_nochaos``, baselines, ``ensemble``)."""
-        from sciconv_atm_forecast.model_zoo import family_kind
+        from sciconv_atm_forecast.models.zoo import family_kind
 
         names = []
         for family in self._families():
@@ -290,15 +255,11 @@ class ForecastTask(TaskBase):
         """The spec of one design row of the chaos variant: ``(m + 7,)`` inputs (delay vector, day of week), one
         output, ``extra`` ``n_lags = m`` and ``n_exog = 7``. ``m`` is ``embedding.dim`` when fixed; with ``auto``
         it is chosen per run from the data, and this spec uses 7, Cao's dimension on most NN5 series."""
+        from sciconv_atm_forecast.features import row_spec
+
         dim = self._embedding_params()["dim"]
         n_lags = 7 if dim == "auto" else int(dim)
-        return DataSpec(
-            input_shape=(n_lags + N_EXOG,),
-            n_outputs=1,
-            task_type="forecasting",
-            units=spec.units,
-            extra={"n_lags": n_lags, "n_exog": N_EXOG},
-        )
+        return row_spec(n_lags, N_EXOG, units=spec.units)
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -310,7 +271,8 @@ class ForecastTask(TaskBase):
         table = data.info.get("table")
         if table is None:
             raise DataError(
-                "atm.forecast needs a dataset giving its SeriesTable in info['table'] (atm.nn5, atm.simulated)"
+                "atm-forecast.forecast needs a dataset giving its SeriesTable in info['table'] "
+                "(atm-forecast.nn5, atm-forecast.simulated)"
             )
         h = self.horizon
         v = self.val_days or h
@@ -334,7 +296,7 @@ class ForecastTask(TaskBase):
         families = self._families()
         embedding = self._choose_embedding(values[:, : n_train - v], dates[: n_train - v], emb_params)
         ctx.log(
-            f"atm.forecast: {table.n_series} series, {n_train} training days, horizon {h}, validation {v}; "
+            f"atm-forecast.forecast: {table.n_series} series, {n_train} training days, horizon {h}, validation {v}; "
             f"embedding m={embedding.dim}, tau={embedding.lag} ({embedding.chosen_by})"
         )
         val_round = self._round(
@@ -446,11 +408,18 @@ class ForecastTask(TaskBase):
         return Embedding(dim, lag, dims_a, lags_a, np.asarray(det), how)
 
     def _params(self, ctx: Any, family: str) -> dict[str, Any]:
+        """The factory parameters of ``family``: ``model_params.<family>``; for a deep family also the network's
+        factory (the pipeline's model when it builds this family, with its ``model.params`` over
+        ``module_params``; else the registered model :data:`NET_MODELS` names) and the run's device."""
         params = dict((self.model_params or {}).get(family, {}))
-        model_name = getattr(getattr(ctx.config, "model", None), "name", None)
-        if _NET_PARAMS.get(model_name) == family and ctx.model_params:
-            params["module_params"] = {**dict(params.get("module_params") or {}), **ctx.model_params}
-        if family in ("lstm", "cnn1d"):
+        if family in NET_MODELS:
+            model_name = getattr(getattr(ctx.config, "model", None), "name", None)
+            if _PIPELINE_MODEL_FAMILY.get(model_name) == family:
+                params["model_factory"] = ctx.model_factory
+                if ctx.model_params:
+                    params["module_params"] = {**dict(params.get("module_params") or {}), **ctx.model_params}
+            else:
+                params["model_factory"] = ctx.model_factory_named(NET_MODELS[family])
             params.setdefault("device", str(ctx.device))
         return params
 
@@ -469,7 +438,7 @@ class ForecastTask(TaskBase):
         import warnings
 
         from sciconv_atm_forecast.features import make_design, next_row
-        from sciconv_atm_forecast.model_zoo import family_kind, make_model
+        from sciconv_atm_forecast.models.zoo import family_kind, make_model
         from sciconv_atm_forecast.nn5_io import impute_same_weekday_median
 
         n, h = raw.shape[1], len(target_dates)
@@ -566,7 +535,7 @@ class ForecastTask(TaskBase):
         """``forecast.csv``: one row per series (its id), one column per forecast day (ISO date), written atomically."""
         import pandas as pd
 
-        from sciconv.atomic import atomic_write_text
+        from sciconv.kit import atomic_write_text
 
         frame = pd.DataFrame(forecast, index=pd.Index(list(ids), name="series_id"), columns=[str(d) for d in dates])
         atomic_write_text(path, frame.to_csv(float_format="%.3f", lineterminator="\n"))
@@ -574,15 +543,12 @@ class ForecastTask(TaskBase):
     def _plot(
         self, ctx: Any, table: Any, n_train: int, forecasts: Mapping[str, np.ndarray], chosen: str
     ) -> tuple[Path, str]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from sciconv.kit import new_figure, save_figure
 
         h = self.horizon
         k = min(self.plot_series, table.n_series)
         picks = np.linspace(0, table.n_series - 1, k).round().astype(int)
-        fig, axes = plt.subplots(k, 1, figsize=(10, 2.4 * k), squeeze=False)
+        fig, axes = new_figure(k, 1, figsize=(10, 2.4 * k))
         future = self._future_dates(table.dates, n_train, h)
         past = table.dates[max(0, n_train - 8 * 7) : n_train]
         for ax, i in zip(axes[:, 0], picks, strict=True):
@@ -596,9 +562,7 @@ class ForecastTask(TaskBase):
             ax.set_ylabel("withdrawals")
         axes[0, 0].legend(fontsize=7, ncol=4, loc="upper left")
         fig.tight_layout()
-        path = ctx.plots_dir / "forecasts.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, ctx.plots_dir / "forecasts.png")
         what = "held-out actuals" if self.holdout else "the days after the file"
         return path, f"Forecasts of {chosen} (the chosen model) and seasonal naive against {what}, {k} series"
 
@@ -616,15 +580,9 @@ class ForecastTask(TaskBase):
                     row["p vs chosen (t)"] = f"{metrics[f'{name}.p_vs_best']:.3g}"
             label = name + (" (chosen)" if name == chosen else "")
             rows.append(ResultRow(label, row))
-        for label, published in PUBLISHED:
-            rows.append(
-                ResultRow(
-                    label,
-                    {("sMAPE" if k == "smape" else "MASE"): v for k, v in published.items()},
-                    source=PUBLISHED_SOURCE,
-                    published=True,
-                )
-            )
+        from sciconv_atm_forecast.published import MONASH_NN5
+
+        rows.extend(published.row(smape="sMAPE", mase="MASE") for published in MONASH_NN5)
         return rows
 
     def _sections(
@@ -645,15 +603,21 @@ class ForecastTask(TaskBase):
             f"Cao's E2 departs from 1 (a deterministic signature) for {int(emb.deterministic.sum())} of "
             f"{len(emb.dims)} series. The pooled models use m = {emb.dim}, tau = {emb.lag} ({emb.chosen_by})."
         )
-        lines = [
-            "| family | with chaos sMAPE | without chaos sMAPE | p (paired t) |",
-            "|---|---|---|---|",
-        ]
+        from sciconv.kit import markdown_table
+
+        pairs = []
         for family in families:
             a, b = f"{family}.smape", f"{family}_nochaos.smape"
             if a in metrics and b in metrics:
                 p = metrics.get(f"{family}.p_chaos", math.nan)
-                lines.append(f"| {family} | {metrics[a]:.2f} | {metrics[b]:.2f} | {p:.3g} |")
+                pairs.append(
+                    {
+                        "family": family,
+                        "with chaos sMAPE": f"{metrics[a]:.2f}",
+                        "without chaos sMAPE": f"{metrics[b]:.2f}",
+                        "p (paired t)": f"{p:.3g}",
+                    }
+                )
         notes = [f"- {name}: {note}" for name, note in {**val.notes, **final.notes}.items()]
         strategy = (
             "Multi-step forecasts are recursive for the pooled models (one-step-ahead maps from the reconstructed "
@@ -662,8 +626,8 @@ class ForecastTask(TaskBase):
             "window; its forecasts are in forecast.csv."
         )
         sections = {"Chaos modelling": chaos, "Forecasting strategy": strategy}
-        if len(lines) > 2:
-            sections["With and without chaos features (held-out days)"] = "\n".join(lines)
+        if pairs:
+            sections["With and without chaos features (held-out days)"] = markdown_table(pairs).rstrip("\n")
         if notes:
             sections["Notes"] = "\n".join(notes)
         sections["Published references"] = (

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sciconv
 from sciconv.errors import ConfigError, DataError
 from sciconv.testing import check_dataset
 from sciconv_atm_forecast.datasets import NN5Dataset, SimulatedATMDataset
@@ -44,19 +45,34 @@ def test_simulated_cohort_is_read_back_by_the_real_reader(tmp_path: Path) -> Non
     assert files[0].stat().st_mtime_ns == stamp
 
 
+def test_the_default_cache_is_used_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+    monkeypatch.setenv("SCICONV_CACHE_DIR", str(tmp_path))
+    first = SimulatedATMDataset(n_series=3, n_days=60, seed=2).load().info["table"]
+    folders = list((tmp_path / "simulations").glob("atm-*"))
+    assert len(folders) == 1 and (folders[0] / "simulation.json").is_file()
+    assert (folders[0] / "nn5_daily_train.csv").is_file()
+    capfd.readouterr()
+    again = SimulatedATMDataset(n_series=3, n_days=60, seed=2).load().info["table"]
+    assert "reusing the cached simulation" in capfd.readouterr().err
+    np.testing.assert_array_equal(again.values, first.values)
+    SimulatedATMDataset(n_series=3, n_days=60, seed=3).load()  # other parameters: another folder
+    assert len(list((tmp_path / "simulations").glob("atm-*"))) == 2
+
+
 def test_bad_roots_and_settings_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"dataset\.params\.root: atm.nn5 reads"):
+    with pytest.raises(ConfigError, match=r"dataset\.params\.root: atm-forecast\.nn5 reads an NN5-layout file"):
         NN5Dataset().validate()
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(DataError, match=r"dataset\.params\.root: .*nowhere does not exist"):
         NN5Dataset(root=str(tmp_path / "nowhere")).validate()
-    with pytest.raises(ConfigError, match=r"has no nn5_daily_train\.csv"):
+    with pytest.raises(DataError, match=r"nn5_daily_train\.csv does not exist \(expected the folder given to hold"):
         NN5Dataset(root=str(tmp_path)).validate()
     with pytest.raises(ConfigError, match="layout"):
         NN5Dataset(root=str(tmp_path), layout="tall").validate()
     with pytest.raises(ConfigError, match="unknown setting"):
         SimulatedATMDataset(simulator={"noise": 0.1}).validate()
-    with pytest.raises(ConfigError, match="n_series"):
-        SimulatedATMDataset(n_series=0).validate()
+    for key, value in (("n_series", 0), ("n_days", True), ("n_series", 2.5)):
+        with pytest.raises(ConfigError, match=rf"dataset\.params\.{key}: expected"):
+            sciconv.load_pipeline("atm-forecast", {f"dataset.params.{key}": value})
     bad = tmp_path / "bad.csv"
     bad.write_text("Date;N1\n1996-03-18;1.0\n1996-03-18;2.0\n")
     with pytest.raises(DataError, match=r"bad\.csv"):

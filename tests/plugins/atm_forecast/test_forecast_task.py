@@ -139,7 +139,12 @@ def test_a_series_missing_on_every_training_day_is_named(tmp_path: Path) -> None
         ("task.params.forecast_model", "svr", "one of this run's models"),
         ("task.params.model_params", {"svm": {"C": 1}}, "unknown model family svm"),
         ("task.params.embedding", {"dimension": 3}, "unknown key"),
-        ("task.params.horizon", 0, "integer >= 1"),
+        ("task.params.horizon", 0, r"task\.params\.horizon: expected an integer >= 1"),
+        ("task.params.horizon", True, r"task\.params\.horizon: expected int"),
+        ("task.params.val_days", 2.0, r"task\.params\.val_days: expected"),
+        ("task.params.ensemble_size", -1, r"task\.params\.ensemble_size: expected an integer >= 0"),
+        ("task.params.plot_series", False, r"task\.params\.plot_series: expected int"),
+        ("task.params.embedding", {"max_dim": 1}, r"task\.params\.embedding\.max_dim: expected an integer >= 2"),
         ("parallel.n_jobs", 0, r"parallel\.n_jobs"),
         ("task.params.model_params", {"arima": {"n_jobs": 2}}, r"model_params\.arima\.n_jobs: .* parallel\.n_jobs"),
     ],
@@ -148,3 +153,68 @@ def test_bad_parameters_are_named(tmp_path: Path, key: str, value: object, messa
     root = _file(tmp_path)
     with pytest.raises(ConfigError, match=message):
         sciconv.load_pipeline("atm-forecast-nn5", {**SMALL, "dataset.params.root": str(root), key: value})
+
+
+class _Ctx:
+    """The parts of a run context ``ForecastTask._params`` reads."""
+
+    def __init__(self, model_name: str, model_params: dict) -> None:
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(model=SimpleNamespace(name=model_name))
+        self.model_params = model_params
+        self.device = "cpu"
+        self.model_factory = object()  # the pipeline's factory, as the run gives it
+        self.named: list[str] = []
+
+    def model_factory_named(self, name: str) -> object:
+        from sciconv.registry import get_registry
+
+        self.named.append(name)
+        return get_registry().load("models", name)
+
+
+@pytest.mark.parametrize("pipeline_model", ["atm-forecast.cnn1d", "atm.cnn1d"])
+def test_the_networks_come_from_the_pipelines_model_and_the_registered_lstm(pipeline_model: str) -> None:
+    from sciconv_atm_forecast.forecast_task import ForecastTask
+    from sciconv_atm_forecast.models import LSTMNet
+
+    task = ForecastTask(model_params={"cnn1d": {"epochs": 3, "module_params": {"hidden": 8, "dropout": 0.2}}})
+    ctx = _Ctx(pipeline_model, {"hidden": 16})
+    cnn = task._params(ctx, "cnn1d")
+    assert cnn["model_factory"] is ctx.model_factory  # the pipeline's model: section ...
+    assert cnn["module_params"] == {"hidden": 16, "dropout": 0.2}  # ... with its model.params over the task's
+    assert cnn["epochs"] == 3 and cnn["device"] == "cpu"
+    lstm = task._params(ctx, "lstm")
+    assert lstm["model_factory"] is LSTMNet and ctx.named == ["atm-forecast.lstm"]
+    assert "module_params" not in lstm
+    assert "model_factory" not in task._params(ctx, "rf")
+
+
+def test_a_pipeline_whose_model_is_the_lstm_builds_the_cnn_from_its_registered_model() -> None:
+    from sciconv_atm_forecast.forecast_task import ForecastTask
+    from sciconv_atm_forecast.models import CNN1dNet
+
+    ctx = _Ctx("atm-forecast.lstm", {"hidden_size": 8})
+    task = ForecastTask()
+    lstm = task._params(ctx, "lstm")
+    assert lstm["model_factory"] is ctx.model_factory and lstm["module_params"] == {"hidden_size": 8}
+    assert task._params(ctx, "cnn1d")["model_factory"] is CNN1dNet and ctx.named == ["atm-forecast.cnn1d"]
+
+
+def test_the_lstm_trains_through_the_registered_model(tmp_path: Path) -> None:
+    """A run with the LSTM as the pipeline's model: its model.params reach the LSTM family's network."""
+    root = _file(tmp_path, n_series=3)
+    overrides = {
+        "task.params.models": ["lstm"],
+        "task.params.variants": ["chaos"],
+        "task.params.model_params": {"lstm": {"epochs": 1}, "ets": {"candidates": [["add", None, False, "add"]]}},
+        "task.params.ensemble_size": 0,
+        "task.params.plot_series": 0,
+        "model.name": "atm-forecast.lstm",
+    }
+    small = _run(tmp_path, root, "small", **overrides, **{"model.params": {"hidden_size": 4, "head_hidden": 4}})
+    wide = _run(tmp_path, root, "wide", **overrides, **{"model.params": {"hidden_size": 5, "head_hidden": 4}})
+    assert np.isfinite(small.metrics["lstm.smape"]) and np.isfinite(wide.metrics["lstm.smape"])
+    assert small.metrics["lstm.val_smape"] != wide.metrics["lstm.val_smape"]
+    assert small.metrics["ets.val_smape"] == wide.metrics["ets.val_smape"]

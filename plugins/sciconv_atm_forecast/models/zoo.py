@@ -10,7 +10,9 @@ Two kinds share one factory signature ``factory(n_lags, n_exog, seed=0, **params
   (``n_lags``/``n_exog`` are ignored).
 
 ``params`` override the defaults below (keyword arguments of the estimator; for ``svr`` also
-``max_train_rows``; for ``lstm``/``cnn1d`` those of :class:`~sciconv_atm_forecast.deep_models.TorchRegressor`).
+``max_train_rows``; for ``lstm``/``cnn1d`` those of
+:class:`~sciconv_atm_forecast.models.torch_regressor.TorchRegressor`, among them ``model_factory``, the registered
+network factory the task takes from its run context).
 Defaults are for inputs scaled to about 1 (each series divided by its training mean). The paper does not
 publish its hyperparameters; these are ours, and the reasons are given per factory.
 """
@@ -85,11 +87,13 @@ def _grnn(n_lags: int, n_exog: int, seed: int = 0, **params: Any) -> Any:
 
 def _torch(arch: str) -> Callable[..., Any]:
     def factory(n_lags: int, n_exog: int, seed: int = 0, **params: Any) -> Any:
-        from sciconv_atm_forecast.deep_models import TorchRegressor
+        from sciconv_atm_forecast.models.torch_regressor import TorchRegressor
 
         return TorchRegressor(arch=arch, n_lags=n_lags, n_exog=n_exog, **{**params, "seed": seed})
 
-    factory.__doc__ = f"{arch} (:class:`~sciconv_atm_forecast.deep_models.TorchRegressor` with ``arch={arch!r}``)."
+    factory.__doc__ = (
+        f"{arch} (:class:`~sciconv_atm_forecast.models.torch_regressor.TorchRegressor` with ``arch={arch!r}``)."
+    )
     return factory
 
 

@@ -1,4 +1,4 @@
-"""CNN1dForecaster, LSTMForecaster and TorchRegressor: shapes, conv routing, learning, determinism."""
+"""TorchRegressor: learning, determinism, validation split, the model factory it builds with, bad input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import sciconv.conv
-from sciconv_atm_forecast.deep_models import CNN1dForecaster, LSTMForecaster, TorchRegressor
+from sciconv_atm_forecast.models.cnn1d import CNN1dForecaster, CNN1dNet
+from sciconv_atm_forecast.models.lstm import LSTMNet
+from sciconv_atm_forecast.models.torch_regressor import ARCHITECTURES, TorchRegressor
 
 WEEK = np.array([0.7, 0.9, 1.0, 1.1, 1.4, 1.3, 0.6])
 
@@ -34,34 +35,6 @@ def ar_weekly_rows(
     return np.array(X), np.array(y)
 
 
-@pytest.mark.parametrize("module_cls", [CNN1dForecaster, LSTMForecaster])
-@pytest.mark.parametrize(("n_lags", "n_exog"), [(1, 7), (7, 7), (14, 0), (1, 0)])
-def test_forward_and_backward_shapes(module_cls, n_lags: int, n_exog: int) -> None:
-    model = module_cls(n_lags, n_exog)
-    x = torch.randn(5, n_lags + n_exog, requires_grad=True)
-    out = model(x)
-    assert out.shape == (5,)
-    out.sum().backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all()
-    model.reset_parameters()
-
-
-def test_cnn_convolutions_run_through_sciconv_conv() -> None:
-    model = CNN1dForecaster(7, 7, channels=(8, 16, 4)).eval()
-    x = torch.randn(3, 14)
-    with sciconv.conv.record_calls() as calls:
-        reference = model(x)
-    assert len(calls) == 3
-    with sciconv.conv.use_backend("fft"):
-        assert torch.allclose(model(x), reference, atol=1e-4)
-    assert all(isinstance(m, sciconv.conv.Conv1d) for m in model.modules() if isinstance(m, torch.nn.Conv1d))
-
-
-def test_cnn_rejects_even_kernels() -> None:
-    with pytest.raises(ValueError, match="odd"):
-        CNN1dForecaster(7, 7, kernel_size=4)
-
-
 @pytest.mark.parametrize("arch", ["cnn1d", "lstm"])
 def test_learns_ar1_with_weekly_seasonality_better_than_the_mean(arch: str) -> None:
     X, y = ar_weekly_rows(16, 120, seed=0)
@@ -81,9 +54,10 @@ def test_univariate_single_lag_without_day_of_week(arch: str) -> None:
 
 def test_deterministic_with_a_seed_and_leaves_the_global_rng_alone() -> None:
     X, y = ar_weekly_rows(4, 60)
-    state = torch.get_rng_state()
+    state, np_state = torch.get_rng_state(), np.random.get_state()
     a = TorchRegressor(epochs=3, seed=7).fit(X, y).predict(X)
     assert torch.equal(torch.get_rng_state(), state)
+    assert all(np.array_equal(u, v) for u, v in zip(np.random.get_state(), np_state, strict=True))
     b = TorchRegressor(epochs=3, seed=7).fit(X, y).predict(X)
     c = TorchRegressor(epochs=3, seed=8).fit(X, y).predict(X)
     assert np.array_equal(a, b)
@@ -124,3 +98,41 @@ def test_clone_and_pickle_keep_the_predictions() -> None:
     model = TorchRegressor(arch="lstm", epochs=1).fit(X, y)
     assert clone(model).get_params() == model.get_params()
     assert np.array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+def test_the_default_factories_are_the_registered_ones() -> None:
+    from sciconv.registry import get_registry
+
+    registry = get_registry()
+    assert dict(ARCHITECTURES) == {"cnn1d": CNN1dNet, "lstm": LSTMNet}
+    assert registry.load("models", "atm-forecast.cnn1d") is CNN1dNet
+    assert registry.load("models", "atm-forecast.lstm") is LSTMNet
+
+
+def test_the_network_comes_from_the_model_factory_with_the_module_params() -> None:
+    X, y = ar_weekly_rows(2, 40, n_lags=5)
+    calls = []
+
+    def factory(spec, **params):  # a stand-in for a registered factory
+        calls.append((spec.input_shape, dict(spec.extra), params))
+        return CNN1dNet(spec, **params)
+
+    model = TorchRegressor(n_lags=5, model_factory=factory, module_params={"channels": [4], "hidden": 8}, epochs=1)
+    model.fit(X, y)
+    assert calls == [((12,), {"n_lags": 5, "n_exog": 7}, {"channels": [4], "hidden": 8})]
+    assert isinstance(model.module_, CNN1dForecaster) and model.module_.head[0].in_features == 4 * 5 + 7
+    # the default factory with the same parameters gives the same network and the same fit
+    default = TorchRegressor(n_lags=5, module_params={"channels": [4], "hidden": 8}, epochs=1).fit(X, y)
+    assert np.array_equal(default.predict(X), model.predict(X))
+
+
+def test_the_validation_rows_are_drawn_from_one_seeded_permutation() -> None:
+    """``split_size(val_fraction, n)`` rows first in ``default_rng(seed).permutation(n)`` validate; the scaling is
+    computed on the remaining (training) rows."""
+    X, y = ar_weekly_rows(2, 40)
+    model = TorchRegressor(epochs=1, val_fraction=0.25, seed=3).fit(X, y)
+    perm = np.random.default_rng(3).permutation(len(X))
+    n_val = max(1, round(0.25 * len(X)))
+    train = perm[n_val:]
+    assert model.y_mean_ == float(y[train].mean())
+    assert model.x_mean_ == float(X[train, :7].mean())

@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 
 from sciconv.errors import ConfigError
-from sciconv_atm_forecast.model_zoo import (
+from sciconv_atm_forecast.models.zoo import (
     MODEL_FAMILIES,
     POOLED_FAMILIES,
     SERIES_FAMILIES,
