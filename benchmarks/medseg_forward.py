@@ -5,8 +5,8 @@ interleaved calls (so machine noise hits every network alike), in ms, and each n
 
 - Swin UNETR (MONAI ``SwinUNETR``) on a 4 x 64^3 crop, feature size 12 (the pipeline's default) and 48 (the
   paper's), against MONAI's 3D ``UNet`` (channels 16-256, the MONAI BraTS tutorial's size) on the same crop;
-- HybridGNet (:class:`sciconv_medseg.hybridgnet.HybridGNet`) on a 1 x S x S chest X-ray, against the chest task's
-  pixel baseline, MONAI's 2D ``UNet`` with 3 organ channels (:func:`sciconv_medseg.chest_task.UNetNet`'s default
+- HybridGNet (:class:`sciconv_medseg.models.hybridgnet.HybridGNet`) on a 1 x S x S chest X-ray, against the chest task's
+  pixel baseline, MONAI's 2D ``UNet`` with 3 organ channels (:func:`sciconv_medseg.models.unet.UNetNet`'s default
   size), at S = 128 (the pipeline's default) and 256.
 
 Run:  .venv/bin/python benchmarks/medseg_forward.py [--repeats 7] [--threads 2] [--no-train]
@@ -36,14 +36,14 @@ def _unet3d() -> nn.Module:
 
 
 def _hybridgnet(size: int) -> nn.Module:
-    from sciconv_medseg.hybridgnet import HybridGNet
+    from sciconv_medseg.models.hybridgnet import HybridGNet
 
     return HybridGNet(image_size=size)
 
 
 def _unet2d(size: int) -> nn.Module:
     from sciconv import DataSpec
-    from sciconv_medseg.chest_task import UNetNet
+    from sciconv_medseg.models.unet import UNetNet
 
     return UNetNet(DataSpec((1, size, size), 240, "segmentation"))
 

@@ -19,24 +19,36 @@ returns a :class:`~sciconv.DataBundle`:
   windows, and ``spec.extra["shapes_differ"]`` says so), ``n_outputs`` 3, ``task_type`` segmentation, the voxel
   spacing (mm) in ``spec.extra["spacing_mm"]``.
 
+Simulated collections are written once per set of simulator settings into the simulation cache
+(:func:`sciconv.kit.cached_simulation`: ``<cache>/brats-<hash of the settings>``, written atomically; ``cache_dir``,
+default ``$SCICONV_CACHE_DIR/simulations`` or ``~/.cache/sciconv/simulations``) and reused by later runs.
+
 Real collections are large (a BraTS 2021 case is 4 x 240 x 240 x 155 float32, 143 MB in memory), so cases are
 read from disk when an item is requested (``in_memory=False``, the default with ``root``); simulated cases are
-small and read once into memory.
+small and read once into memory (``in_memory=True``, the default without ``root``). Either source can be read
+either way: ``in_memory=False`` on simulated data reads the cases lazily from the cache folder.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import cached_simulation, random_split, require_root
+
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+"""A split fraction in [0, 1)."""
+
+Grid3D = Annotated[Sequence[Annotated[int, Field(ge=16)]], Field(min_length=3, max_length=3)]
+"""A 3-D grid, three sides of at least 16 voxels."""
+
+ROOT_EXPECTED = "a folder of BraTS case folders (or train/, val/, test/ sub-folders of them)"
 
 
 class BratsCases:
@@ -91,12 +103,6 @@ def spacing_of(affine: np.ndarray) -> tuple[float, float, float]:
     return tuple(float(v) for v in np.linalg.norm(np.asarray(affine)[:3, :3], axis=0))  # type: ignore[return-value]
 
 
-def _fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"dataset.params.{name}: expected a fraction in [0, 1), got {value!r}")
-    return float(value)
-
-
 class BratsDataset(DatasetBase):
     """Multi-modal brain MRI with tumour labels in the BraTS layout, or simulated cases written in it.
 
@@ -108,25 +114,26 @@ class BratsDataset(DatasetBase):
             ``root``): how many cases, the grid, voxel size (mm), label convention, seed, and further keyword
             arguments of :func:`~sciconv_medseg.brain_simulator.write_simulated_brats` (``p_no_enhancing``,
             ``noise``, ``bias``, ...).
-        val_fraction, test_fraction, split_seed: the random split when ``root`` has no split sub-folders; at least
-            one case goes to each non-empty split.
-        in_memory: hold the read cases in memory (default: yes for simulated data, no for a folder).
-        cache_dir: keep the simulated collection under this folder (a sub-folder named by a hash of the simulator
-            settings) and reuse it on later runs; by default it is written to a temporary folder and removed after
-            reading.
+        val_fraction, test_fraction, split_seed: the random split when ``root`` has no split sub-folders
+            (:func:`sciconv.kit.random_split`: a fraction ``f > 0`` of ``n`` cases gives ``max(1, round(f n))``).
+        in_memory: hold the read cases in memory (default: yes for simulated data, no for a folder); ``false``
+            reads each case from disk (the folder, or the simulation cache) when it is requested.
+        cache_dir: the simulation cache's folder (default ``None``: ``$SCICONV_CACHE_DIR/simulations`` or
+            ``~/.cache/sciconv/simulations``); the collection is kept in a sub-folder named by a hash of the
+            simulator settings and reused on later runs.
     """
 
     def __init__(
         self,
         root: str | None = None,
-        n_cases: int = 16,
-        shape: Sequence[int] = (64, 64, 64),
-        spacing_mm: float = 3.0,
+        n_cases: Annotated[int, Field(ge=3)] = 16,
+        shape: Grid3D = (64, 64, 64),
+        spacing_mm: Annotated[float, Field(gt=0.0)] = 3.0,
         convention: str = "2021",
         seed: int = 0,
         simulator: dict[str, Any] | None = None,
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.2,
+        val_fraction: Fraction = 0.2,
+        test_fraction: Fraction = 0.2,
         split_seed: int = 0,
         in_memory: bool | None = None,
         cache_dir: str | None = None,
@@ -147,42 +154,23 @@ class BratsDataset(DatasetBase):
     # -- parameters ------------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        val = _fraction("val_fraction", self.val_fraction)
-        test = _fraction("test_fraction", self.test_fraction)
+        """The checks the signature cannot declare: the fractions together, the root folder, the label
+        convention and the simulator's settings. (Ranges of single parameters are declared in ``__init__``'s
+        signature and checked with the pipeline's ``dataset.params``.)"""
+        val, test = float(self.val_fraction), float(self.test_fraction)
         if val + test >= 1.0:
             raise ConfigError(
                 f"dataset.params.val_fraction + test_fraction = {val + test:g}; they must leave cases to train on"
             )
         if self.root is not None:
-            root = Path(str(self.root)).expanduser()
-            if str(self.root).strip() == "" or not root.is_dir():
-                raise ConfigError(
-                    f"dataset.params.root: {self.root!r} is not a folder; give a folder of BraTS case folders"
-                )
+            require_root(self.root, "medseg.brats", ROOT_EXPECTED)
             return
-        if isinstance(self.n_cases, bool) or not isinstance(self.n_cases, int) or self.n_cases < 3:
-            raise ConfigError(f"dataset.params.n_cases: expected an integer >= 3, got {self.n_cases!r}")
-        shape = self.shape
-        if (
-            not isinstance(shape, Sequence)
-            or len(shape) != 3
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 16 for s in shape)
-        ):
-            raise ConfigError(f"dataset.params.shape: expected three integers >= 16 (a 3D grid), got {shape!r}")
-        if isinstance(self.spacing_mm, bool) or not isinstance(self.spacing_mm, int | float) or self.spacing_mm <= 0:
-            raise ConfigError(
-                f"dataset.params.spacing_mm: expected a positive voxel size in mm, got {self.spacing_mm!r}"
-            )
         from sciconv_medseg.brats_io import check_convention
 
         try:
             check_convention(str(self.convention))
         except ConfigError as exc:
             raise ConfigError(f"dataset.params.convention: {exc}") from None
-        if self.simulator is not None and not isinstance(self.simulator, dict):
-            raise ConfigError(
-                f"dataset.params.simulator: expected a mapping of simulator settings, got {self.simulator!r}"
-            )
         self._check_simulator_keys()
 
     def _check_simulator_keys(self) -> None:
@@ -214,32 +202,22 @@ class BratsDataset(DatasetBase):
     # -- loading ---------------------------------------------------------------------------------------
 
     def load(self) -> DataBundle:
-        from sciconv_medseg.brain_simulator import write_simulated_brats
-
         self.validate()
         if self.root is not None:
-            root = Path(str(self.root)).expanduser()
+            root = require_root(self.root, "medseg.brats", ROOT_EXPECTED)
             in_memory = bool(self.in_memory) if self.in_memory is not None else False
             return self._bundle_from_folder(root, in_memory, name=root.name)
         kwargs = self._simulator_kwargs()
+        folder = cached_simulation("brats", kwargs, self._write_simulated, cache_dir=self.cache_dir)
         name = f"simulated BraTS (seed {self.seed}, {self.n_cases} cases)"
         in_memory = True if self.in_memory is None else bool(self.in_memory)
-        if self.cache_dir is not None:
-            key = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-            folder = Path(self.cache_dir).expanduser() / f"brats-{key}"
-            done = folder / ".complete"
-            if not done.is_file():
-                write_simulated_brats(folder, **kwargs)
-                done.touch()
-            return self._bundle_from_folder(folder, in_memory, name=name, simulated=kwargs)
-        if not in_memory:
-            raise ConfigError(
-                "dataset.params.in_memory: simulated cases without a cache_dir live in a temporary folder "
-                "removed after loading; give dataset.params.cache_dir to read them from disk"
-            )
-        with tempfile.TemporaryDirectory(prefix="sciconv-brats-") as tmp:
-            write_simulated_brats(tmp, **kwargs)
-            return self._bundle_from_folder(Path(tmp), True, name=name, simulated=kwargs)
+        return self._bundle_from_folder(folder, in_memory, name=name, simulated=kwargs)
+
+    def _write_simulated(self, folder: Path) -> None:
+        """Write the simulated collection's case folders into ``folder`` (the cache's, not yet in place)."""
+        from sciconv_medseg.brain_simulator import write_simulated_brats
+
+        write_simulated_brats(folder, **self._simulator_kwargs())
 
     def _split(self, root: Path) -> tuple[dict[str, list[Any]], int, str]:
         from sciconv_medseg.brats_io import list_cases
@@ -263,17 +241,19 @@ class BratsDataset(DatasetBase):
                 f"BraTS root {root}: {len(labelled)} labelled case(s) (with a seg file); at least 3 are needed "
                 f"to train, validate and test ({unlabelled} unlabelled case(s) found)"
             )
-        order = np.random.default_rng(int(self.split_seed)).permutation(len(labelled))
-        n = len(labelled)
-        n_test = max(1, round(float(self.test_fraction) * n)) if self.test_fraction > 0 else 0
-        n_val = max(1, round(float(self.val_fraction) * n)) if self.val_fraction > 0 else 0
-        if n - n_test - n_val < 1:
-            raise DataError(f"BraTS root {root}: {n} labelled cases leave none to train on after the split")
-        test = [labelled[i] for i in sorted(order[:n_test])]
-        val = [labelled[i] for i in sorted(order[n_test : n_test + n_val])]
-        train = [labelled[i] for i in sorted(order[n_test + n_val :])]
+        try:
+            index = random_split(
+                len(labelled),
+                int(self.split_seed),
+                float(self.val_fraction),
+                float(self.test_fraction),
+                what="labelled cases",
+            )
+        except DataError as exc:
+            raise DataError(f"BraTS root {root}: {exc}") from None
+        splits = {split: [labelled[i] for i in rows] for split, rows in index.items()}
         how = f"a random split (seed {self.split_seed}, val {self.val_fraction:g}, test {self.test_fraction:g})"
-        return {"train": train, "val": val, "test": test}, unlabelled, how
+        return splits, unlabelled, how
 
     def _bundle_from_folder(
         self, root: Path, in_memory: bool, name: str, simulated: dict[str, Any] | None = None

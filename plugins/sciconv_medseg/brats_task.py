@@ -11,7 +11,9 @@ Protocol (:class:`BratsSegmentationTask`), following the official MONAI research
    (the paper: 128^3), ``RandFlipd`` on each axis (p = 0.5), ``NormalizeIntensityd`` (non-zero voxels,
    channel-wise), ``RandScaleIntensityd`` (factor 0.1) and ``RandShiftIntensityd`` (offset 0.1), both with p = 1.
    ``crops_per_case`` crops are drawn from each case per epoch.
-3. **Model and loss.** ``monai.networks.nets.SwinUNETR`` (:func:`SwinUNETRNet`; the paper: feature size 48),
+3. **Model and loss.** The pipeline's model, built with ``ctx.build_model`` for the crop shape: by default
+   ``medseg.swin-unetr``, MONAI's ``SwinUNETR`` (:func:`~sciconv_medseg.models.swin_unetr.SwinUNETRNet`; the paper:
+   feature size 48),
    ``monai.losses.DiceLoss(sigmoid=True)``, trained by the core engine with the pipeline's ``train`` section
    (the official code: AdamW, lr 1e-4, weight decay 1e-5, batch 1, a linear warm-up over 50 epochs then cosine
    decay over 300 epochs on 4 GPUs: ``train.scheduler.name=warmup_cosine train.scheduler.warmup_epochs=50``).
@@ -37,63 +39,20 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, StrictBool
 
 from sciconv import ResultRow, TaskBase, TaskResult
 from sciconv.errors import ConfigError
+from sciconv.kit import atomic_write_text, new_figure, save_figure
 from sciconv.spec import DataSpec
+from sciconv_medseg.published import BRATS_TASK
 
 REGION_NAMES: tuple[str, ...] = ("tc", "wt", "et")
 BRATS_MAX_HD95_MM = 373.13
 """HD95 (mm) the BraTS challenge assigns when a region is missing from exactly one of prediction and reference."""
-
-PUBLISHED: tuple[tuple[str, dict[str, float]], ...] = (
-    ("Swin UNETR, BraTS 2021 validation (published)", {"dice_wt": 0.926, "dice_tc": 0.885, "dice_et": 0.858}),
-)
-PUBLISHED_SOURCE = "Hatamizadeh et al. 2022 (BrainLes, arXiv:2201.01266), 219 BraTS 2021 validation cases"
-
-
-def SwinUNETRNet(
-    spec: DataSpec,
-    feature_size: int = 48,
-    depths: Sequence[int] = (2, 2, 2, 2),
-    num_heads: Sequence[int] = (3, 6, 12, 24),
-    drop_rate: float = 0.0,
-    attn_drop_rate: float = 0.0,
-    dropout_path_rate: float = 0.0,
-    use_checkpoint: bool = False,
-    use_v2: bool = False,
-) -> Any:
-    """MONAI's ``SwinUNETR`` sized from ``spec``: ``input_shape[0]`` input channels (4 MRI modalities),
-    ``n_outputs`` output channels (3 regions, logits). Shapes: (N, C, X, Y, Z) -> (N, n_outputs, X, Y, Z), every
-    side divisible by 32. ``feature_size`` (the paper: 48) must be a multiple of 12."""
-    from monai.networks.nets import SwinUNETR
-
-    if len(spec.input_shape) != 4:
-        raise ConfigError(f"medseg.swin_unetr: expects 3D volumes (C, X, Y, Z); the data has shape {spec.input_shape}")
-    bad = [s for s in spec.input_shape[1:] if s % 32]
-    if bad:
-        raise ConfigError(
-            f"medseg.swin_unetr: every side of the input must be divisible by 32 (5 downsamplings); got "
-            f"{spec.input_shape[1:]} (set task.params.roi_size to a multiple of 32)"
-        )
-    if isinstance(feature_size, bool) or not isinstance(feature_size, int) or feature_size <= 0 or feature_size % 12:
-        raise ConfigError(f"model.params.feature_size: expected a positive multiple of 12, got {feature_size!r}")
-    return SwinUNETR(
-        in_channels=spec.input_shape[0],
-        out_channels=spec.n_outputs,
-        feature_size=feature_size,
-        depths=tuple(depths),
-        num_heads=tuple(num_heads),
-        drop_rate=drop_rate,
-        attn_drop_rate=attn_drop_rate,
-        dropout_path_rate=dropout_path_rate,
-        use_checkpoint=use_checkpoint,
-        use_v2=use_v2,
-        spatial_dims=3,
-    )
 
 
 class TrainingCrops:
@@ -224,17 +183,12 @@ def regions_to_labels(regions: np.ndarray, convention: str) -> np.ndarray:
     return label
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"task.params.{name}: expected a positive integer, got {value!r}")
-    return value
-
-
 class BratsSegmentationTask(TaskBase):
     """Train Swin UNETR on BraTS-layout data and score it with sliding-window inference (module docstring).
 
     Args:
-        roi_size: side of the cubic training crops and inference windows (voxels; multiple of 32; the paper: 128).
+        roi_size: side of the cubic training crops and inference windows (voxels; a multiple of 32, at least 64;
+            the paper: 128).
         crops_per_case: random crops drawn from each training case per epoch.
         augment: the paper's random flips and intensity scale/shift (off: crops only).
         overlap: sliding-window overlap at inference (official code: 0.5 during training, 0.6 at test).
@@ -249,16 +203,16 @@ class BratsSegmentationTask(TaskBase):
 
     def __init__(
         self,
-        roi_size: int = 128,
-        crops_per_case: int = 1,
-        augment: bool = True,
-        overlap: float = 0.5,
-        sw_batch_size: int = 4,
-        blend: str = "constant",
-        threshold: float = 0.5,
-        validate_crops: bool = True,
-        save_predictions: bool = True,
-        n_overlays: int = 3,
+        roi_size: Annotated[int, Field(ge=64)] = 128,
+        crops_per_case: Annotated[int, Field(ge=1)] = 1,
+        augment: StrictBool = True,
+        overlap: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5,
+        sw_batch_size: Annotated[int, Field(ge=1)] = 4,
+        blend: Literal["constant", "gaussian"] = "constant",
+        threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5,
+        validate_crops: StrictBool = True,
+        save_predictions: StrictBool = True,
+        n_overlays: Annotated[int, Field(ge=0)] = 3,
     ) -> None:
         self.roi_size = roi_size
         self.crops_per_case = crops_per_case
@@ -272,20 +226,13 @@ class BratsSegmentationTask(TaskBase):
         self.n_overlays = n_overlays
 
     def validate(self) -> None:
-        roi = _positive_int("roi_size", self.roi_size)
+        """The check the signature does not declare, with its reason: ``roi_size`` a multiple of 32 (the
+        network downsamples five times; 64 at least is declared in the signature: at 32 the bottleneck is one
+        voxel, which instance normalisation cannot train on). Ranges of single parameters are declared in
+        ``__init__``'s signature and checked with the pipeline's ``task.params``."""
+        roi = int(self.roi_size)
         if roi % 32:
             raise ConfigError(f"task.params.roi_size: Swin UNETR needs a multiple of 32 (64 at least), got {roi}")
-        _positive_int("crops_per_case", self.crops_per_case)
-        _positive_int("sw_batch_size", self.sw_batch_size)
-        if isinstance(self.n_overlays, bool) or not isinstance(self.n_overlays, int) or self.n_overlays < 0:
-            raise ConfigError(f"task.params.n_overlays: expected an integer >= 0, got {self.n_overlays!r}")
-        if not isinstance(self.overlap, int | float) or isinstance(self.overlap, bool) or not 0 <= self.overlap < 1:
-            raise ConfigError(f"task.params.overlap: expected a fraction in [0, 1), got {self.overlap!r}")
-        threshold = self.threshold
-        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold < 1:
-            raise ConfigError(f"task.params.threshold: expected a probability in (0, 1), got {self.threshold!r}")
-        if self.blend not in ("constant", "gaussian"):
-            raise ConfigError(f"task.params.blend: expected constant or gaussian, got {self.blend!r}")
 
     def model_spec(self, spec: DataSpec) -> DataSpec:
         """The crop the network sees: ``(C, roi, roi, roi)``."""
@@ -362,8 +309,7 @@ class BratsSegmentationTask(TaskBase):
         ]
         if val_rows:
             table.append(ResultRow("Swin UNETR (this run, validation)", {k: metrics["val." + k] for k in _TABLE_KEYS}))
-        for method, values in PUBLISHED:
-            table.append(ResultRow(method, values, source=PUBLISHED_SOURCE, published=True))
+        table += [record.row() for record in BRATS_TASK]
         sections = {"Protocol": self._protocol(ctx, data, fit, train_s)}
         return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
 
@@ -405,8 +351,6 @@ class BratsSegmentationTask(TaskBase):
 
     @staticmethod
     def _write_per_case(path: Path, rows: list[dict[str, Any]]) -> None:
-        from sciconv.atomic import atomic_write_text
-
         if not rows:
             return
         buf = io.StringIO()
@@ -426,15 +370,8 @@ class BratsSegmentationTask(TaskBase):
             save_volume(regions_to_labels(pred, case.convention), cases.affine(i), folder / f"{case.case_id}.nii.gz")
 
     def _overlays(self, path: Path, cases: Any, preds: list[np.ndarray], rows: list[dict[str, Any]]) -> Path:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from sciconv.report import save_figure
-
         n = min(int(self.n_overlays), len(preds))
-        fig, axes = plt.subplots(n, 2, figsize=(6.4, 3.2 * n), squeeze=False)
+        fig, axes = new_figure(n, 2, figsize=(6.4, 3.2 * n))
         colours = {1: "yellow", 0: "red", 2: "cyan"}  # WT, TC, ET
         for row_i in range(n):
             image, regions = cases[row_i]

@@ -22,10 +22,16 @@ The bundle's ``info`` carries the stress-test sets of HybridGNet's paper, paired
   contrast, brightness, extra noise and blur; preset ``shift``). Simulated: rendered with the shift; real:
   :func:`.chest_simulator.apply_domain_shift` on the stored test images.
 
+Simulated data are written once per set of simulation parameters into the simulation cache
+(:func:`sciconv.kit.cached_simulation`: ``<cache>/chest-<hash of the parameters>``, written atomically; ``cache_dir``,
+default ``$SCICONV_CACHE_DIR/simulations`` or ``~/.cache/sciconv/simulations``), reused by later runs, and read back
+into memory.
+
 Splits of a real folder. If ``root`` holds sub-folders ``train/`` and ``test/`` (and optionally ``val/``; names may be
 capitalised, as in HybridGNet's own ``Train``/``Val``/``Test`` folders), each in the landmark layout, they are the
-splits. Otherwise the cases of ``root`` are split at random with ``seed``: ``test_fraction`` for test,
-``val_fraction`` for validation, the rest for training.
+splits. Otherwise the cases of ``root`` are split at random with ``seed`` (:func:`sciconv.kit.random_split`):
+``test_fraction`` for test, ``val_fraction`` for validation (a fraction ``f > 0`` of ``n`` cases gives
+``max(1, round(f n))`` of them), the rest for training.
 
 Checks beyond the reader's (which names the case and file for a wrong landmark count, a transposed array, a colour or
 multi-frame image, landmarks outside the image): each organ's ring must not cross itself (landmarks out of outline
@@ -36,21 +42,18 @@ reverse order breaks the point-to-point correspondence the model learns). Both r
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError, DataError
+from sciconv.kit import cached_simulation, derive_seed, random_split, require_root
 
 _SPLIT_DIRS: dict[str, tuple[str, ...]] = {
     "train": ("train", "Train"),
@@ -58,6 +61,10 @@ _SPLIT_DIRS: dict[str, tuple[str, ...]] = {
     "test": ("test", "Test"),
 }
 _CACHE_VERSION = 1
+ROOT_EXPECTED = "a chest X-ray landmark-layout folder (images/, landmarks/) or one with train/ and test/ in it"
+
+ImageShape = Annotated[Sequence[Annotated[int, Field(ge=32)]], Field(min_length=2, max_length=2)]
+"""``[H, W]`` of a simulated radiograph, two sides of at least 32 pixels."""
 
 
 @dataclass
@@ -178,28 +185,30 @@ class ChestLandmarkDataset(DatasetBase):
         image_size: the side ``S`` (pixels) the images are resized to for the models; a multiple of 16.
         sim_shape: ``(H, W)`` of the simulated radiographs (the stored resolution errors are reported in).
         seed: seeds the simulation (each split its own stream) and the random split of a real folder.
-        val_fraction, test_fraction: shares of a real folder's cases held out, when it has no split sub-folders.
+        val_fraction, test_fraction: shares of a real folder's cases held out, when it has no split sub-folders
+            (the test share must be positive: the task scores the test set).
         occlusion: probability that a case of the occluded test set is occluded (1.0: every case).
         occlusion_size: side of an occluding shape as a fraction of the image side.
         shift: the domain shift of the shifted test set: a preset (``mild``, ``strong``) or a mapping of
             :class:`~sciconv_medseg.chest_simulator.DomainShift` fields.
-        cache_dir: keep simulated data under this folder (a sub-folder named by a hash of the simulation's
-            parameters) and reuse it; by default a temporary folder, removed after reading.
+        cache_dir: the simulation cache's folder (default ``None``: ``$SCICONV_CACHE_DIR/simulations`` or
+            ``~/.cache/sciconv/simulations``); simulated data are kept in a sub-folder named by a hash of the
+            simulation's parameters and reused.
     """
 
     def __init__(
         self,
         root: str | None = None,
-        n_train: int = 160,
-        n_val: int = 20,
-        n_test: int = 40,
-        image_size: int = 128,
-        sim_shape: Sequence[int] = (256, 256),
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.2,
-        occlusion: float = 1.0,
-        occlusion_size: float = 0.2,
+        n_train: Annotated[int, Field(ge=1)] = 160,
+        n_val: Annotated[int, Field(ge=0)] = 20,
+        n_test: Annotated[int, Field(ge=1)] = 40,
+        image_size: Annotated[int, Field(ge=32)] = 128,
+        sim_shape: ImageShape = (256, 256),
+        seed: Annotated[int, Field(ge=0)] = 0,
+        val_fraction: Annotated[float, Field(ge=0.0, le=0.9)] = 0.1,
+        test_fraction: Annotated[float, Field(gt=0.0, le=0.9)] = 0.2,
+        occlusion: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0,
+        occlusion_size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2,
         shift: str | Mapping[str, float] = "strong",
         cache_dir: str | None = None,
     ) -> None:
@@ -220,44 +229,21 @@ class ChestLandmarkDataset(DatasetBase):
     # -- parameters ---------------------------------------------------------------------------------
 
     def validate(self) -> None:
+        """The checks the signature cannot declare: the image side a multiple of 16, the two fractions together,
+        the domain shift and the root folder. (Ranges of single parameters are declared in ``__init__``'s
+        signature and checked with the pipeline's ``dataset.params``.)"""
         from sciconv_medseg.chest_simulator import DomainShift
 
-        def integer(name: str, minimum: int) -> int:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"dataset.params.{name}: expected an integer >= {minimum}, got {value!r}")
-            return value
-
-        integer("n_train", 1)
-        integer("n_val", 0)
-        integer("n_test", 1)
-        size = integer("image_size", 32)
+        size = int(self.image_size)
         if size % 16:
             raise ConfigError(
                 f"dataset.params.image_size: expected a multiple of 16 (the models halve it 4 to 5 times), got {size}"
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"dataset.params.seed: expected a non-negative integer, got {self.seed!r}")
-        shape = self.sim_shape
-        if (
-            isinstance(shape, (str, bytes))
-            or not isinstance(shape, Sequence)
-            or len(shape) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 32 for s in shape)
-        ):
-            raise ConfigError(f"dataset.params.sim_shape: expected [H, W], two integers >= 32, got {shape!r}")
-        for name, low, high in (("val_fraction", 0.0, 0.9), ("test_fraction", 0.0, 0.9), ("occlusion", 0.0, 1.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ConfigError(f"dataset.params.{name}: expected a number in [{low}, {high}], got {value!r}")
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ConfigError(
                 "dataset.params.val_fraction + dataset.params.test_fraction: must leave cases for training, got "
                 f"{self.val_fraction} + {self.test_fraction}"
             )
-        value = self.occlusion_size
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
-            raise ConfigError(f"dataset.params.occlusion_size: expected a fraction in (0, 1], got {value!r}")
         try:
             DomainShift.coerce(self.shift)
         except ConfigError as exc:
@@ -267,12 +253,7 @@ class ChestLandmarkDataset(DatasetBase):
                 f"dataset.params.shift: expected a preset name or a mapping, got {self.shift!r} ({exc})"
             ) from None
         if self.root is not None:
-            root = Path(str(self.root)).expanduser()
-            if str(self.root).strip() == "" or not root.is_dir():
-                raise ConfigError(
-                    f"dataset.params.root: {root} {'is not a folder' if root.exists() else 'does not exist'}; expected "
-                    "a chest X-ray landmark-layout folder (images/, landmarks/) or one with train/ and test/ in it"
-                )
+            require_root(self.root, "medseg.chest", ROOT_EXPECTED)
 
     # -- loading ------------------------------------------------------------------------------------
 
@@ -280,7 +261,7 @@ class ChestLandmarkDataset(DatasetBase):
         self.validate()
         if self.root is None:
             return self._load_simulated()
-        return self._load_real(Path(str(self.root)).expanduser())
+        return self._load_real(require_root(self.root, "medseg.chest", ROOT_EXPECTED))
 
     def _spec(self, source: str) -> DataSpec:
         from sciconv_medseg.chest_landmarks_io import N_LANDMARKS, ORGAN_NAMES, ORGANS
@@ -316,8 +297,11 @@ class ChestLandmarkDataset(DatasetBase):
         }
 
     def _split_seed(self, split: str) -> int:
-        digest = hashlib.sha256(f"chest:{self.seed}:{split}".encode()).digest()
-        return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+        """The simulation seed of a split's stream (``train``, ``val``, ``test``): ``derive_seed`` of the
+        namespaced seed ``chest:<seed>`` and the stream's name (a 63-bit integer)."""
+        # derive_seed hashes "<seed>:<name>": the namespaced seed keeps the streams "chest:<seed>:<split>" that
+        # every earlier simulation (and cache entry) of this dataset was drawn from.
+        return derive_seed(f"chest:{self.seed}", split)  # type: ignore[arg-type]
 
     def _sim_params(self) -> dict[str, Any]:
         from sciconv_medseg.chest_simulator import DomainShift
@@ -375,27 +359,7 @@ class ChestLandmarkDataset(DatasetBase):
         )
 
     def _load_simulated(self) -> DataBundle:
-        params = self._sim_params()
-        if self.cache_dir is None:
-            with tempfile.TemporaryDirectory(prefix="sciconv-chest-") as tmp:
-                self._write_simulated(Path(tmp))
-                return self._read_simulated(Path(tmp))
-        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-        cache = Path(self.cache_dir).expanduser()
-        folder = cache / f"chest-{key}"
-        if not (folder / "params.json").is_file():
-            cache.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".chest-{key}-", dir=cache))
-            try:
-                self._write_simulated(tmp)
-                (tmp / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))
-                try:
-                    os.replace(tmp, folder)
-                except OSError:  # another process wrote it first: use theirs
-                    if not (folder / "params.json").is_file():
-                        raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        folder = cached_simulation("chest", self._sim_params(), self._write_simulated, cache_dir=self.cache_dir)
         return self._read_simulated(folder)
 
     def _load_real(self, root: Path) -> DataBundle:
@@ -418,20 +382,14 @@ class ChestLandmarkDataset(DatasetBase):
             how = "the folder's train/, val/ and test/ sub-folders"
         else:
             images, marks, ids = _read_cases(root)
-            n = len(ids)
-            n_test = max(1, round(self.test_fraction * n))
-            n_val = round(self.val_fraction * n)
-            if self.val_fraction > 0 and n_val == 0 and n - n_test >= 2:
-                n_val = 1
-            if n - n_test - n_val < 1:
-                raise DataError(
-                    f"{root}: {n} case(s) are too few for a test split of {n_test} and a validation split of {n_val} "
-                    "with at least one training case"
+            try:
+                index = random_split(
+                    len(ids), int(self.seed), float(self.val_fraction), float(self.test_fraction), what="case(s)"
                 )
-            order = np.random.default_rng(self.seed).permutation(n)
-            index = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
-            for split, rows in index.items():
-                rows = np.sort(rows)
+            except DataError as exc:
+                raise DataError(f"{root}: {exc}") from None
+            for split in ("test", "val", "train"):
+                rows = index[split]
                 parts[split] = ([images[i] for i in rows], [marks[i] for i in rows], [ids[i] for i in rows])
             how = f"a random split with seed {self.seed}: test {self.test_fraction:g}, validation {self.val_fraction:g}"
         every_mark = [lm for p in parts.values() for lm in p[1]]

@@ -4,13 +4,16 @@ IEEE TMI 2022) against a pixel-wise baseline (MONAI UNet), clean, under occlusio
 
 Protocol (:class:`ChestAnatomyTask`):
 
-1. **HybridGNet** (the pipeline's model, :func:`~sciconv_medseg.hybridgnet.HybridGNetNet`) is trained through the
-   core engine with the paper's loss (:class:`~sciconv_medseg.hybridgnet.HybridGNetLoss`: landmark MSE, the MSE of
-   the two image-to-graph skip predictions, and ``kl_weight`` times the KL of the latent), with the pipeline's
+1. **HybridGNet** (the pipeline's model, ``medseg.hybridgnet``:
+   :func:`~sciconv_medseg.models.hybridgnet.HybridGNetNet`, built with ``ctx.build_model``) is trained through the
+   core engine with the paper's loss (:class:`~sciconv_medseg.models.hybridgnet.HybridGNetLoss`: landmark MSE, the
+   MSE of the two image-to-graph skip predictions, and ``kl_weight`` times the KL of the latent), with the pipeline's
    ``train`` section (optimizer, learning rate, batch size, epochs); the validation loss is the landmark MSE (the
    loss in evaluation mode) and, with ``train.early_stopping.restore_best`` (the default), the best validated epoch's
    weights are kept.
-2. **UNet baseline** (``baseline: true``; :func:`UNetNet`, MONAI's ``UNet``): one sigmoid output per organ (right
+2. **UNet baseline** (``baseline: true``): the registered model ``medseg.unet``
+   (:func:`~sciconv_medseg.models.unet.UNetNet`, MONAI's ``UNet``), built by name with ``ctx.build_model(spec,
+   name="medseg.unet", ...)`` from ``task.params.unet``'s model settings: one sigmoid output per organ (right
    lung, left lung, heart: multi-label, since the heart overlaps both lungs' medial edges on a PA radiograph, which
    a softmax would forbid), trained with MONAI's ``DiceCELoss(sigmoid=True)`` on masks rasterised from the landmark
    rings (:func:`~sciconv_medseg.chest_landmarks_io.landmarks_to_masks`). Its schedule is ``task.params.unet``
@@ -46,70 +49,27 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
-from torch import nn
+from pydantic import Field, StrictBool
 
 from sciconv import ResultRow, TaskBase, TaskResult
 from sciconv.errors import ConfigError, DataError
-from sciconv.spec import DataSpec
+from sciconv.kit import derive_seed, new_figure, save_figure, seed_everything
+from sciconv_medseg.published import CHEST_TASK
 
 CONDITIONS: tuple[str, ...] = ("clean", "occluded", "shifted")
 _ORGAN_KEYS = {"RL": "rl", "LL": "ll", "H": "h"}
 
-# HybridGNet with two image-to-graph skip connections, JSRT test set (clean images, 1024 px). Gaggion et al. 2022.
-PUBLISHED: tuple[tuple[str, dict[str, float]], ...] = (
-    ("HybridGNet (2 IGSC), JSRT", {"dice_lungs": 0.974, "dice_heart": 0.933}),
-)
-PUBLISHED_SOURCE = "Gaggion et al., IEEE TMI 2022, JSRT test images (clean), 1024 px"
+UNET_MODEL = "medseg.unet"
+"""The registered model the task trains as its pixel baseline (``task.params.unet`` holds its settings)."""
 
 _UNET_MODEL_KEYS = ("channels", "strides", "num_res_units", "kernel_size", "norm", "dropout")
 _UNET_FIT_KEYS = ("epochs", "lr", "batch_size")
-
-
-def UNetNet(
-    spec: DataSpec,
-    channels: Sequence[int] = (16, 32, 64, 128, 256),
-    strides: Sequence[int] = (2, 2, 2, 2),
-    num_res_units: int = 1,
-    kernel_size: int = 3,
-    norm: str = "instance",
-    dropout: float = 0.0,
-) -> nn.Module:
-    """MONAI's ``UNet`` (2-D) with one output channel per organ of ``spec.classes`` (default three: right lung, left
-    lung, heart), to be read through a sigmoid (multi-label: organs overlap).
-
-    Shapes: (N, C, S, S) -> (N, n_organs, S, S) logits; ``S`` must be divisible by the product of ``strides``.
-    """
-    from monai.networks.nets import UNet
-
-    shape = tuple(spec.input_shape)
-    if len(shape) != 3:
-        raise ConfigError(f"medseg.unet: spec.input_shape must be an image (C, H, W), got {shape}")
-    channels, strides = list(channels), list(strides)
-    if len(channels) < 2 or len(strides) != len(channels) - 1:
-        raise ConfigError(
-            f"medseg.unet: expected len(strides) == len(channels) - 1 >= 1, got channels {channels}, strides {strides}"
-        )
-    factor = int(np.prod(strides))
-    if shape[1] % factor or shape[2] % factor:
-        raise ConfigError(f"medseg.unet: the image side {shape[1:]} must be divisible by prod(strides) = {factor}")
-    n_out = len(spec.classes) if spec.classes else 3
-    return UNet(
-        spatial_dims=2,
-        in_channels=shape[0],
-        out_channels=n_out,
-        channels=channels,
-        strides=strides,
-        kernel_size=kernel_size,
-        num_res_units=num_res_units,
-        norm=norm,
-        dropout=dropout,
-    )
 
 
 class MaskSplit:
@@ -264,7 +224,8 @@ class ChestAnatomyTask(TaskBase):
         deep_supervision: include the skip connections' intermediate predictions in the loss (the paper does).
         baseline: train and score the UNet baseline.
         unet: the baseline's settings: model (``channels``, ``strides``, ``num_res_units``, ``kernel_size``,
-            ``norm``, ``dropout``; :func:`UNetNet`) and schedule (``epochs``, ``lr``, ``batch_size``; default the
+            ``norm``, ``dropout``; the registered ``medseg.unet``,
+            :func:`~sciconv_medseg.models.unet.UNetNet`) and schedule (``epochs``, ``lr``, ``batch_size``; default the
             pipeline's ``train`` section).
         hd_percentile: percentile of the Hausdorff distance (95; ``null`` for the plain maximum distance).
         augment: random intensity changes of the training images for both models (:class:`IntensityAugmented`).
@@ -273,13 +234,13 @@ class ChestAnatomyTask(TaskBase):
 
     def __init__(
         self,
-        kl_weight: float = 1e-5,
-        deep_supervision: bool = True,
-        baseline: bool = True,
+        kl_weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 1e-5,
+        deep_supervision: StrictBool = True,
+        baseline: StrictBool = True,
         unet: Mapping[str, Any] | None = None,
-        hd_percentile: float | None = 95.0,
-        augment: bool = True,
-        n_overlays: int = 4,
+        hd_percentile: Annotated[float, Field(gt=0.0, le=100.0)] | None = 95.0,
+        augment: StrictBool = True,
+        n_overlays: Annotated[int, Field(ge=0)] = 4,
     ) -> None:
         self.augment = augment
         self.kl_weight = kl_weight
@@ -292,19 +253,10 @@ class ChestAnatomyTask(TaskBase):
     # -- parameters -------------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        kl = self.kl_weight
-        if isinstance(kl, bool) or not isinstance(kl, (int, float)) or not math.isfinite(kl) or kl < 0:
-            raise ConfigError(f"task.params.kl_weight: expected a finite number >= 0, got {kl!r}")
-        for name in ("deep_supervision", "baseline", "augment"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"task.params.{name}: expected true or false, got {getattr(self, name)!r}")
+        """The check the signature cannot declare: the settings inside ``task.params.unet`` (a mapping of the
+        baseline's model and schedule settings). Ranges of the other parameters are declared in ``__init__``'s
+        signature and checked with the pipeline's ``task.params``."""
         self._unet_params()
-        p = self.hd_percentile
-        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 100):
-            raise ConfigError(f"task.params.hd_percentile: expected a percentile in (0, 100] or null, got {p!r}")
-        n = self.n_overlays
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"task.params.n_overlays: expected an integer >= 0, got {n!r}")
 
     def _unet_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The baseline's model parameters and its fit overrides."""
@@ -337,8 +289,7 @@ class ChestAnatomyTask(TaskBase):
     def run(self, ctx: Any) -> TaskResult:
         from monai.losses import DiceCELoss
 
-        from sciconv.engine import derive_seed, seed_everything
-        from sciconv_medseg.hybridgnet import HybridGNet, HybridGNetLoss
+        from sciconv_medseg.models.hybridgnet import HybridGNet, HybridGNetLoss
 
         self.validate()
         data = ctx.load_data()
@@ -350,7 +301,7 @@ class ChestAnatomyTask(TaskBase):
         for name, split in sets.items():
             if split is None or not hasattr(split, "model_pixels"):
                 raise DataError(
-                    f"medseg.chest_anatomy needs the landmark dataset's {name} test set (medseg.chest gives test, "
+                    f"medseg.chest-anatomy needs the landmark dataset's {name} test set (medseg.chest gives test, "
                     "info['test_occluded'] and info['test_shifted'])"
                 )
             if len(split) != len(data.test):
@@ -362,11 +313,11 @@ class ChestAnatomyTask(TaskBase):
         model = ctx.build_model(data.spec)
         if not isinstance(model, HybridGNet):
             raise ConfigError(
-                "model.name: medseg.chest_anatomy trains a landmark model (medseg.hybridgnet) as the pipeline model, "
+                "model.name: medseg.chest-anatomy trains a landmark model (medseg.hybridgnet) as the pipeline model, "
                 f"got {type(model).__name__}; the UNet baseline is built by the task (task.params.unet)"
             )
         loss = HybridGNetLoss(model, kl_weight=float(self.kl_weight), deep_supervision=self.deep_supervision)
-        ctx.log(f"medseg.chest_anatomy: training HybridGNet on {len(data.train)} images of {data.spec.input_shape}")
+        ctx.log(f"medseg.chest-anatomy: training HybridGNet on {len(data.train)} images of {data.spec.input_shape}")
         train = IntensityAugmented(data.train, derive_seed(ctx.seed, "hybridgnet-aug")) if self.augment else data.train
         fit = ctx.fit(model, train, data.val, loss_fn=loss, name="hybridgnet")
         model = fit.model
@@ -376,12 +327,8 @@ class ChestAnatomyTask(TaskBase):
         if self.baseline:
             unet_model, unet_fit = self._unet_params()
             seed_everything(derive_seed(ctx.seed, "unet-init"))
-            unet = UNetNet(data.spec, **unet_model)
-            counts = ctx.summary.setdefault("n_parameters", [])
-            count = sum(p.numel() for p in unet.parameters() if p.requires_grad)
-            if count not in counts:
-                counts.append(count)
-            ctx.log("medseg.chest_anatomy: training the UNet baseline")
+            unet = ctx.build_model(data.spec, name=UNET_MODEL, **unet_model)
+            ctx.log("medseg.chest-anatomy: training the UNet baseline")
             train_masks: Any = MaskSplit(data.train)
             if self.augment:
                 train_masks = IntensityAugmented(train_masks, derive_seed(ctx.seed, "unet-aug"))
@@ -482,8 +429,7 @@ class ChestAnatomyTask(TaskBase):
                 source="this run: the reference an image model must beat (same on every condition)",
             )
         )
-        for method, values in PUBLISHED:
-            rows.append(ResultRow(method, dict(values), source=PUBLISHED_SOURCE, published=True))
+        rows += [record.row() for record in CHEST_TASK]
         return rows
 
     def _sections(
@@ -537,12 +483,6 @@ class ChestAnatomyTask(TaskBase):
         return {"Protocol": "\n".join(lines), "Deviations from the paper": "\n".join(deviations)}
 
     def _overlays(self, ctx: Any, sets: Mapping[str, Any], kept: Mapping[tuple[str, str], Any]) -> tuple[Path, str]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from sciconv.report import save_figure
         from sciconv_medseg.chest_landmarks_io import organ_slices
 
         n_test = len(sets["clean"])
@@ -555,9 +495,7 @@ class ChestAnatomyTask(TaskBase):
             how = "the first test cases"
         cases = order[: min(self.n_overlays, n_test)]
         conditions = list(CONDITIONS)
-        fig, axes = plt.subplots(
-            len(conditions), len(cases), figsize=(2.6 * len(cases), 2.7 * len(conditions)), squeeze=False
-        )
+        fig, axes = new_figure(len(conditions), len(cases), figsize=(2.6 * len(cases), 2.7 * len(conditions)))
         slices = organ_slices()
         for r, condition in enumerate(conditions):
             split = sets[condition]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import sciconv
 from sciconv.errors import ConfigError, DataError
 from sciconv.testing import check_dataset
 from sciconv_medseg.brain_simulator import write_simulated_brats
@@ -37,11 +38,28 @@ def test_simulated_bundle_is_deterministic_and_cache_is_reused(tmp_path: Path) -
     params = {"n_cases": 4, "shape": list(SHAPE), "seed": 1, "cache_dir": str(tmp_path)}
     a = BratsDataset(**params).load()
     (folder,) = list(tmp_path.iterdir())
-    stamp = (folder / ".complete").stat().st_mtime_ns
+    assert folder.name.startswith("brats-")
+    stamp = (folder / "simulation.json").stat().st_mtime_ns
     b = BratsDataset(**params, in_memory=False).load()
-    assert (folder / ".complete").stat().st_mtime_ns == stamp
+    assert (folder / "simulation.json").stat().st_mtime_ns == stamp
     assert a.info["case_ids"] == b.info["case_ids"]
     assert torch.equal(a.test[0][0], b.test[0][0]) and torch.equal(a.test[0][1], b.test[0][1])
+
+
+def test_simulated_cases_go_to_the_default_cache_and_can_be_read_lazily(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCICONV_CACHE_DIR", str(tmp_path))
+    params = {"n_cases": 3, "shape": list(SHAPE), "seed": 4}
+    eager = BratsDataset(**params).load()
+    (folder,) = list((tmp_path / "simulations").iterdir())
+    assert folder.name.startswith("brats-") and (folder / "simulation.json").is_file()
+    assert eager.train._cache is not None  # simulated cases are read into memory by default
+    lazy = BratsDataset(**params, in_memory=False).load()  # reads the cases from the cache folder on access
+    assert lazy.train._cache is None and lazy.info["case_ids"] == eager.info["case_ids"]
+    assert all(case.modalities[0].is_relative_to(folder) for case in lazy.train.cases)
+    assert torch.equal(lazy.train[0][0], eager.train[0][0]) and torch.equal(lazy.train[0][1], eager.train[0][1])
+    assert list((tmp_path / "simulations").iterdir()) == [folder]
 
 
 def test_folder_items_equal_the_reader(tmp_path: Path) -> None:
@@ -113,16 +131,37 @@ def test_labels_outside_the_convention_name_the_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"root": "/no/such/folder"}, r"dataset\.params\.root"),
-        ({"n_cases": 2}, r"dataset\.params\.n_cases"),
-        ({"shape": [64, 64]}, r"dataset\.params\.shape"),
-        ({"spacing_mm": 0}, r"dataset\.params\.spacing_mm"),
         ({"convention": "2019"}, r"dataset\.params\.convention"),
         ({"val_fraction": 0.6, "test_fraction": 0.5}, r"must leave cases to train on"),
         ({"simulator": {"colour": 1}}, r"dataset\.params\.simulator: unknown setting\(s\) colour"),
-        ({"in_memory": False}, r"dataset\.params\.in_memory"),
+        ({"root": ""}, r"dataset\.params\.root: medseg\.brats reads a folder of BraTS case folders"),
     ],
 )
 def test_bad_parameters(params: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         BratsDataset(**{"n_cases": 3, "shape": list(SHAPE), **params}).load()  # type: ignore[arg-type]
+
+
+def test_a_missing_root_is_named_in_the_kit_s_format() -> None:
+    message = r"dataset\.params\.root: /no/such/folder does not exist \(expected a folder of BraTS case folders"
+    with pytest.raises(DataError, match=message):
+        BratsDataset(root="/no/such/folder").load()
+    with pytest.raises(DataError, match=message):
+        sciconv.load_pipeline("medseg-swin-unetr", {"dataset.params.root": "/no/such/folder"})
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_cases": 2}, r"dataset\.params\.n_cases: expected an integer >= 3"),
+        ({"shape": [64, 64]}, r"dataset\.params\.shape: .*length >= 3"),
+        ({"shape": [64, 64, 8]}, r"dataset\.params\.shape: .*greater than or equal to 16"),
+        ({"spacing_mm": 0}, r"dataset\.params\.spacing_mm: expected a number > 0"),
+        ({"val_fraction": 1.0}, r"dataset\.params\.val_fraction: expected a number >= 0\.0 and < 1\.0"),
+        ({"simulator": [1]}, r"dataset\.params\.simulator"),
+    ],
+)
+def test_bad_parameters_are_refused_by_the_pipeline(params: dict[str, object], message: str) -> None:
+    overrides = {f"dataset.params.{key}": value for key, value in params.items()}
+    with pytest.raises(ConfigError, match=message):
+        sciconv.load_pipeline("medseg-swin-unetr", overrides)

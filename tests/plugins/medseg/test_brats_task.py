@@ -1,4 +1,5 @@
-"""The Swin UNETR task: MONAI model factory, training crops, BraTS scoring conventions, and a run end to end."""
+"""The Swin UNETR task: training crops, BraTS scoring conventions, bad parameters, and a run end to end (the model
+factory's tests are in models/test_medseg_swin_unetr.py)."""
 
 from __future__ import annotations
 
@@ -12,44 +13,15 @@ import pytest
 import torch
 
 import sciconv
-from sciconv import DataSpec
 from sciconv.errors import ConfigError
-from sciconv.testing import check_model
 from sciconv_medseg.brats_io import ET_LABEL, to_regions
 from sciconv_medseg.brats_task import (
     BRATS_MAX_HD95_MM,
     BratsSegmentationTask,
-    SwinUNETRNet,
     TrainingCrops,
     region_scores,
     regions_to_labels,
 )
-
-
-def _spec(side: int = 64) -> DataSpec:
-    return DataSpec((4, side, side, side), 3, "segmentation", classes=("TC", "WT", "ET"))
-
-
-def test_swin_unetr_factory_is_monai_and_conformant() -> None:
-    from monai.networks.nets import SwinUNETR
-
-    model = check_model(SwinUNETRNet, _spec(), {"feature_size": 12})
-    assert isinstance(model, SwinUNETR)
-    with torch.no_grad():
-        assert model.eval()(torch.zeros(1, 4, 64, 64, 64)).shape == (1, 3, 64, 64, 64)
-
-
-@pytest.mark.parametrize(
-    ("spec", "params", "message"),
-    [
-        (_spec(48), {}, r"divisible by 32"),
-        (DataSpec((4, 64, 64), 3, "segmentation"), {}, r"3D volumes"),
-        (_spec(), {"feature_size": 20}, r"feature_size: expected a positive multiple of 12"),
-    ],
-)
-def test_swin_unetr_factory_rejects_bad_sizes(spec: DataSpec, params: dict[str, int], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        SwinUNETRNet(spec, **params)
 
 
 def _cube(shape: tuple[int, int, int], lo: tuple[int, int, int], size: int) -> np.ndarray:
@@ -102,19 +74,30 @@ def test_training_crops_keep_image_and_label_aligned_and_are_seeded() -> None:
         assert torch.equal(x, x2) and torch.equal(y, y2)
 
 
+def test_a_roi_that_is_not_a_multiple_of_32_is_refused_with_the_reason() -> None:
+    with pytest.raises(ConfigError, match=r"roi_size: Swin UNETR needs a multiple of 32"):
+        BratsSegmentationTask(roi_size=96 + 16).validate()
+    with pytest.raises(ConfigError, match=r"task\.params\.roi_size: Swin UNETR needs a multiple of 32"):
+        sciconv.load_pipeline("medseg-swin-unetr", {"task.params.roi_size": 80})
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"roi_size": 48}, r"roi_size: Swin UNETR needs a multiple of 32"),
-        ({"overlap": 1.0}, r"overlap"),
-        ({"threshold": 0}, r"threshold"),
-        ({"blend": "max"}, r"blend"),
-        ({"crops_per_case": 0}, r"crops_per_case"),
+        ({"roi_size": 48}, r"task\.params\.roi_size: expected an integer >= 64"),
+        ({"overlap": 1.0}, r"task\.params\.overlap: expected a number >= 0\.0 and < 1\.0"),
+        ({"threshold": 0}, r"task\.params\.threshold: expected a number > 0\.0 and < 1\.0"),
+        ({"blend": "max"}, r"task\.params\.blend: .*'constant' or 'gaussian'"),
+        ({"crops_per_case": 0}, r"task\.params\.crops_per_case: expected an integer >= 1"),
+        ({"sw_batch_size": 0}, r"task\.params\.sw_batch_size: expected an integer >= 1"),
+        ({"n_overlays": -1}, r"task\.params\.n_overlays: expected an integer >= 0"),
+        ({"augment": "yes"}, r"task\.params\.augment"),
     ],
 )
-def test_bad_task_parameters(params: dict[str, object], message: str) -> None:
+def test_bad_task_parameters_are_refused_by_the_pipeline(params: dict[str, object], message: str) -> None:
+    overrides = {f"task.params.{key}": value for key, value in params.items()}
     with pytest.raises(ConfigError, match=message):
-        BratsSegmentationTask(**params).validate()  # type: ignore[arg-type]
+        sciconv.load_pipeline("medseg-swin-unetr", overrides)
 
 
 TINY = {

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import sciconv
 from sciconv.errors import ConfigError, DataError
 from sciconv.testing import check_dataset
 from sciconv_medseg.chest_datasets import ChestLandmarkDataset, ChestSplit
@@ -59,8 +60,10 @@ def test_simulated_bundle_conforms_and_has_paired_stress_sets(bundle: Any) -> No
 def test_simulation_is_deterministic_and_cached(tmp_path: Path, bundle: Any) -> None:
     cached = ChestLandmarkDataset(**SMALL, cache_dir=str(tmp_path)).load()
     folders = list(tmp_path.glob("chest-*"))
-    assert len(folders) == 1 and (folders[0] / "params.json").is_file()
+    assert len(folders) == 1 and (folders[0] / "simulation.json").is_file()
+    stamp = (folders[0] / "simulation.json").stat().st_mtime_ns
     again = ChestLandmarkDataset(**SMALL, cache_dir=str(tmp_path)).load()
+    assert (folders[0] / "simulation.json").stat().st_mtime_ns == stamp  # reused, not simulated again
     for b in (cached, again):
         assert (b.train.images == bundle.train.images).all() and (b.test.landmarks == bundle.test.landmarks).all()
         assert (b.info["test_occluded"].images == bundle.info["test_occluded"].images).all()
@@ -87,6 +90,22 @@ def test_real_layout_random_split_and_resolution(tmp_path: Path) -> None:
     assert not (occluded.images == bundle.test.images).all() and not (shifted.images == bundle.test.images).all()
     again = ChestLandmarkDataset(**params).load().info["test_occluded"]
     assert (again.images == occluded.images).all()  # occlusions drawn with a fixed seed
+
+
+def test_real_layout_random_split_follows_the_kit_s_rounding_rule(tmp_path: Path) -> None:
+    from sciconv.kit import split_sizes
+
+    ids = _layout(tmp_path / "five", 5)
+    bundle = ChestLandmarkDataset(root=str(tmp_path / "five"), image_size=32).load()  # val 0.1, test 0.2
+    sizes = split_sizes(5, 0.1, 0.2)
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (sizes["train"], sizes["val"], sizes["test"])
+    assert (sizes["train"], sizes["val"], sizes["test"]) == (3, 1, 1)
+    assert sorted(bundle.train.case_ids + bundle.val.case_ids + bundle.test.case_ids) == ids
+    _layout(tmp_path / "two", 2)  # one test and one validation case (max(1, round(f n))) leave none to train on
+    with pytest.raises(DataError, match=r"2 case\(s\) are too few for a validation split of 1 and a test split of 1"):
+        ChestLandmarkDataset(root=str(tmp_path / "two"), image_size=32).load()
+    no_val = ChestLandmarkDataset(root=str(tmp_path / "two"), image_size=32, val_fraction=0.0).load()
+    assert (len(no_val.train), no_val.val, len(no_val.test)) == (1, None, 1)
 
 
 def test_real_layout_with_split_folders(tmp_path: Path) -> None:
@@ -141,6 +160,21 @@ def test_bad_images_name_the_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "name"),
     [
+        ({"image_size": 40}, "image_size"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "val_fraction"),
+        ({"shift": "extreme"}, "shift"),
+        ({"shift": {"gama": 2.0}}, "shift"),
+        ({"root": " "}, "root"),
+    ],
+)
+def test_bad_params_name_the_parameter(params: dict[str, Any], name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"dataset\.params\.{name}"):
+        ChestLandmarkDataset(**params).validate()
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
         ({"n_train": 0}, "n_train"),
         ({"n_test": "many"}, "n_test"),
         ({"image_size": 40}, "image_size"),
@@ -150,15 +184,24 @@ def test_bad_images_name_the_case(tmp_path: Path) -> None:
         ({"occlusion": 1.5}, "occlusion"),
         ({"occlusion_size": 0}, "occlusion_size"),
         ({"val_fraction": 0.5, "test_fraction": 0.5}, "val_fraction"),
+        ({"test_fraction": 0.0}, "test_fraction"),
         ({"shift": "extreme"}, "shift"),
         ({"shift": {"gama": 2.0}}, "shift"),
         ({"seed": -1}, "seed"),
-        ({"root": "/nonexistent/chest"}, "root"),
     ],
 )
-def test_bad_params_name_the_parameter(params: dict[str, Any], name: str) -> None:
+def test_bad_params_are_refused_by_the_pipeline(params: dict[str, Any], name: str) -> None:
+    overrides = {f"dataset.params.{key}": value for key, value in params.items()}
     with pytest.raises(ConfigError, match=rf"dataset\.params\.{name}"):
-        ChestLandmarkDataset(**params).validate()
+        sciconv.load_pipeline("medseg-hybridgnet", overrides)
+
+
+def test_a_missing_root_is_named_in_the_kit_s_format() -> None:
+    message = r"dataset\.params\.root: /nonexistent/chest does not exist \(expected a chest X-ray landmark-layout"
+    with pytest.raises(DataError, match=message):
+        ChestLandmarkDataset(root="/nonexistent/chest").validate()
+    with pytest.raises(DataError, match=message):
+        sciconv.load_pipeline("medseg-hybridgnet", {"dataset.params.root": "/nonexistent/chest"})
 
 
 def test_order_checks_accept_every_simulated_case() -> None:

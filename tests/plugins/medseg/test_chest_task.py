@@ -1,5 +1,5 @@
-"""The chest anatomy task: mask scoring (Dice, Hausdorff in stored pixels, invalid masks), the UNet factory, bad
-parameters, and the whole pipeline end to end on a tiny simulated set."""
+"""The chest anatomy task: mask scoring (Dice, Hausdorff in stored pixels, invalid masks), bad parameters, and the
+whole pipeline end to end on a tiny simulated set (the UNet factory's test is in models/test_medseg_unet.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import pytest
 import torch
 
 import sciconv
-from sciconv import DataSpec
 from sciconv.errors import ConfigError
 from sciconv_medseg.chest_landmarks_io import landmarks_to_masks
 from sciconv_medseg.chest_simulator import simulate_chest_case
 from sciconv_medseg.chest_task import (
     ChestAnatomyTask,
-    UNetNet,
     crossed_rings,
     hd95,
     rings_to_masks,
@@ -77,32 +75,37 @@ def test_hausdorff_is_in_stored_pixels() -> None:
     assert np.isnan(hd95(a, np.zeros_like(a), (1.0, 1.0), 95))
 
 
-def test_unet_factory() -> None:
-    spec = DataSpec((1, 32, 32), 240, "segmentation", classes=("right lung", "left lung", "heart"))
-    net = UNetNet(spec, channels=(4, 8, 16), strides=(2, 2), num_res_units=0)
-    assert net(torch.rand(2, 1, 32, 32)).shape == (2, 3, 32, 32)
-    with pytest.raises(ConfigError, match="divisible"):
-        UNetNet(DataSpec((1, 34, 34), 240, "segmentation"), channels=(4, 8, 16), strides=(2, 2))
-    with pytest.raises(ConfigError, match="len\\(strides\\)"):
-        UNetNet(spec, channels=(4, 8), strides=(2, 2))
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"unet": {"epochz": 3}}, r"task\.params\.unet: unknown setting 'epochz'.*epochs"),
+        ({"unet": {"epochs": 0}}, r"task\.params\.unet\.epochs"),
+        ({"unet": {"lr": -1.0}}, r"task\.params\.unet\.lr"),
+        ({"unet": [16, 32]}, r"task\.params\.unet"),
+    ],
+)
+def test_bad_unet_settings(params: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        ChestAnatomyTask(**params).validate()
 
 
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"kl_weight": -1}, r"task\.params\.kl_weight"),
+        ({"kl_weight": -1}, r"task\.params\.kl_weight: expected a number >= 0"),
+        ({"kl_weight": float("inf")}, r"task\.params\.kl_weight"),
         ({"baseline": "yes"}, r"task\.params\.baseline"),
-        ({"unet": {"epochz": 3}}, r"task\.params\.unet: unknown setting 'epochz'.*epochs"),
+        ({"augment": 1}, r"task\.params\.augment"),
         ({"unet": {"epochs": 0}}, r"task\.params\.unet\.epochs"),
-        ({"unet": {"lr": -1.0}}, r"task\.params\.unet\.lr"),
         ({"unet": [16, 32]}, r"task\.params\.unet"),
-        ({"hd_percentile": 120}, r"task\.params\.hd_percentile"),
-        ({"n_overlays": -1}, r"task\.params\.n_overlays"),
+        ({"hd_percentile": 120}, r"task\.params\.hd_percentile: expected a number > 0\.0 and <= 100\.0 or null"),
+        ({"n_overlays": -1}, r"task\.params\.n_overlays: expected an integer >= 0"),
     ],
 )
-def test_bad_task_params(params: dict[str, Any], match: str) -> None:
+def test_bad_task_params_are_refused_by_the_pipeline(params: dict[str, Any], match: str) -> None:
+    overrides = {f"task.params.{key}": value for key, value in params.items()}
     with pytest.raises(ConfigError, match=match):
-        ChestAnatomyTask(**params).validate()
+        sciconv.load_pipeline("medseg-hybridgnet", overrides)
 
 
 def test_pipeline_end_to_end(tmp_path: Path) -> None:

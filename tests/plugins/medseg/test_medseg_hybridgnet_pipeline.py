@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import sciconv
-from sciconv.errors import ConfigError
+from sciconv.errors import DataError
 from sciconv.pipeline import resolve_pipeline_file
 from sciconv.registry import get_registry
 from sciconv_medseg.chest_landmarks_io import write_chest_case
@@ -18,7 +18,7 @@ def test_registered() -> None:
     registry = get_registry()
     assert (
         registry.entry("pipelines", "medseg-hybridgnet").plugin
-        == registry.entry("tasks", "medseg.chest_anatomy").plugin
+        == registry.entry("tasks", "medseg.chest-anatomy").plugin
     )
     assert resolve_pipeline_file("medseg-hybridgnet").name == "medseg-hybridgnet.yaml"
     for kind, name in (("datasets", "medseg.chest"), ("models", "medseg.hybridgnet"), ("models", "medseg.unet")):
@@ -27,7 +27,7 @@ def test_registered() -> None:
 
 def test_defaults_simulate_and_follow_the_paper_s_components() -> None:
     config = sciconv.load_pipeline("medseg-hybridgnet").config
-    assert config.task.name == "medseg.chest_anatomy" and config.model.name == "medseg.hybridgnet"
+    assert config.task.name == "medseg.chest-anatomy" and config.model.name == "medseg.hybridgnet"
     data = config.dataset.params
     assert config.dataset.name == "medseg.chest" and data.get("root") is None
     assert data["image_size"] == 128 and data["occlusion"] == 1.0 and data["shift"] == "strong"
@@ -41,5 +41,5 @@ def test_real_data_is_one_override_away(tmp_path: Path) -> None:
         write_chest_case(tmp_path, f"c{i}", image, landmarks)
     pipe = sciconv.load_pipeline("medseg-hybridgnet", {"dataset.params.root": str(tmp_path)})
     assert pipe.config.dataset.params["root"] == str(tmp_path)
-    with pytest.raises(ConfigError, match=r"dataset\.params\.root"):
+    with pytest.raises(DataError, match=r"dataset\.params\.root: .*missing does not exist"):
         sciconv.load_pipeline("medseg-hybridgnet", {"dataset.params.root": str(tmp_path / "missing")})

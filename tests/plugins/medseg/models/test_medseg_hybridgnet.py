@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+import sciconv
 from sciconv import DataSpec
 from sciconv.errors import ConfigError
 from sciconv.testing import check_model
 from sciconv_medseg.chest_landmarks_io import N_LANDMARKS, ORGANS, graph_edges, organ_slices
 from sciconv_medseg.chest_simulator import simulate_chest_case
-from sciconv_medseg.hybridgnet import (
+from sciconv_medseg.models.hybridgnet import (
     GRAPH_LEVELS,
     HybridGNet,
     HybridGNetLoss,
@@ -79,17 +80,29 @@ def test_factory_sizes_from_spec() -> None:
         ((1, 48, 48), {}, "image_size"),
         ((1, 64, 64), {"encoder_channels": (8, 16, 32, 64, 128, 128, 128, 128)}, "image_size"),
         ((1, 64, 64), {"encoder_channels": (8, 16, 32)}, "encoder_channels"),
-        ((1, 64, 64), {"encoder_channels": (8, 0, 32, 64)}, "encoder_channels"),
-        ((1, 64, 64), {"cheb_k": 0}, "cheb_k"),
-        ((1, 64, 64), {"latent_dim": 2.5}, "latent_dim"),
-        ((1, 64, 64), {"graph_filters": -1}, "graph_filters"),
-        ((1, 64, 64), {"roi_window": 0}, "roi_window"),
-        ((1, 64, 64), {"skip_connections": "yes"}, "skip_connections"),
     ],
 )
 def test_config_errors(shape: tuple[int, ...], params: dict, names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         HybridGNetNet(DataSpec(shape, n_outputs=240, task_type="reconstruction"), **params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"encoder_channels": [8, 16, 32]}, r"model\.params\.encoder_channels: .*length >= 4"),
+        ({"encoder_channels": [8, 0, 32, 64]}, r"model\.params\.encoder_channels: .*greater than or equal to 1"),
+        ({"cheb_k": 0}, r"model\.params\.cheb_k: expected an integer >= 1"),
+        ({"latent_dim": 2.5}, r"model\.params\.latent_dim"),
+        ({"graph_filters": -1}, r"model\.params\.graph_filters: expected an integer >= 1"),
+        ({"roi_window": 0}, r"model\.params\.roi_window: expected an integer >= 1"),
+        ({"skip_connections": "yes"}, r"model\.params\.skip_connections"),
+    ],
+)
+def test_the_pipeline_refuses_bad_parameters(params: dict, message: str) -> None:
+    overrides = {f"model.params.{key}": value for key, value in params.items()}
+    with pytest.raises(ConfigError, match=message):
+        sciconv.load_pipeline("medseg-hybridgnet", overrides)
 
 
 # ----------------------------------------------------------------------------------------------------

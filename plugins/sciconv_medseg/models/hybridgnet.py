@@ -2,8 +2,9 @@
 
 "Improving anatomical plausibility in medical image segmentation via hybrid graph neural networks": a
 convolutional variational encoder reads the chest X-ray and a spectral graph decoder turns the latent code into the
-120 landmarks of the right lung, left lung and heart (:mod:`.chest_landmarks_io`). The model of the official code
-that this module follows is ``HybridGNet2IGSC`` (github ngaggion/HybridGNet, ``models/HybridGNet_2_IGSC.py``).
+120 landmarks of the right lung, left lung and heart (:mod:`~sciconv_medseg.chest_landmarks_io`). The model of the
+official code that this module follows is ``HybridGNet2IGSC`` (github ngaggion/HybridGNet,
+``models/HybridGNet_2_IGSC.py``).
 
 Encoder. Six residual blocks with 8, 16, 32, 64, 128, 128 channels (each ``conv3x3-BN-ReLU-conv3x3-BN`` plus a
 ``1x1 conv-BN`` projection shortcut when the channels change, then ReLU) with 2x2 max-pooling between blocks, so the
@@ -69,10 +70,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, StrictBool
 from torch import Tensor, nn
 from torch_geometric.nn import ChebConv
 
@@ -314,9 +317,7 @@ class HybridGNet(nn.Module):
         roi_window: int = 3,
     ) -> None:
         super().__init__()
-        channels = _validate(
-            image_size, in_channels, latent_dim, encoder_channels, cheb_k, graph_filters, skip_connections, roi_window
-        )
+        channels = _check_structure(int(image_size), encoder_channels)
         self.image_size = int(image_size)
         self.latent_dim = int(latent_dim)
         self.skip_connections = bool(skip_connections)
@@ -458,43 +459,20 @@ class HybridGNetLoss(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------
-# Validation and the sciconv factory
+# Structure checks and the sciconv factory
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _validate(
-    image_size: int,
-    in_channels: int,
-    latent_dim: int,
-    encoder_channels: Sequence[int],
-    cheb_k: int,
-    graph_filters: int,
-    skip_connections: bool,
-    roi_window: int,
-) -> list[int]:
-    for name, value in (
-        ("in_channels", in_channels),
-        ("latent_dim", latent_dim),
-        ("cheb_k", cheb_k),
-        ("graph_filters", graph_filters),
-        ("roi_window", roi_window),
-    ):
-        if not _is_int(value) or value < 1:
-            raise ConfigError(f"hybridgnet: {name} must be a positive integer, got {value!r}")
-    if isinstance(encoder_channels, str | bytes) or not isinstance(encoder_channels, Sequence):
-        raise ConfigError(f"hybridgnet: encoder_channels must be a list of positive integers, got {encoder_channels!r}")
+def _check_structure(image_size: int, encoder_channels: Sequence[int]) -> list[int]:
+    """The encoder's channels as a list, after the checks that relate the parameters: at least
+    ``max(IGSC_BLOCKS)`` blocks (the skip connections sample block 4) and an image side divisible by
+    ``2**(len(encoder_channels) - 1)``. Raises ConfigError naming the parameter."""
     channels = list(encoder_channels)
-    if len(channels) < max(IGSC_BLOCKS) or not all(_is_int(c) and c >= 1 for c in channels):
+    if len(channels) < max(IGSC_BLOCKS):
         raise ConfigError(
             f"hybridgnet: encoder_channels must be at least {max(IGSC_BLOCKS)} positive integers, got {channels!r}"
         )
-    if not isinstance(skip_connections, bool):
-        raise ConfigError(f"hybridgnet: skip_connections must be true or false, got {skip_connections!r}")
     factor = 2 ** (len(channels) - 1)
-    if not _is_int(image_size) or image_size < factor or image_size % factor:
+    if image_size < factor or image_size % factor:
         raise ConfigError(
             f"hybridgnet: image_size must be a positive multiple of 2**(len(encoder_channels) - 1) = {factor} "
             f"(the encoder pools {len(channels) - 1} times), got {image_size!r}"
@@ -502,19 +480,24 @@ def _validate(
     return [int(c) for c in channels]
 
 
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
 def HybridGNetNet(
     spec: DataSpec,
-    latent_dim: int = 64,
-    encoder_channels: Sequence[int] = (8, 16, 32, 64, 128, 128),
-    cheb_k: int = 6,
-    graph_filters: int = 32,
-    skip_connections: bool = True,
-    roi_window: int = 3,
+    latent_dim: PositiveInt = 64,
+    encoder_channels: Annotated[Sequence[PositiveInt], Field(min_length=max(IGSC_BLOCKS))] = (8, 16, 32, 64, 128, 128),
+    cheb_k: PositiveInt = 6,
+    graph_filters: PositiveInt = 32,
+    skip_connections: StrictBool = True,
+    roi_window: PositiveInt = 3,
 ) -> HybridGNet:
-    """The sciconv model factory: a :class:`HybridGNet` sized from ``spec.input_shape == (C, S, S)``.
+    """The sciconv model factory (``medseg.hybridgnet``): a :class:`HybridGNet` sized from ``spec.input_shape ==
+    (C, S, S)``. The output is (N, 120, 2) normalised landmarks.
 
-    Raises ConfigError (naming the parameter) if the image is not square or its side not divisible by
-    ``2**(len(encoder_channels) - 1)``, or if a parameter is invalid. The output is (N, 120, 2) normalised landmarks.
+    The parameters' ranges are declared in the signature (checked with the pipeline's ``model.params``); raises
+    ConfigError (naming the parameter) if the image is not square, its side not divisible by
+    ``2**(len(encoder_channels) - 1)``, or there are fewer than 4 encoder blocks.
     """
     shape = tuple(spec.input_shape)
     if len(shape) != 3 or shape[1] != shape[2]:
