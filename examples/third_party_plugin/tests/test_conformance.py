@@ -31,11 +31,17 @@ def ecg_plugin() -> Iterator[str]:
 
 
 def test_check_plugin(ecg_plugin: str) -> None:
+    # validates the pipeline, checks each component, then runs ecg-beats twice on its tiny overrides
     report = check_plugin(ecg_plugin, pipeline_overrides=SMALL)
     assert report.pipelines == ["ecg-beats"]
     assert report.datasets == ["ecg.beats"]
     assert report.models == ["ecg.beat-cnn"]
     assert report.tasks == ["ecg.beat-classification"]
+    assert list(report.runs) == ["ecg-beats"]
+    metrics = report.runs["ecg-beats"]
+    for key in ("test.accuracy", "test.auc", "baseline.qrs_width.accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["baseline.majority.accuracy"] == 0.75  # 30 of the 120 tiny beats are PVCs
 
 
 def test_registered_hooks_and_names(ecg_plugin: str) -> None:
@@ -54,3 +60,5 @@ def test_registered_hooks_and_names(ecg_plugin: str) -> None:
         "pipelines": ["ecg-beats"],
         "conv_backends": [],
     }
+    tiny = registry.entries["pipelines"]["ecg-beats"].tiny
+    assert tiny == {"dataset.params.n_beats": 120, "train.epochs": 1, "train.progress": False}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,25 +21,35 @@ from sciconv.conv import Conv1d
 from sciconv.errors import ConfigError, DataError
 from sciconv.registry import get_registry
 from sciconv.testing import registered_plugin
-from sciconv_ecg import simulator
-from sciconv_ecg.dataset import EcgBeatDataset
+from sciconv_ecg import ecg_simulator
+from sciconv_ecg.baselines import QRSWidthClassifier, qrs_durations_ms
+from sciconv_ecg.datasets import EcgBeatDataset
 from sciconv_ecg.metrics import binary_metrics, roc_auc
 from sciconv_ecg.models import BeatCNN
-from sciconv_ecg.qrs import QRSWidthClassifier, qrs_durations_ms
 
 SFREQ = 250.0
 N_TIMES = 200
 T_MS = (np.arange(N_TIMES) - N_TIMES // 2) * 1e3 / SFREQ
 
 
+@pytest.fixture(scope="module")
+def ecg_plugin() -> Iterator[str]:
+    """The name of the registered ECG plugin (installed, or registered in process for the module)."""
+    if "ecg" in get_registry().plugins:
+        yield "ecg"
+        return
+    with registered_plugin(importlib.import_module("sciconv_ecg.plugin"), "ecg"):
+        yield "ecg"
+
+
 def clean_beats(labels: np.ndarray, heart_rate: float = 60.0, variability: float = 0.0, seed: int = 0) -> np.ndarray:
     """Noiseless beats ``(n, N_TIMES)`` in mV, without fiducial jitter."""
     rng = np.random.default_rng(seed)
     hr = np.full(len(labels), heart_rate)
-    params = simulator.strip_parameters(rng, labels, hr, variability)
+    params = ecg_simulator.strip_parameters(rng, labels, hr, variability)
     params.r_times[:] -= params.r_times[:, 2:3]  # put the R peak exactly at the window centre
-    gain = simulator.sinus_gain_mv(heart_rate, SFREQ, N_TIMES)
-    return gain * simulator.render_strips(params, SFREQ, N_TIMES)
+    gain = ecg_simulator.sinus_gain_mv(heart_rate, SFREQ, N_TIMES)
+    return gain * ecg_simulator.render_strips(params, SFREQ, N_TIMES)
 
 
 def peak_ms(x: np.ndarray, lo_ms: float, hi_ms: float, sign: float = 1.0) -> float:
@@ -60,7 +73,7 @@ def test_hook_module_is_import_light() -> None:
 def test_sinus_beat_follows_table1_morphology() -> None:
     # At 60 bpm (omega = 2 pi rad/s, no heart-rate adjustment) an angle theta lies at theta / (2 pi) s.
     beat = clean_beats(np.array([0]))[0]
-    assert np.ptp(beat) == pytest.approx(simulator.SINUS_PEAK_TO_PEAK_MV, rel=1e-3)
+    assert np.ptp(beat) == pytest.approx(ecg_simulator.SINUS_PEAK_TO_PEAK_MV, rel=1e-3)
     assert abs(peak_ms(beat, -60, 60)) <= 4  # R at theta = 0
     assert peak_ms(beat, -300, -100) == pytest.approx(-1e3 / 6, abs=12)  # P at -pi/3
     assert peak_ms(beat, 150, 380) == pytest.approx(250, abs=20)  # T at pi/2
@@ -86,7 +99,7 @@ def test_pvc_morphology_and_timing() -> None:
     assert np.all(np.sign(dominant_t[labels == 0]) == 1.0)  # upright sinus T in lead II
 
     rng = np.random.default_rng(0)
-    params = simulator.strip_parameters(rng, labels, np.full(len(labels), 72.0), 0.1)
+    params = ecg_simulator.strip_parameters(rng, labels, np.full(len(labels), 72.0), 0.1)
     assert np.all(params.a[labels == 1, 2, 0] == 0.0)  # no P wave
     assert np.all(params.a[labels == 0, 2, 0] > 0.0)
     rr = 60.0 / 72.0
@@ -124,17 +137,45 @@ def test_dataset_bundle_spec_and_stratified_splits() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"pvc_fraction": 1.0}, "dataset.params.pvc_fraction"),
         ({"sfreq": 100.0, "mains_hz": 60.0}, "Nyquist"),
         ({"n_beats": 40, "pvc_fraction": 0.05}, "at least 2 beats of each class"),
-        ({"window_s": 0.1}, "dataset.params.window_s"),
-        ({"emg_noise_mv": -0.1}, "dataset.params.emg_noise_mv"),
         ({"val_fraction": 0.3, "test_fraction": 0.35}, "leaves less than 40 %"),
     ],
 )
-def test_dataset_rejects_bad_parameters(params: dict[str, float], message: str) -> None:
+def test_dataset_rejects_bad_parameter_combinations(params: dict[str, float], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         EcgBeatDataset(**params).load()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dataset.params.pvc_fraction", 1.0),
+        ("dataset.params.window_s", 0.1),
+        ("dataset.params.emg_noise_mv", -0.1),
+        ("dataset.params.n_beats", 10),
+        ("dataset.params.n_beats", 120.5),
+        ("dataset.params.sfreq", 50.0),
+        ("dataset.params.mains_hz", -50.0),
+        ("dataset.params.variability", float("nan")),
+        ("model.params.n_filters", 0),
+        ("model.params.kernel_size", 0),
+        ("model.params.dropout", 1.0),
+        ("task.params.slope_fraction", 0.0),
+        ("task.params.example_beats", -1),
+    ],
+)
+def test_pipeline_rejects_bad_parameters_naming_the_key(ecg_plugin: str, key: str, value: Any) -> None:
+    # each parameter's range lives in its component's signature; the pipeline checks it before building anything
+    with pytest.raises(ConfigError, match=f"^{re.escape(key)}: "):
+        sciconv.load_pipeline("ecg-beats", {key: value})
+
+
+def test_pipeline_rejects_bad_parameter_combinations(ecg_plugin: str) -> None:
+    with pytest.raises(ConfigError, match=r"^dataset\.params\.mains_hz: .*Nyquist"):
+        sciconv.load_pipeline("ecg-beats", {"dataset.params.sfreq": 100.0, "dataset.params.mains_hz": 60.0})
+    with pytest.raises(ConfigError, match="at least 2 beats of each class"):
+        sciconv.load_pipeline("ecg-beats", {"dataset.params.n_beats": 40, "dataset.params.pvc_fraction": 0.05})
 
 
 def test_roc_auc_is_the_pairwise_probability() -> None:
@@ -172,19 +213,12 @@ def test_beat_cnn_uses_sciconv_convolutions() -> None:
         BeatCNN(spec, n_blocks=9)
 
 
-def test_pipeline_runs_end_to_end(tmp_path: Path) -> None:
-    def run() -> sciconv.RunResult:
-        return sciconv.run(
-            "ecg-beats",
-            overrides={"train.epochs": 1, "dataset.params.n_beats": 120, "train.progress": False},
-            run_dir=tmp_path / "run",
-        )
-
-    if "ecg" in get_registry().plugins:
-        result = run()
-    else:
-        with registered_plugin(importlib.import_module("sciconv_ecg.plugin"), "ecg"):
-            result = run()
+def test_pipeline_runs_end_to_end(ecg_plugin: str, tmp_path: Path) -> None:
+    result = sciconv.run(
+        "ecg-beats",
+        overrides={"train.epochs": 1, "dataset.params.n_beats": 120, "train.progress": False},
+        run_dir=tmp_path / "run",
+    )
     for key in ("test.accuracy", "test.sensitivity", "test.specificity", "test.auc", "baseline.qrs_width.accuracy"):
         assert 0.0 <= result.metrics[key] <= 1.0, key
     assert result.metrics["baseline.majority.accuracy"] == pytest.approx(0.75)

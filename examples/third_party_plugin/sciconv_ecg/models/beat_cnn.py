@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from sciconv import DataSpec
@@ -23,10 +26,10 @@ class BeatCNN(nn.Module):
 
     Args:
         spec: the data spec; uses ``n_chans``, ``n_times`` and ``n_outputs``.
-        n_filters: filters of the first block, doubled in each following block.
-        n_blocks: convolution blocks (each halves the time axis).
-        kernel_size: temporal kernel length in samples.
-        dropout: dropout before the read-out.
+        n_filters: filters of the first block (>= 1), doubled in each following block.
+        n_blocks: convolution blocks (>= 1; each halves the time axis, so at most ``log2(n_times)``).
+        kernel_size: temporal kernel length in samples (>= 1).
+        dropout: dropout probability before the read-out, in [0, 1).
         center: subtract each window's mean per channel first.
 
     Shapes:
@@ -37,10 +40,10 @@ class BeatCNN(nn.Module):
     def __init__(
         self,
         spec: DataSpec,
-        n_filters: int = 16,
-        n_blocks: int = 3,
-        kernel_size: int = 7,
-        dropout: float = 0.2,
+        n_filters: Annotated[int, Field(ge=1)] = 16,
+        n_blocks: Annotated[int, Field(ge=1)] = 3,
+        kernel_size: Annotated[int, Field(ge=1)] = 7,
+        dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2,
         center: bool = True,
     ) -> None:
         super().__init__()
@@ -48,18 +51,11 @@ class BeatCNN(nn.Module):
             raise ConfigError(f"model ecg.beat-cnn: needs a classification dataset, got {spec.task_type!r}")
         if len(spec.input_shape) != 2:
             raise ConfigError(f"model ecg.beat-cnn: needs (n_chans, n_times) samples, got {spec.input_shape}")
-        if n_filters < 1 or n_blocks < 1 or kernel_size < 1:
-            raise ConfigError(
-                "model.params: n_filters, n_blocks and kernel_size must be positive, got "
-                f"{n_filters}, {n_blocks}, {kernel_size}"
-            )
         if spec.n_times < 2**n_blocks:
             raise ConfigError(
                 f"model.params.n_blocks: {n_blocks} blocks halve the time axis {n_blocks} times, "
                 f"too many for windows of {spec.n_times} samples"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.params.dropout: expected a probability in [0, 1), got {dropout}")
         self.center = center
         layers: list[nn.Module] = []
         in_ch = spec.n_chans

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
-from sciconv.engine import accuracy
 from sciconv.errors import ConfigError, DataError
-from sciconv.report import save_figure
+from sciconv.kit import accuracy, new_figure, save_figure
+from sciconv_ecg.baselines import QRSWidthClassifier, qrs_bounds
 from sciconv_ecg.metrics import binary_metrics, roc_auc
-from sciconv_ecg.qrs import QRSWidthClassifier, qrs_bounds
 
 _METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -69,7 +69,7 @@ class BeatClassificationTask(TaskBase):
     class counts as much as the normal beats) with the core engine, validated every epoch (accuracy
     and AUC), and tested on the held-out split: accuracy, sensitivity (PVC recall), specificity
     (normal-beat recall), balanced accuracy and ROC AUC. The same test beats are classified by the
-    classical baseline, QRS-width thresholding (:mod:`sciconv_ecg.qrs`, threshold fitted on the train
+    classical baseline, QRS-width thresholding (:mod:`sciconv_ecg.baselines`, threshold fitted on the train
     split), and by the majority class of the train split. ``test.loss`` is the training objective on
     the test split (class-weighted with ``balanced_loss``).
 
@@ -77,33 +77,25 @@ class BeatClassificationTask(TaskBase):
         balanced_loss: weight the loss by inverse class frequency on the train split.
         baseline: run the QRS-width baseline on the first lead (needs ``spec.sfreq``).
         slope_fraction: slope threshold of the baseline's QRS onset/offset detector, as a fraction of
-            the steepest QRS slope.
-        example_beats: test beats per class drawn in ``plots/example_beats.png`` (0: no figure).
+            the steepest QRS slope, in (0, 1).
+        example_beats: test beats per class drawn in ``plots/example_beats.png`` (>= 0; 0: no figure).
     """
 
     def __init__(
         self,
         balanced_loss: bool = True,
         baseline: bool = True,
-        slope_fraction: float = 0.2,
-        example_beats: int = 6,
+        slope_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2,
+        example_beats: Annotated[int, Field(ge=0)] = 6,
     ) -> None:
         self.balanced_loss = balanced_loss
         self.baseline = baseline
         self.slope_fraction = slope_fraction
         self.example_beats = example_beats
 
-    def validate(self) -> None:
-        """Check the parameters' values (called before anything runs)."""
-        if not 0.0 < self.slope_fraction < 1.0:
-            raise ConfigError(f"task.params.slope_fraction: expected a fraction in (0, 1), got {self.slope_fraction}")
-        if self.example_beats < 0:
-            raise ConfigError(f"task.params.example_beats: expected a count >= 0, got {self.example_beats}")
-
     def run(self, ctx: RunContext) -> TaskResult:
         """Train, test and compare (see the class docstring); returns the metrics, the trained model,
         the results table, report sections and figures."""
-        self.validate()
         data = ctx.load_data()
         spec = data.spec
         positive = _check_spec(spec, ctx.config.dataset.name)
@@ -198,15 +190,11 @@ class BeatClassificationTask(TaskBase):
     def _plot_examples(
         self, ctx: RunContext, spec: DataSpec, x: np.ndarray, y: np.ndarray, widths: np.ndarray | None
     ) -> tuple[Path, str]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         sfreq = float(spec.sfreq or 1.0)
         r_index = _r_index(spec)
         t_ms = (np.arange(spec.n_times) - r_index) * 1e3 / sfreq
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        fig, grid = new_figure(1, 2, figsize=(10, 3.6), sharey=True)
+        axes = grid[0]
         for label, ax in enumerate(axes):
             idx = np.flatnonzero(y == label)[: self.example_beats]
             if widths is not None and len(idx):
@@ -230,12 +218,8 @@ class BeatClassificationTask(TaskBase):
 def _plot_widths(
     ctx: RunContext, spec: DataSpec, widths: np.ndarray, y: np.ndarray, threshold: float
 ) -> tuple[Path, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, grid = new_figure(1, 1, figsize=(5.5, 3.4))
+    ax = grid[0, 0]
     bins = np.linspace(widths.min() - 4, widths.max() + 4, 30)
     for label in (0, 1):
         ax.hist(widths[y == label], bins=bins, alpha=0.6, label=str(spec.classes[label]))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch.utils.data import TensorDataset
 
 from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError
-from sciconv_ecg import simulator
+from sciconv_ecg import ecg_simulator
 
 CLASSES = ("normal", "PVC")
 """Class names; label 0 is a normal sinus beat, label 1 a premature ventricular contraction."""
@@ -23,7 +23,7 @@ REFERENCE = (
 
 class EcgBeatDataset(DatasetBase):
     """Lead-II beat windows centred on the R peak, simulated with the McSharry et al. (2003) model
-    (see :mod:`sciconv_ecg.simulator`), labelled normal (0) or PVC (1).
+    (see :mod:`sciconv_ecg.ecg_simulator`), labelled normal (0) or PVC (1).
 
     Each beat comes from its own short rhythm strip: heart rate drawn per beat, 4 % sinus arrhythmia,
     premature coupling and a compensatory pause for PVCs, beat-to-beat variability of every wave's
@@ -31,41 +31,49 @@ class EcgBeatDataset(DatasetBase):
     Splits are stratified by class (every split keeps the PVC fraction).
 
     Args:
-        n_beats: beats in all splits together.
+        n_beats: beats in all splits together (at least 20).
         pvc_fraction: fraction of beats that are PVCs (class imbalance), in (0, 1).
-        sfreq: sampling rate in Hz.
-        window_s: window length in seconds, centred on the R fiducial.
-        heart_rate_bpm: mean sinus heart rate in beats per minute.
-        heart_rate_std_bpm: standard deviation of the heart rate between beats (clipped to 40-150 bpm).
-        variability: beat-to-beat relative variability of the wave amplitudes (widths vary half as much);
-            also the log-normal spread of the lead gain.
-        baseline_wander_mv: amplitude of the respiratory baseline wander in mV (0.15 in the paper).
-        emg_noise_mv: typical standard deviation of the electromyographic noise in mV.
-        mains_hz: power-line frequency in Hz (50 or 60; 0 disables the interference).
-        mains_mv: amplitude of the mains interference in mV.
-        val_fraction: fraction of each class held out for validation.
-        test_fraction: fraction of each class held out for testing.
+        sfreq: sampling rate in Hz, 100-2000 (the QRS needs at least 100 Hz).
+        window_s: window length in seconds, centred on the R fiducial; 0.4-1.6 s, so that it holds the
+            QRS and the T wave.
+        heart_rate_bpm: mean sinus heart rate in beats per minute, 40-150.
+        heart_rate_std_bpm: standard deviation of the heart rate between beats, 0-30 bpm (the rates are
+            clipped to 40-150 bpm).
+        variability: beat-to-beat relative variability of the wave amplitudes, 0-0.5 (widths vary half as
+            much); also the log-normal spread of the lead gain.
+        baseline_wander_mv: amplitude of the respiratory baseline wander in mV, 0-5 (0.15 in the paper).
+        emg_noise_mv: typical standard deviation of the electromyographic noise in mV, 0-5.
+        mains_hz: power-line frequency in Hz (50 or 60; 0 disables the interference), below the Nyquist
+            frequency ``sfreq / 2``.
+        mains_mv: amplitude of the mains interference in mV, 0-5.
+        val_fraction: fraction of each class held out for validation, in (0, 0.5).
+        test_fraction: fraction of each class held out for testing, in (0, 0.5); ``val_fraction +
+            test_fraction`` is at most 0.6.
         seed: simulator seed (independent of the training seed).
 
     Samples are ``(x, y)``: ``x`` float32 of shape ``(1, round(window_s * sfreq))`` in mV, ``y`` an
     int64 class index. ``spec.extra["r_index"]`` is the sample of the R fiducial.
+
+    Each parameter's range is declared in the signature (``Annotated[..., Field(...)]``) and checked by
+    the pipeline before the dataset is built, with an error naming ``dataset.params.<name>``;
+    :meth:`validate` checks what relates several parameters (the Nyquist limit, the split sizes).
     """
 
     def __init__(
         self,
-        n_beats: int = 600,
-        pvc_fraction: float = 0.25,
-        sfreq: float = 250.0,
-        window_s: float = 0.8,
-        heart_rate_bpm: float = 72.0,
-        heart_rate_std_bpm: float = 8.0,
-        variability: float = 0.1,
-        baseline_wander_mv: float = 0.15,
-        emg_noise_mv: float = 0.04,
-        mains_hz: float = 50.0,
-        mains_mv: float = 0.05,
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.2,
+        n_beats: Annotated[int, Field(ge=20)] = 600,
+        pvc_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25,
+        sfreq: Annotated[float, Field(ge=100.0, le=2000.0)] = 250.0,
+        window_s: Annotated[float, Field(ge=0.4, le=1.6)] = 0.8,
+        heart_rate_bpm: Annotated[float, Field(ge=40.0, le=150.0)] = 72.0,
+        heart_rate_std_bpm: Annotated[float, Field(ge=0.0, le=30.0)] = 8.0,
+        variability: Annotated[float, Field(ge=0.0, le=0.5)] = 0.1,
+        baseline_wander_mv: Annotated[float, Field(ge=0.0, le=5.0)] = 0.15,
+        emg_noise_mv: Annotated[float, Field(ge=0.0, le=5.0)] = 0.04,
+        mains_hz: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 50.0,
+        mains_mv: Annotated[float, Field(ge=0.0, le=5.0)] = 0.05,
+        val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2,
+        test_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2,
         seed: int = 0,
     ) -> None:
         self.n_beats = n_beats
@@ -86,8 +94,9 @@ class EcgBeatDataset(DatasetBase):
     # -- validation ----------------------------------------------------------------------------
 
     def split_counts(self) -> dict[str, dict[str, int]]:
-        """Beats per split and class, ``{"train": {"normal": n, "PVC": m}, ...}``, after validating
-        the parameters (:class:`~sciconv.errors.ConfigError` naming the parameter otherwise)."""
+        """Beats per split and class, ``{"train": {"normal": n, "PVC": m}, ...}``, after checking the
+        parameters that relate to each other (:class:`~sciconv.errors.ConfigError` naming them otherwise);
+        every split must hold at least 2 beats of each class."""
         self._validate()
         n_pvc = round(self.n_beats * self.pvc_fraction)
         counts: dict[str, dict[str, int]] = {"train": {}, "val": {}, "test": {}}
@@ -109,58 +118,13 @@ class EcgBeatDataset(DatasetBase):
         return counts
 
     def _validate(self) -> None:
-        def bad(name: str, expected: str) -> ConfigError:
-            return ConfigError(f"dataset.params.{name}: expected {expected}, got {getattr(self, name)!r}")
-
-        for name in (
-            "pvc_fraction",
-            "sfreq",
-            "window_s",
-            "heart_rate_bpm",
-            "heart_rate_std_bpm",
-            "variability",
-            "baseline_wander_mv",
-            "emg_noise_mv",
-            "mains_hz",
-            "mains_mv",
-            "val_fraction",
-            "test_fraction",
-        ):
-            try:
-                value = float(getattr(self, name))
-            except (TypeError, ValueError):
-                raise bad(name, "a number") from None
-            if not math.isfinite(value):
-                raise bad(name, "a finite number")
-        if not isinstance(self.n_beats, int) or isinstance(self.n_beats, bool):
-            raise bad("n_beats", "an integer number of beats")
-        if self.n_beats < 20:
-            raise bad("n_beats", "at least 20 beats")
-        if not 0.0 < self.pvc_fraction < 1.0:
-            raise bad("pvc_fraction", "a fraction strictly between 0 and 1")
-        if not 100.0 <= self.sfreq <= 2000.0:
-            raise bad("sfreq", "a sampling rate between 100 and 2000 Hz (the QRS needs >= 100 Hz)")
-        if not 0.4 <= self.window_s <= 1.6:
-            raise bad("window_s", "a window between 0.4 and 1.6 s (it must hold the QRS and the T wave)")
-        if not 40.0 <= self.heart_rate_bpm <= 150.0:
-            raise bad("heart_rate_bpm", "a sinus rate between 40 and 150 beats per minute")
-        if not 0.0 <= self.heart_rate_std_bpm <= 30.0:
-            raise bad("heart_rate_std_bpm", "a standard deviation between 0 and 30 bpm")
-        if not 0.0 <= self.variability <= 0.5:
-            raise bad("variability", "a relative variability between 0 and 0.5")
-        for name in ("baseline_wander_mv", "emg_noise_mv", "mains_mv"):
-            if not 0.0 <= getattr(self, name) <= 5.0:
-                raise bad(name, "an amplitude between 0 and 5 mV")
-        if self.mains_hz < 0:
-            raise bad("mains_hz", "a power-line frequency in Hz (50 or 60), or 0 to disable it")
+        """The checks that relate several parameters. Each parameter's own range is declared in the
+        signature and checked by the pipeline (``check_params``) before the dataset is built."""
         if self.mains_hz > 0 and self.mains_hz >= self.sfreq / 2:
             raise ConfigError(
                 f"dataset.params.mains_hz: {self.mains_hz:g} Hz is at or above the Nyquist frequency "
                 f"{self.sfreq / 2:g} Hz of sfreq={self.sfreq:g}; raise sfreq or set mains_hz: 0"
             )
-        for name in ("val_fraction", "test_fraction"):
-            if not 0.0 < getattr(self, name) < 0.5:
-                raise bad(name, "a fraction strictly between 0 and 0.5")
         if self.val_fraction + self.test_fraction > 0.6:
             raise ConfigError(
                 f"dataset.params: val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} "
@@ -184,14 +148,14 @@ class EcgBeatDataset(DatasetBase):
         labels[: round(n * self.pvc_fraction)] = 1
         labels = rng.permutation(labels)
         heart_rate = np.clip(self.heart_rate_bpm + self.heart_rate_std_bpm * rng.standard_normal(n), 40.0, 150.0)
-        params = simulator.strip_parameters(rng, labels, heart_rate, self.variability)
-        gain = simulator.sinus_gain_mv(self.heart_rate_bpm, self.sfreq, n_times)
+        params = ecg_simulator.strip_parameters(rng, labels, heart_rate, self.variability)
+        gain = ecg_simulator.sinus_gain_mv(self.heart_rate_bpm, self.sfreq, n_times)
         lead_gain = np.exp(1.5 * self.variability * rng.standard_normal((n, 1)))
-        x = gain * lead_gain * simulator.render_strips(params, self.sfreq, n_times)
+        x = gain * lead_gain * ecg_simulator.render_strips(params, self.sfreq, n_times)
         t = (np.arange(n_times) - n_times // 2) / self.sfreq
-        x += simulator.baseline_wander(rng, n, t, self.baseline_wander_mv)
-        x += simulator.emg_noise(rng, n, n_times, self.sfreq, self.emg_noise_mv)
-        x += simulator.mains_interference(rng, n, t, self.mains_hz, self.mains_mv)
+        x += ecg_simulator.baseline_wander(rng, n, t, self.baseline_wander_mv)
+        x += ecg_simulator.emg_noise(rng, n, n_times, self.sfreq, self.emg_noise_mv)
+        x += ecg_simulator.mains_interference(rng, n, t, self.mains_hz, self.mains_mv)
         return x[:, None, :].astype(np.float32), labels
 
     def validate(self) -> None:
