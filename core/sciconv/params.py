@@ -103,6 +103,9 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: Mapp
         if hint is None or hint is Any:
             checked[key] = value
             continue
+        if isinstance(value, bool) and _number_not_bool(hint):  # pydantic's lax mode would read True as 1
+            wanted = _describe_type(hint) or "a number"
+            raise ConfigError(f"{where}.{key}: expected {wanted} for {kind} {name!r}, got {value!r}")
         try:
             checked[key] = TypeAdapter(hint).validate_python(value)
         except ValidationError as exc:
@@ -152,6 +155,16 @@ def _describe_type(hint: Any) -> str | None:
             return None
         text = phrase
     return " ".join([text, " and ".join(constraints)]) if constraints else text
+
+
+def _number_not_bool(hint: Any) -> bool:
+    """Whether ``hint`` takes an int or a float but not a bool (``int``, ``Annotated[int, ...]``,
+    ``float | None``): a boolean given for it is a mistake, not the number 0 or 1."""
+    base, _ = _split_annotated(hint)
+    origin = typing.get_origin(base)
+    members = typing.get_args(base) if origin is typing.Union or origin is types.UnionType else (base,)
+    members = tuple(_split_annotated(m)[0] for m in members)
+    return any(m in (int, float) for m in members) and not any(m in (bool, Any) for m in members)
 
 
 def _split_annotated(hint: Any) -> tuple[Any, list[str]]:

@@ -137,3 +137,23 @@ def test_the_conformance_kit_checks_the_constraints() -> None:
     assert isinstance(check_model(ConstrainedNet, SPEC, {"n_filters": 2}), ConstrainedNet)
     with pytest.raises(ConfigError, match=r"^model.params.n_filters: expected an integer >= 1 for model"):
         check_model(ConstrainedNet, SPEC, {"n_filters": 0})
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("n_filters", "model.params.n_filters: expected an integer >= 1 for model 'tp.constrained', got True"),
+        ("dropout", "model.params.dropout: expected a number >= 0.0 and < 1.0 for model 'tp.constrained', got False"),
+        ("width", "model.params.width: expected an integer >= 1 or null for model 'tp.constrained', got True"),
+    ],
+)
+def test_a_boolean_is_not_a_number(constrained: None, key: str, expected: str) -> None:
+    # pydantic's lax mode reads True as 1; a pipeline that says `n_filters: true` made a mistake
+    value = key != "dropout"
+    assert _error({f"model.params.{key}": value}) == expected
+
+
+def test_a_boolean_stays_a_boolean() -> None:
+    def factory(spec: DataSpec, flag: bool = False, level: int | bool = 1) -> None: ...
+
+    assert check_params("model", "x.y", factory, {"flag": True, "level": True}) == {"flag": True, "level": True}
