@@ -56,6 +56,10 @@ import numpy as np
 from sciconv.errors import ConfigError
 from sciconv_atm_forecast.nn5_io import SeriesTable, write_series_table
 
+SIMULATOR_VERSION = 1
+"""Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
+changes the simulated data for the same parameters, so that cached files written before are not reused."""
+
 __all__ = [
     "DEFAULT_HOLIDAYS",
     "NN5_WEEKLY_PROFILE",

@@ -164,7 +164,7 @@ class SimulatedATMDataset(DatasetBase):
             )
 
     def load(self) -> DataBundle:
-        from sciconv_atm_forecast.atm_simulator import write_simulated_nn5
+        from sciconv_atm_forecast.atm_simulator import SIMULATOR_VERSION, write_simulated_nn5
         from sciconv_atm_forecast.nn5_io import read_series_table
 
         self.validate()
@@ -172,7 +172,11 @@ class SimulatedATMDataset(DatasetBase):
         name = f"simulated ATMs (seed {self.seed})"
         try:
             folder = cached_simulation(
-                "atm", kwargs, lambda tmp: write_simulated_nn5(tmp, **kwargs), cache_dir=self.cache_dir
+                "atm",
+                kwargs,
+                lambda tmp: write_simulated_nn5(tmp, **kwargs),
+                version=SIMULATOR_VERSION,
+                cache_dir=self.cache_dir,
             )
             return bundle_from(read_series_table(folder / NN5_FILE), name)
         except (TypeError, ValueError) as exc:

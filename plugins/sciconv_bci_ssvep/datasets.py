@@ -156,7 +156,7 @@ class SimulatedBenchmarkDataset(DatasetBase):
 
     def simulation_params(self) -> dict[str, Any]:
         """Every parameter the simulated files depend on: the cache key."""
-        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_SNR_DB, SIMULATOR_VERSION, SSVEPPhysics
+        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_SNR_DB, SSVEPPhysics
 
         return {
             "n_subjects": self.n_subjects,
@@ -165,12 +165,11 @@ class SimulatedBenchmarkDataset(DatasetBase):
             "seed": self.seed,
             "snr_db": DEFAULT_SNR_DB if self.snr_db is None else float(self.snr_db),
             "physics": dataclasses.asdict(SSVEPPhysics()),
-            "simulator": SIMULATOR_VERSION,
         }
 
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mat_io import read_benchmark
-        from sciconv_bci_ssvep.ssvep_simulator import simulate_benchmark
+        from sciconv_bci_ssvep.ssvep_simulator import SIMULATOR_VERSION, simulate_benchmark
 
         self.validate()
         params = self.simulation_params()
@@ -185,7 +184,7 @@ class SimulatedBenchmarkDataset(DatasetBase):
                 snr_db=params["snr_db"],
             )
 
-        root = cached_simulation("ssvep-benchmark", params, write, cache_dir=self.cache_dir)
+        root = cached_simulation("ssvep-benchmark", params, write, version=SIMULATOR_VERSION, cache_dir=self.cache_dir)
         recording = read_benchmark(root, None, self.channels)
         recording.epochs.load_data()
         recording.name = "simulated-benchmark"

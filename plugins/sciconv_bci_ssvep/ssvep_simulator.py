@@ -89,8 +89,8 @@ from sciconv_bci_ssvep.recording import (
 
 DEFAULT_SNR_DB = -2.5
 SIMULATOR_VERSION = 1
-"""Part of the simulation cache's key (:class:`~sciconv_bci_ssvep.datasets.SimulatedBenchmarkDataset`): raise it
-whenever a change here changes the simulated data for the same parameters, so that cached files are not reused."""
+"""Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
+changes the simulated data for the same parameters, so that cached files written before are not reused."""
 
 
 @dataclass(frozen=True)

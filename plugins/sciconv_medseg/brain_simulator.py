@@ -52,6 +52,10 @@ from scipy import ndimage
 from sciconv.errors import ConfigError
 from sciconv_medseg.brats_io import ET_LABEL, MODALITIES, check_convention, write_case
 
+SIMULATOR_VERSION = 1
+"""Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
+changes the simulated data for the same parameters, so that cached files written before are not reused."""
+
 AIR, SCALP, SKULL, CSF, GM, WM = 0, 1, 2, 3, 4, 5
 """Tissue codes of the phantom (the ``tissues`` map of :class:`SimulatedCase`)."""
 

@@ -208,7 +208,11 @@ class BratsDataset(DatasetBase):
             in_memory = bool(self.in_memory) if self.in_memory is not None else False
             return self._bundle_from_folder(root, in_memory, name=root.name)
         kwargs = self._simulator_kwargs()
-        folder = cached_simulation("brats", kwargs, self._write_simulated, cache_dir=self.cache_dir)
+        from sciconv_medseg.brain_simulator import SIMULATOR_VERSION
+
+        folder = cached_simulation(
+            "brats", kwargs, self._write_simulated, version=SIMULATOR_VERSION, cache_dir=self.cache_dir
+        )
         name = f"simulated BraTS (seed {self.seed}, {self.n_cases} cases)"
         in_memory = True if self.in_memory is None else bool(self.in_memory)
         return self._bundle_from_folder(folder, in_memory, name=name, simulated=kwargs)

@@ -359,7 +359,11 @@ class ChestLandmarkDataset(DatasetBase):
         )
 
     def _load_simulated(self) -> DataBundle:
-        folder = cached_simulation("chest", self._sim_params(), self._write_simulated, cache_dir=self.cache_dir)
+        from sciconv_medseg.chest_simulator import SIMULATOR_VERSION
+
+        folder = cached_simulation(
+            "chest", self._sim_params(), self._write_simulated, version=SIMULATOR_VERSION, cache_dir=self.cache_dir
+        )
         return self._read_simulated(folder)
 
     def _load_real(self, root: Path) -> DataBundle:

@@ -48,6 +48,10 @@ from scipy import ndimage
 from sciconv.errors import ConfigError
 from sciconv_medseg.chest_landmarks_io import ORGANS, landmarks_to_masks, organ_slices, write_chest_case
 
+SIMULATOR_VERSION = 1
+"""Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
+changes the simulated data for the same parameters, so that cached files written before are not reused."""
+
 # Control points of the mean contours, normalised (x, y), y down, clockwise on screen, starting at the top.
 _CONTROL: dict[str, list[tuple[float, float]]] = {
     # patient's right lung, image left: apex, medial wall (mediastinum), hilum, cardiophrenic angle, diaphragm dome,

@@ -76,6 +76,10 @@ import pandas as pd
 from sciconv.errors import ConfigError, did_you_mean
 from sciconv_omics_sguq.mogonet_io import SPLITS, _assemble, _sample_ids, write_mogonet
 
+SIMULATOR_VERSION = 1
+"""Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
+changes the simulated data for the same parameters, so that cached files written before are not reused."""
+
 if TYPE_CHECKING:
     from mudata import MuData
 

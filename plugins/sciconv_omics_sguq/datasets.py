@@ -256,5 +256,9 @@ class SimulatedCohortDataset(DatasetBase):
         from sciconv_omics_sguq.mogonet_io import read_mogonet
 
         self.validate()
-        root = cached_simulation("cohort", self.simulator_params(), self._write, cache_dir=self.cache_dir)
+        from sciconv_omics_sguq.cohort_simulator import SIMULATOR_VERSION
+
+        root = cached_simulation(
+            "cohort", self.simulator_params(), self._write, version=SIMULATOR_VERSION, cache_dir=self.cache_dir
+        )
         return bundle_from(read_mogonet(root), "simulated-cohort", self._class_names(), source=str(root))

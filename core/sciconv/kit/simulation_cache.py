@@ -1,11 +1,13 @@
 """Simulate once, reuse afterwards: the cache of simulated datasets.
 
 A dataset that generates its data writes it in the real dataset's file layout and reads it back with the
-real reader. :func:`cached_simulation` runs that writer once per set of simulator parameters: the folder
-``<cache>/<kind>-<hash of the parameters>`` is written atomically (under a hidden name, with
+real reader. :func:`cached_simulation` runs that writer once per simulator version and set of parameters: the
+folder ``<cache>/<kind>-<hash of the version and parameters>`` is written atomically (under a hidden name, with
 ``simulation.json`` recording the parameters, then renamed into place), and later runs with the same
 parameters reuse it and say so. A killed simulation leaves nothing behind; two processes simulating the same
-parameters at once both succeed, and the first finished folder is the one kept.
+parameters at once both succeed, and the first finished folder is the one kept. A simulator states its
+``version`` and raises it whenever a change of its code changes what it writes, so that a cache written by
+an older release is not mistaken for the new simulation.
 
 The cache lives in ``$SCICONV_CACHE_DIR/simulations`` (default ``~/.cache/sciconv/simulations``), or in a
 dataset's ``cache_dir`` parameter when given.
@@ -36,9 +38,10 @@ def default_cache_dir() -> Path:
     return base / "simulations"
 
 
-def parameter_key(params: Mapping[str, Any]) -> str:
-    """16 hex digits of the SHA-256 of ``params`` as sorted JSON (values that JSON lacks, as ``str``)."""
-    text = json.dumps(dict(params), sort_keys=True, default=str)
+def parameter_key(params: Mapping[str, Any], version: str | int = "") -> str:
+    """16 hex digits of the SHA-256 of ``version`` and ``params`` as sorted JSON (values that JSON lacks, as
+    ``str``)."""
+    text = json.dumps({"version": str(version), "params": dict(params)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -51,6 +54,7 @@ def cached_simulation(
     params: Mapping[str, Any],
     write: Callable[[Path], Any],
     *,
+    version: str | int,
     cache_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
@@ -61,6 +65,7 @@ def cached_simulation(
         kind: a short name of the simulator, the folder's prefix (``"brats"``, ``"atm"``).
         params: every parameter the simulation depends on (JSON-serialisable; the cache key).
         write: writes the simulated dataset, in its real layout, into the (empty) folder it is given.
+        version: the simulator's version (part of the key): raise it when a code change alters its output.
         cache_dir: the cache's folder (default :func:`default_cache_dir`).
         log: where the "simulated" / "reusing" line goes (default: standard error).
 
@@ -73,13 +78,15 @@ def cached_simulation(
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if cache.exists() and not cache.is_dir():
         raise ConfigError(f"dataset.params.cache_dir: {cache} exists and is not a folder")
-    folder = cache / f"{kind}-{parameter_key(params)}"
+    folder = cache / f"{kind}-{parameter_key(params, version)}"
     if (folder / RECORD).is_file():
         log(f"reusing the cached simulation {folder} (delete it to simulate again)")
         return folder
     if folder.exists():  # an incomplete folder from an older writer: replace it
         shutil.rmtree(folder, ignore_errors=True)
-    record = json.dumps({"kind": kind, "params": dict(params)}, indent=1, sort_keys=True, default=str)
+    record = json.dumps(
+        {"kind": kind, "version": str(version), "params": dict(params)}, indent=1, sort_keys=True, default=str
+    )
     try:
         with atomic_directory(folder) as tmp:
             write(tmp)
