@@ -13,6 +13,7 @@ swapped into place only when complete.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_text", "file_sha256"]
 
 
 @contextmanager
@@ -89,3 +90,13 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes as 64 hex digits, read in 1 MiB blocks (for the manifests that let a
+    reader refuse a tampered or truncated file)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -13,7 +13,6 @@ previous checkpoint untouched and no partial one; older checkpoints are pruned o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -30,19 +29,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from sciconv.atomic import atomic_path, atomic_write_text
+from sciconv.atomic import atomic_path, atomic_write_text, file_sha256
 from sciconv.errors import CheckpointError
 
 FORMAT = "sciconv-checkpoint/1"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{6})$")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_weights(path: Path, module: torch.nn.Module) -> None:
@@ -159,7 +150,7 @@ def write_checkpoint(
             )
         torch.save({**state, "format": FORMAT, "epoch": epoch}, tmp / "state.pt")
         files = sorted(p.name for p in tmp.iterdir())
-        manifest = {"format": FORMAT, "epoch": epoch, "sha256": {name: _sha256(tmp / name) for name in files}}
+        manifest = {"format": FORMAT, "epoch": epoch, "sha256": {name: file_sha256(tmp / name) for name in files}}
         atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
         if final.exists():  # re-written after a resume from an earlier checkpoint
             stale = directory / f".stale-{final.name}-{os.getpid()}"
@@ -202,7 +193,7 @@ def verify_checkpoint(path: Path) -> Checkpoint:
         file = path / name
         if not file.is_file() or "/" in name or name.startswith("."):
             raise CheckpointError(f"{path}: {name} is missing")
-        if _sha256(file) != expected:
+        if file_sha256(file) != expected:
             raise CheckpointError(
                 f"{file}: refused: its SHA-256 does not match the manifest (corrupt or modified after it was written)"
             )

@@ -99,7 +99,15 @@ from torch import Tensor, nn
 from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
 from sciconv.context import RunContext
 from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
-from sciconv.kit import atomic_directory, derive_seed, markdown_table, new_figure, save_figure, summarize
+from sciconv.kit import (
+    atomic_directory,
+    derive_seed,
+    file_sha256,
+    markdown_table,
+    new_figure,
+    save_figure,
+    summarize,
+)
 from sciconv.parallel import Job, job_slots
 from sciconv_omics_sguq import published
 from sciconv_omics_sguq.models.mogonet import MOGONET, MOGONETNet
@@ -267,10 +275,6 @@ def _train_members(
 # Member files
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_member(directory: Path, member: _Member, manifest: Mapping[str, Any]) -> None:
     """Write a member's folder atomically: ``proba.safetensors`` (probabilities, sample indices, losses),
     ``model.safetensors`` when the weights are kept, and ``manifest.json`` (SHA-256 of each file)."""
@@ -288,7 +292,7 @@ def write_member(directory: Path, member: _Member, manifest: Mapping[str, Any]) 
             state = {k: v.detach().cpu().contiguous() for k, v in member.state.items()}
             save_file(state, str(tmp / "model.safetensors"), metadata={"format": MEMBER_FORMAT})
         files = sorted(p.name for p in tmp.iterdir())
-        body = {**manifest, "format": MEMBER_FORMAT, "sha256": {name: _sha256(tmp / name) for name in files}}
+        body = {**manifest, "format": MEMBER_FORMAT, "sha256": {name: file_sha256(tmp / name) for name in files}}
         (tmp / "manifest.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
 
 
@@ -310,7 +314,7 @@ def read_member(directory: Path, fingerprint: str) -> _Member | None:
         return None
     for name, expected in manifest.get("sha256", {}).items():
         path = directory / name
-        if "/" in name or not path.is_file() or _sha256(path) != expected:
+        if "/" in name or not path.is_file() or file_sha256(path) != expected:
             raise CheckpointError(
                 f"{path}: refused: missing, or its SHA-256 does not match the manifest (modified after it was "
                 "written); delete the member's folder to train it again"

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from sciconv import checkpoint as ck
+from sciconv.atomic import file_sha256
 from sciconv.errors import CheckpointError
 
 
@@ -100,7 +101,7 @@ def test_pickled_object_in_state_is_never_unpickled(tmp_path: Path) -> None:
     torch.save({"format": ck.FORMAT, "epoch": 1, "evil": payload}, state_file)
     # Re-sign the manifest, as an attacker with write access could: the loader must still refuse.
     manifest = json.loads((saved.path / "manifest.json").read_text())
-    manifest["sha256"]["state.pt"] = ck._sha256(state_file)
+    manifest["sha256"]["state.pt"] = file_sha256(state_file)
     (saved.path / "manifest.json").write_text(json.dumps(manifest))
     found = ck.latest_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match=r"refused.*not unpickled"):

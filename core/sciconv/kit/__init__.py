@@ -10,7 +10,7 @@ aggregates, tabulates and plots the same way:
   with one rounding rule, grouped ones keeping every subject / recording / patient in one split;
 - :func:`require_root`, :func:`require_file`: ``dataset.params.root`` checks with one message format;
 - :func:`atomic_directory`, :func:`atomic_path`, :func:`atomic_write_text`: whole folders and files
-  that appear complete or not at all;
+  that appear complete or not at all; :func:`file_sha256` for the manifests that verify them;
 - :func:`derive_seed`, :func:`seeded`, :func:`torch_threads`: named seeds and scoped RNG / thread state;
 - :func:`summarize` (mean ± SE or SD, named as such), :func:`markdown_table`, :func:`new_figure` and
   :func:`save_figure` for reports, and :class:`Published` for the published numbers a plugin quotes from
@@ -22,7 +22,7 @@ Importing the kit does not import torch.
 
 from __future__ import annotations
 
-from sciconv.atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text
+from sciconv.atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text, file_sha256
 from sciconv.kit.aggregate import Summary, summarize
 from sciconv.kit.figures import new_figure, save_figure
 from sciconv.kit.metrics import accuracy
@@ -48,6 +48,7 @@ __all__ = [
     "coloured_noise",
     "default_cache_dir",
     "derive_seed",
+    "file_sha256",
     "format_number",
     "grouped_split",
     "markdown_table",

@@ -73,3 +73,13 @@ def test_atomic_directory_swaps_whole_folders(tmp_path: Path) -> None:
     with atomic_directory(target) as tmp:
         (tmp / "c").write_text("2")
     assert [p.name for p in target.iterdir()] == ["c"] and sorted(p.name for p in tmp_path.iterdir()) == ["member"]
+
+
+def test_file_sha256_matches_hashlib(tmp_path: Path) -> None:
+    import hashlib
+
+    from sciconv.kit import file_sha256
+
+    data = bytes(range(256)) * 5000  # more than one 1 MiB block
+    (tmp_path / "f.bin").write_bytes(data)
+    assert file_sha256(tmp_path / "f.bin") == hashlib.sha256(data).hexdigest()
