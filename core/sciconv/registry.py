@@ -5,9 +5,16 @@ with pluggy, and asked for their contributions through the ``register_*`` hooks.
 stored as lazy references and imported on first use, so listing never imports torch or a plugin's
 heavy dependencies.
 
-A plugin that fails to import, or whose hook raises, is reported as a warning and skipped, unless
-strict mode is on (``SCICONV_STRICT_PLUGINS=1`` or ``pipeline --strict-plugins``), where it is an
-error. Two plugins registering the same name in the same kind is always an error naming both.
+A plugin that fails to import, or whose hook raises, or that registers one name twice, is reported as a
+warning and skipped, unless strict mode is on (``SCICONV_STRICT_PLUGINS=1`` or ``pipeline
+--strict-plugins``), where it is an error.
+
+Two plugins registering the same name in the same kind is a :class:`Clash`. In strict mode it is an error
+at load, naming both plugins. Otherwise one installed plugin must not break every command, so the clash
+is recorded (:attr:`Registry.clashes`, shown by ``pipeline plugins``) with one :class:`PluginWarning`,
+everything else both plugins register is kept, and the clashing name resolves to neither of them: looking
+it up raises a :class:`~sciconv.errors.PluginError` that names both plugins, their distributions and the
+``pip uninstall`` that resolves it. So only the pipelines that use that name refuse to run.
 
 Datasets, models and tasks are named ``<namespace>.<kebab-case>`` (``medseg.swin-unetr``). A renamed
 contribution keeps its old names as deprecated aliases, ``register("medseg.swin-unetr", ref,
@@ -37,6 +44,8 @@ from sciconv.errors import NotFoundError, PluginError, did_you_mean
 
 ENTRY_POINT_GROUP = "sciconv"
 STRICT_ENV = "SCICONV_STRICT_PLUGINS"
+FRAMEWORK_DISTRIBUTION = "sciconv"
+"""The framework's own distribution (first-party plugins ship in it): never offered for ``pip uninstall``."""
 
 KINDS = ("datasets", "models", "tasks", "pipelines", "conv_backends")
 _SINGULAR = {
@@ -55,7 +64,8 @@ _SIMPLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to load and was skipped, or registered a name that breaks the naming rule."""
+    """A plugin failed to load and was skipped, registered a name that breaks the naming rule, or registered
+    a name that another plugin registered too."""
 
 
 class DeprecatedNameWarning(FutureWarning):
@@ -124,6 +134,113 @@ def resolve_pipeline_path(ref: Any, name: str, plugin: str) -> Path:
     return path
 
 
+def _normalized_distribution(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``Sciconv_ECG`` -> ``sciconv-ecg``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One plugin's claim on a name: the entry, whether the name is one of the entry's aliases, and the
+    plugin's distribution (``None`` for a plugin registered in process)."""
+
+    entry: Entry
+    as_alias: bool = False
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def plugin(self) -> str:
+        return self.entry.plugin
+
+    def describe(self) -> str:
+        """``'lazy' (distribution sciconv-lazy 0.1)``, ``'b' (as an alias of 'b.new', ...)``."""
+        return _describe_plugin(
+            self.plugin, self.distribution, self.version, self.entry.name if self.as_alias else None
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "alias_of": self.entry.name if self.as_alias else None,
+        }
+
+
+def _describe_plugin(plugin: str, distribution: str | None, version: str | None, alias_of: str | None = None) -> str:
+    """``'lazy' (distribution sciconv-lazy 0.1)``: a plugin as clash messages name it."""
+    parts = [f"as an alias of {alias_of!r}"] if alias_of is not None else []
+    if distribution:
+        parts.append(" ".join(filter(None, ["distribution", distribution, version])))
+    else:
+        parts.append("not installed from a distribution")
+    return f"{plugin!r} ({', '.join(parts)})"
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _uninstall_hint(commands: list[str]) -> str:
+    """What resolves a clash: the ``pip uninstall`` commands, or (for in-process plugins) a rename."""
+    if not commands:
+        return "remove or rename it in one of them"
+    return "uninstall one of them: " + " or ".join(f"`{command}`" for command in commands)
+
+
+def _by_plugins(claims: tuple[Claim, ...]) -> str:
+    """``two plugins: 'a' (...) and 'b' (...), so neither is used``."""
+    count, neither = ("two", "neither") if len(claims) == 2 else (str(len(claims)), "none")
+    return f"{count} plugins: {_and([claim.describe() for claim in claims])}, so {neither} is used"
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A name of one kind that several plugins register. It resolves to none of them until all but one
+    are uninstalled."""
+
+    kind: str
+    name: str
+    claims: tuple[Claim, ...]
+
+    @property
+    def plugins(self) -> tuple[str, ...]:
+        """The clashing plugins, in load order."""
+        return tuple(claim.plugin for claim in self.claims)
+
+    @property
+    def distributions(self) -> tuple[str | None, ...]:
+        """Each clashing plugin's distribution (``None`` for one registered in process)."""
+        return tuple(claim.distribution for claim in self.claims)
+
+    def uninstall_commands(self) -> list[str]:
+        """``pip uninstall DIST`` for each clashing distribution but the framework's own."""
+        seen: dict[str, str] = {}
+        for dist in self.distributions:
+            if dist and _normalized_distribution(dist) != FRAMEWORK_DISTRIBUTION:
+                seen.setdefault(_normalized_distribution(dist), f"pip uninstall {dist}")
+        return list(seen.values())
+
+    def remedy(self) -> str:
+        """What resolves it: ``uninstall one of them: `pip uninstall X```, or a rename for in-process plugins."""
+        return _uninstall_hint(self.uninstall_commands())
+
+    def message(self) -> str:
+        """One line: the name, every plugin with its distribution, and the ``pip uninstall`` to run."""
+        return f"{singular(self.kind)} {self.name!r} is registered by {_by_plugins(self.claims)}; {self.remedy()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "plugins": [claim.to_dict() for claim in self.claims],
+            "uninstall": self.uninstall_commands(),
+            "message": self.message(),
+        }
+
+
 @dataclass
 class PluginInfo:
     """What ``pipeline plugins`` reports for one plugin."""
@@ -158,19 +275,31 @@ class Registry:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
+        # Every claim on every (kind, name or alias), in load order; entries, aliases and clashes derive from it.
+        self._claims: dict[tuple[str, str], list[Claim]] = {}
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.aliases: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}  # deprecated name -> its entry
+        self._clashes: dict[tuple[str, str], Clash] = {}
 
     # -- loading -------------------------------------------------------------------------------
 
     def load_entry_points(self) -> None:
         """Load every plugin of the ``sciconv`` entry-point group."""
-        seen: set[str] = set()
+        seen: dict[str, str | None] = {}  # plugin name -> the distribution that provides it
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen:  # the same distribution visible twice on sys.path
-                continue
-            seen.add(ep.name)
             dist = getattr(ep, "dist", None)
+            dist_name = getattr(dist, "name", None) if dist is not None else None
+            if ep.name in seen:
+                if dist_name != seen[ep.name]:  # not the same distribution visible twice on sys.path
+                    message = (
+                        f"two installed distributions provide a plugin named {ep.name!r}: {seen[ep.name]} and "
+                        f"{dist_name}; the second is ignored; uninstall one of them: `pip uninstall {dist_name}`"
+                    )
+                    if self.strict:
+                        raise PluginError(f"{message} (strict plugin loading is on)")
+                    warnings.warn(message, PluginWarning, stacklevel=2)
+                continue
+            seen[ep.name] = dist_name
             info = PluginInfo(
                 name=ep.name,
                 version=getattr(dist, "version", None),
@@ -218,26 +347,79 @@ class Registry:
                     del self.plugins[info.name]
                     self._fail(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
                     return
-        # Every name and alias of a kind belongs to one entry: (kind, name) -> (entry, whether as an alias).
-        claimed: dict[tuple[str, str], tuple[Entry, bool]] = {}
-        for kind in KINDS:
-            claimed.update(((kind, name), (entry, False)) for name, entry in self.entries[kind].items())
-            claimed.update(((kind, alias), (entry, True)) for alias, entry in self.aliases[kind].items())
+        # Within one plugin, a name or alias registered twice is that plugin's bug: it is skipped.
+        own: dict[tuple[str, str], Claim] = {}
         for entry in staged:
             for key, as_alias in [(entry.name, False), *((alias, True) for alias in entry.aliases)]:
-                prior = claimed.get((entry.kind, key))
+                claim = Claim(entry, as_alias, info.distribution, info.version)
+                prior = own.get((entry.kind, key))
                 if prior is not None:
                     self.pm.unregister(plugin)
                     del self.plugins[info.name]
-                    raise PluginError(
-                        f"{singular(entry.kind)} {key!r} is registered by two plugins: "
-                        f"{_claim(*prior)} and {_claim(entry, as_alias)}"
-                    )
-                claimed[(entry.kind, key)] = (entry, as_alias)
-        for entry in staged:
-            self.entries[entry.kind][entry.name] = entry
-            for alias in entry.aliases:
-                self.aliases[entry.kind][alias] = entry
+                    how = ""
+                    if prior.as_alias or as_alias:
+                        sides = [
+                            f"as an alias of {c.entry.name!r}" if c.as_alias else "as a name" for c in (prior, claim)
+                        ]
+                        how = f" ({_and(sides)})"
+                    self._fail(info, f"{singular(entry.kind)} {key!r} is registered twice{how}")
+                    return
+                own[(entry.kind, key)] = claim
+        clashing = [key for key in own if key in self._claims]
+        if clashing and self.strict:
+            kind, name = clashing[0]
+            clash = Clash(kind, name, (*self._claims[(kind, name)], own[(kind, name)]))
+            self.pm.unregister(plugin)
+            del self.plugins[info.name]
+            raise PluginError(f"{clash.message()} (strict plugin loading is on: --strict-plugins or {STRICT_ENV}=1)")
+        for key, claim in own.items():
+            self._claims.setdefault(key, []).append(claim)
+        self._rebuild()
+        if clashing:
+            self._warn_clashes([self._clashes[key] for key in clashing])
+
+    def _warn_clashes(self, clashes: list[Clash]) -> None:
+        """One warning for the names a newly loaded plugin shares with plugins loaded before it (grouped by
+        the plugins that share them; the plugin loaded first is not the one to blame)."""
+        groups: dict[tuple[str, ...], list[Clash]] = {}
+        for clash in clashes:
+            groups.setdefault(tuple(claim.describe() for claim in clash.claims), []).append(clash)
+        sentences = []
+        for same in groups.values():
+            names = _and([f"{singular(clash.kind)} {clash.name!r}" for clash in same])
+            plural = "are" if len(same) > 1 else "is"
+            sentences.append(
+                f"{names} {plural} registered by {_by_plugins(same[0].claims)}, and a pipeline that uses "
+                f"{'them' if len(same) > 1 else 'it'} does not run; {same[0].remedy()}"
+            )
+        warnings.warn(f"{'; '.join(sentences)} (see `pipeline plugins`)", PluginWarning, stacklevel=4)
+
+    def _rebuild(self) -> None:
+        """Derive :attr:`entries`, :attr:`aliases` and the clashes from the claims."""
+        entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        aliases: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        clashes: dict[tuple[str, str], Clash] = {}
+        for (kind, key), claims in self._claims.items():
+            if len(claims) > 1:
+                clashes[(kind, key)] = Clash(kind, key, tuple(claims))
+            elif claims[0].as_alias:
+                aliases[kind][key] = claims[0].entry
+            else:
+                entries[kind][key] = claims[0].entry
+        self.entries, self.aliases, self._clashes = entries, aliases, clashes
+
+    @property
+    def clashes(self) -> list[Clash]:
+        """Every name that several plugins register (it resolves to none of them), in load order."""
+        return list(self._clashes.values())
+
+    def clashes_of(self, plugin: str) -> list[Clash]:
+        """The clashes one plugin is part of."""
+        return [clash for clash in self._clashes.values() if plugin in clash.plugins]
+
+    def clash(self, kind: str, name: str) -> Clash | None:
+        """The clash on ``name`` (a name or an alias) of one kind, if plugins clash on it."""
+        return self._clashes.get((kind, name))
 
     def remove_plugin(self, name: str) -> None:
         """Unregister a plugin and every name it contributed."""
@@ -245,9 +427,9 @@ class Registry:
         if plugin is not None:
             self.pm.unregister(plugin)
         self.plugins.pop(name, None)
-        for kind in KINDS:
-            self.entries[kind] = {n: e for n, e in self.entries[kind].items() if e.plugin != name}
-            self.aliases[kind] = {a: e for a, e in self.aliases[kind].items() if e.plugin != name}
+        claims = {key: [c for c in cs if c.plugin != name] for key, cs in self._claims.items()}
+        self._claims = {key: cs for key, cs in claims.items() if cs}
+        self._rebuild()
 
     def _make_entry(
         self,
@@ -321,12 +503,19 @@ class Registry:
 
     def entry(self, kind: str, name: str) -> Entry:
         """The entry for ``name``, or a :class:`NotFoundError` with suggestions. A deprecated alias gives
-        its entry, with a :class:`DeprecatedNameWarning` naming the new name."""
+        its entry, with a :class:`DeprecatedNameWarning` naming the new name. A name that several plugins
+        register (a :class:`Clash`) raises a :class:`PluginError` naming them and what to uninstall."""
+        clash = self._clashes.get((kind, name))
+        if clash is not None:
+            raise PluginError(clash.message())
         try:
             return self.entries[kind][name]
         except KeyError:
             target = self.aliases[kind].get(name)
             if target is not None:
+                clash = self._clashes.get((kind, target.name))
+                if clash is not None:
+                    raise PluginError(f"{name!r} is an old name of {target.name!r}: {clash.message()}") from None
                 warnings.warn(
                     f"{singular(kind)} {name!r} is deprecated; use {target.name!r} "
                     "(the old name will be removed in the next release)",
@@ -349,11 +538,6 @@ class Registry:
         ``name`` itself (also when unknown). Warns about nothing; used for the configuration saved with a run."""
         target = self.aliases[kind].get(name)
         return target.name if target is not None and name not in self.entries[kind] else name
-
-
-def _claim(entry: Entry, as_alias: bool) -> str:
-    """``'plugin'``, or ``'plugin' (as an alias of 'name')``, for duplicate-name errors."""
-    return f"{entry.plugin!r} (as an alias of {entry.name!r})" if as_alias else repr(entry.plugin)
 
 
 _REGISTRY: Registry | None = None

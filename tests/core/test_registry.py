@@ -55,8 +55,8 @@ def make_plugin(**hooks: list[tuple[str, Any]]) -> Any:
     return Plugin()
 
 
-def add(registry: Registry, plugin: Any, name: str) -> PluginInfo:
-    info = PluginInfo(name=name)
+def add(registry: Registry, plugin: Any, name: str, distribution: str | None = None) -> PluginInfo:
+    info = PluginInfo(name=name, distribution=distribution)
     registry.add_plugin(plugin, info)
     return info
 
@@ -269,37 +269,131 @@ def test_failed_plugin_can_be_replaced_by_a_working_one() -> None:
 # --- duplicates -----------------------------------------------------------------------------------
 
 
-def test_same_name_from_two_plugins_is_an_error_naming_both() -> None:
+def test_same_name_from_two_plugins_blocks_only_that_name() -> None:
+    """A clash does not break the registry: the clashing name resolves to neither plugin (an error naming
+    both, their distributions and the pip uninstall), everything else of both plugins registers."""
     registry = Registry()
-    add(registry, make_plugin(models=[("shared.model", "a:M")]), "alpha")
+    add(registry, make_plugin(models=[("shared.model", "a:M"), ("alpha.model", "a:N")]), "alpha", "sciconv-alpha")
+    second = make_plugin(datasets=[("beta.data", "b:D")], models=[("shared.model", "b:M")])
+    with pytest.warns(PluginWarning) as record:
+        info = add(registry, second, "beta", "sciconv-beta")
+    assert len(record) == 1  # one warning for the plugin, at load
+    warning = str(record[0].message)
+    assert "'beta'" in warning and "'alpha'" in warning and "model 'shared.model'" in warning
+    assert "pip uninstall" in warning
+    assert info.error is None
+    assert registry.names("datasets") == ["beta.data"]
+    assert registry.names("models") == ["alpha.model"]
+    with pytest.raises(PluginError) as err:
+        registry.entry("models", "shared.model")
+    message = str(err.value)
+    assert "model 'shared.model' is registered by two plugins" in message
+    assert "'alpha' (distribution sciconv-alpha)" in message
+    assert "'beta' (distribution sciconv-beta)" in message
+    assert "`pip uninstall sciconv-alpha` or `pip uninstall sciconv-beta`" in message
+    assert "\n" not in message
+    with pytest.raises(PluginError, match=r"'shared.model' is registered by two plugins"):
+        registry.load("models", "shared.model")
+    (clash,) = registry.clashes
+    assert (clash.kind, clash.name, clash.plugins) == ("models", "shared.model", ("alpha", "beta"))
+    assert clash.distributions == ("sciconv-alpha", "sciconv-beta")
+    assert clash.to_dict()["uninstall"] == ["pip uninstall sciconv-alpha", "pip uninstall sciconv-beta"]
+    assert registry.clashes_of("alpha") == registry.clashes_of("beta") == [clash]
+    # removing either plugin resolves the clash: the other one's entry is used again
+    registry.remove_plugin("beta")
+    assert registry.clashes == []
+    assert registry.entry("models", "shared.model").plugin == "alpha"
+    assert registry.names("datasets") == []
+
+
+def test_the_framework_distribution_is_not_offered_for_uninstall() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("demo.cnn1d", "a:M")]), "demo", "sciconv")
+    with pytest.warns(PluginWarning, match=r"pip uninstall sciconv-lazy"):
+        add(registry, make_plugin(models=[("demo.cnn1d", "b:M")]), "lazy", "sciconv-lazy")
+    with pytest.raises(PluginError) as err:
+        registry.entry("models", "demo.cnn1d")
+    message = str(err.value)
+    assert "'demo' (distribution sciconv) and 'lazy' (distribution sciconv-lazy)" in message
+    assert message.endswith("uninstall one of them: `pip uninstall sciconv-lazy`")
+
+
+def test_a_clash_of_in_process_plugins_says_so() -> None:
+    registry = Registry()
+    add(registry, make_plugin(models=[("x.m", "a:M")]), "one")
+    with pytest.warns(PluginWarning):
+        add(registry, make_plugin(models=[("x.m", "b:M")]), "two")
+    with pytest.raises(PluginError) as err:
+        registry.entry("models", "x.m")
+    message = str(err.value)
+    assert "'one' (not installed from a distribution) and 'two' (not installed from a distribution)" in message
+    assert "pip uninstall" not in message
+    assert "remove or rename it in one of them" in message
+
+
+def test_a_third_plugin_joins_the_clash() -> None:
+    registry = Registry()
+    add(registry, make_plugin(tasks=[("x.t", "a:T")]), "one", "d-one")
+    for name in ("two", "three"):
+        with pytest.warns(PluginWarning):
+            add(registry, make_plugin(tasks=[("x.t", "b:T")]), name, f"d-{name}")
+    (clash,) = registry.clashes
+    assert clash.plugins == ("one", "two", "three")
+    with pytest.raises(PluginError, match=r"task 'x.t' is registered by 3 plugins: 'one' .*, 'two' .* and 'three'"):
+        registry.entry("tasks", "x.t")
+    registry.remove_plugin("two")
+    assert registry.clashes[0].plugins == ("one", "three")
+    registry.remove_plugin("one")
+    assert registry.clashes == []
+    assert registry.entry("tasks", "x.t").plugin == "three"
+
+
+def test_same_name_from_two_plugins_is_an_error_in_strict_mode() -> None:
+    registry = Registry(strict=True)
+    add(registry, make_plugin(models=[("shared.model", "a:M")]), "alpha", "sciconv-alpha")
     before = snapshot(registry)
     second = make_plugin(datasets=[("beta.data", "b:D")], models=[("shared.model", "b:M")])
     with pytest.raises(PluginError) as info:
-        add(registry, second, "beta")
+        add(registry, second, "beta", "sciconv-beta")
     message = str(info.value)
-    assert "'shared.model'" in message
-    assert "'alpha'" in message
-    assert "'beta'" in message
+    assert "model 'shared.model' is registered by two plugins" in message
+    assert "'alpha' (distribution sciconv-alpha)" in message and "'beta' (distribution sciconv-beta)" in message
+    assert "pip uninstall" in message and "strict plugin loading is on" in message
     assert snapshot(registry) == before  # nothing of 'beta' was kept
+    assert registry.clashes == []
     assert registry.entry("models", "shared.model").plugin == "alpha"
     # 'beta' is fully gone: it can be registered again once it no longer clashes
     add(registry, make_plugin(datasets=[("beta.data", "b:D")]), "beta")
     assert registry.names("datasets") == ["beta.data"]
 
 
-def test_duplicate_is_an_error_even_when_not_strict() -> None:
-    registry = Registry(strict=False)
-    add(registry, make_plugin(tasks=[("x.t", "a:T")]), "one")
-    with pytest.raises(PluginError, match=r"'one' and 'two'"):
-        add(registry, make_plugin(tasks=[("x.t", "b:T")]), "two")
+def test_a_clashing_plugin_on_the_global_registry_is_undone_on_exit() -> None:
+    registry = get_registry()
+    demo_model = registry.entry("models", "demo.cnn1d")
+    with (
+        pytest.warns(PluginWarning, match=r"'demo'"),
+        extra_plugin(make_plugin(models=[("demo.cnn1d", "x:M")]), "clasher"),
+    ):
+        with pytest.raises(PluginError, match=r"'demo'.*'clasher'"):
+            get_registry().entry("models", "demo.cnn1d")
+        assert "demo-signal" in get_registry().names("pipelines")  # everything else still works
+    assert get_registry().entry("models", "demo.cnn1d") == demo_model
+    assert get_registry().clashes == []
 
 
-def test_same_name_twice_from_one_plugin_is_an_error() -> None:
-    registry = Registry()
-    with pytest.raises(PluginError, match=r"'twice.m'.*'twice'"):
-        add(registry, make_plugin(models=[("twice.m", "a:M"), ("twice.m", "a:N")]), "twice")
-    assert registry.plugins == {}
+@pytest.mark.parametrize("strict", [False, True])
+def test_same_name_twice_from_one_plugin_skips_the_plugin(strict: bool) -> None:
+    registry = Registry(strict=strict)
+    plugin = make_plugin(models=[("twice.m", "a:M"), ("twice.m", "a:N")])
+    if strict:
+        with pytest.raises(PluginError, match=r"plugin 'twice' failed to load: model 'twice.m' is registered twice"):
+            add(registry, plugin, "twice")
+    else:
+        with pytest.warns(PluginWarning, match=r"plugin 'twice' was skipped: model 'twice.m' is registered twice"):
+            info = add(registry, plugin, "twice")
+        assert info.error is not None and "'twice.m'" in info.error
     assert registry.entries["models"] == {}
+    assert registry.pm.get_plugin("twice") is None
 
 
 def test_two_plugins_with_the_same_plugin_name_is_an_error() -> None:
@@ -541,36 +635,68 @@ def test_load_through_an_alias(tmp_path) -> None:
     assert registry.names("pipelines") == ["new-pipe"]
 
 
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        # the same alias claimed twice
-        (("a.new", "a:M", ("x.old",)), ("b.new", "b:M", ("x.old",))),
-        # an alias equal to a registered name, in either order
-        (("a.new", "a:M", ()), ("b.new", "b:M", ("a.new",))),
-        (("a.new", "a:M", ("b.new",)), ("b.new", "b:M", ())),
-    ],
-)
-def test_a_clashing_alias_is_an_error_naming_both_plugins(first: Any, second: Any) -> None:
+ALIAS_CLASHES = [
+    # (alpha's registration, beta's registration, the name they both claim, names that still resolve)
+    # the same alias claimed twice
+    (("a.new", "a:M", ("x.old",)), ("b.new", "b:M", ("x.old",)), "x.old", ["a.new", "b.new"]),
+    # an alias equal to a registered name, in either order
+    (("a.new", "a:M", ()), ("b.new", "b:M", ("a.new",)), "a.new", ["b.new"]),
+    (("a.new", "a:M", ("b.new",)), ("b.new", "b:M", ()), "b.new", ["a.new"]),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "key", "usable"), ALIAS_CLASHES)
+def test_a_clashing_alias_blocks_that_name_only(first: Any, second: Any, key: str, usable: list[str]) -> None:
     registry = Registry()
+    add(registry, make_alias_plugin("models", first), "alpha")
+    with pytest.warns(PluginWarning, match=rf"model '{key}'"):
+        add(registry, make_alias_plugin("models", second), "beta")
+    with pytest.raises(PluginError) as info:
+        registry.entry("models", key)
+    message = str(info.value)
+    assert f"model '{key}' is registered by two plugins" in message
+    assert "'alpha'" in message and "'beta'" in message
+    assert "as an alias of" in message
+    assert registry.names("models") == usable
+    for name in usable:
+        assert registry.entry("models", name).name == name
+
+
+@pytest.mark.parametrize(("first", "second", "key", "usable"), ALIAS_CLASHES)
+def test_a_clashing_alias_is_an_error_in_strict_mode(first: Any, second: Any, key: str, usable: list[str]) -> None:
+    registry = Registry(strict=True)
     add(registry, make_alias_plugin("models", first), "alpha")
     before = snapshot(registry)
     aliases_before = {kind: dict(aliases) for kind, aliases in registry.aliases.items()}
     with pytest.raises(PluginError) as info:
         add(registry, make_alias_plugin("models", second), "beta")
     message = str(info.value)
-    assert "is registered by two plugins" in message
+    assert f"model '{key}' is registered by two plugins" in message
     assert "'alpha'" in message and "'beta'" in message
     assert "as an alias of" in message
     assert snapshot(registry) == before  # nothing of 'beta' was kept
     assert registry.aliases == aliases_before
 
 
-def test_an_alias_clash_within_one_plugin_is_an_error() -> None:
+def test_the_alias_of_a_clashing_name_names_the_clash() -> None:
     registry = Registry()
+    add(registry, make_alias_plugin("models", ("a.new", "a:M", ("a.old",))), "alpha")
+    with pytest.warns(PluginWarning):
+        add(registry, make_alias_plugin("models", ("a.new", "b:M", ())), "beta")
+    with pytest.raises(PluginError, match=r"model 'a.new' is registered by two plugins"):
+        registry.entry("models", "a.old")
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_alias_clash_within_one_plugin_skips_the_plugin(strict: bool) -> None:
+    registry = Registry(strict=strict)
     plugin = make_alias_plugin("models", ("one.a", "m:A", ("one.old",)), ("one.b", "m:B", ("one.old",)))
-    with pytest.raises(PluginError, match=r"'one.old' is registered by two plugins"):
-        add(registry, plugin, "one")
+    if strict:
+        with pytest.raises(PluginError, match=r"'one.old' is registered twice \(as an alias of 'one.a'"):
+            add(registry, plugin, "one")
+    else:
+        with pytest.warns(PluginWarning, match=r"plugin 'one' was skipped: model 'one.old' is registered twice"):
+            add(registry, plugin, "one")
     assert registry.entries["models"] == {} and registry.aliases["models"] == {}
 
 

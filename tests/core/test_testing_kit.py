@@ -156,6 +156,17 @@ def test_check_plugin_names_unexercised_components() -> None:
         assert report.models == ["only.good"]
 
 
+def test_check_plugin_fails_a_plugin_whose_names_clash() -> None:
+    class Clashing:
+        @hookimpl
+        def register_models(self, register):
+            register("demo.cnn1d", Good)
+
+    with registered_plugin(Clashing(), "clashing"):
+        with pytest.raises(ConformanceError, match=r"model 'demo.cnn1d' is registered by .*'clashing'"):
+            check_plugin("clashing", run_pipelines=False)
+
+
 def test_register_plugin_fixture_registers_until_the_test_ends(pytester: pytest.Pytester) -> None:
     # Run in a pytest of its own, so that this test does not depend on the order the suite runs in.
     pytester.makeconftest('pytest_plugins = ["sciconv.testing.fixtures"]')

@@ -295,6 +295,9 @@ def check_plugin(
         raise ConformanceError(f"plugin {plugin!r} is not installed (known: {', '.join(sorted(registry.plugins))})")
     if info.error:
         raise ConformanceError(f"plugin {plugin!r} failed to load: {info.error}")
+    clashes = registry.clashes_of(plugin)
+    if clashes:  # its clashing names belong to no one, so they would silently escape every check below
+        raise ConformanceError(f"plugin {plugin!r}: {'; '.join(clash.message() for clash in clashes)}")
     report = ConformanceReport(plugin)
     owned = {kind: [n for n, e in registry.entries[kind].items() if e.plugin == plugin] for kind in registry.entries}
     overrides = dict(pipeline_overrides or {})
