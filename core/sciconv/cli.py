@@ -1,7 +1,11 @@
 """The ``pipeline`` command.
 
-``pipeline list`` and ``pipeline plugins`` import neither torch nor any plugin's heavy dependency:
-they read entry points, the plugins' light hook modules and the pipeline files' descriptions.
+``pipeline list``, ``pipeline plugins`` and ``pipeline show`` import neither torch nor any plugin's heavy
+dependency: they read entry points, the plugins' light hook modules and the pipeline files. (``validate`` and
+``run`` import the components' modules, to check their parameters against their signatures.)
+
+When the reader of its output goes away (``pipeline list | head -1``), a command stops quietly with exit
+status 141 (128 + SIGPIPE, what a shell reports for a tool that SIGPIPE ends), as command-line tools do.
 """
 
 from __future__ import annotations
@@ -20,9 +24,59 @@ from typing import Any
 from sciconv import __version__
 from sciconv.errors import ConfigError, SciconvError
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when stdout's reader has gone: 128 + SIGPIPE (13), as shells report it (fixed, since Windows
+has no SIGPIPE)."""
+
 
 def _print_err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except BrokenPipeError:  # stderr's reader has gone too (`pipeline list 2>&1 | head -1`): nowhere to say it
+        _discard(sys.stderr)
+
+
+def _reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe (or socket) whose reader has closed it, so that a BrokenPipeError came from
+    writing to it, and not from some other pipe a command used."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # not a file descriptor (output captured in process): the broken pipe is not this stream's
+    try:
+        import select
+
+        poller = select.poll()
+    except (ImportError, AttributeError):  # no poll() (Windows): take the documented recipe's view
+        return True
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+def _discard(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at the null device, so that the interpreter's final flush of what is
+    still buffered does not fail again (the recipe of Python's ``signal`` documentation)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file descriptor: nothing is flushed to it at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout; ``False`` (and stdout discarded) when its reader has gone."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _reader_gone(sys.stdout):
+            raise
+        _discard(sys.stdout)
+        return False
+    return True
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
@@ -44,7 +98,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from sciconv.yamlio import read_yaml
 
     registry = get_registry()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in registry.names("pipelines"):
         entry = registry.entry("pipelines", name)
         try:
@@ -53,16 +107,31 @@ def cmd_list(args: argparse.Namespace) -> int:
         except SciconvError as exc:
             description = f"(unreadable: {exc})"
         rows.append({"name": name, "plugin": entry.plugin, "description": description})
+    # A pipeline name that several plugins register is listed, marked: it does not run until one is uninstalled.
+    for clash in registry.clashes:
+        if clash.kind == "pipelines" and not all(claim.as_alias for claim in clash.claims):
+            rows.append(
+                {
+                    "name": clash.name,
+                    "plugin": None,
+                    "plugins": list(clash.plugins),
+                    "description": f"CLASH: registered by {' and '.join(map(repr, clash.plugins))}, so it does "
+                    f"not run; {clash.remedy()}",
+                    "clash": clash.message(),
+                }
+            )
+    rows.sort(key=lambda r: r["name"])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
         print("no pipelines are registered (see `pipeline plugins`)")
         return 0
+    plugin_column = [r["plugin"] or ",".join(r["plugins"]) for r in rows]
     width = max(len(r["name"]) for r in rows)
-    pwidth = max(len(r["plugin"]) for r in rows)
-    for r in rows:
-        print(f"{r['name']:<{width}}  {r['plugin']:<{pwidth}}  {r['description']}")
+    pwidth = max(len(p) for p in plugin_column)
+    for r, plugin in zip(rows, plugin_column, strict=True):
+        print(f"{r['name']:<{width}}  {plugin:<{pwidth}}  {r['description']}")
     return 0
 
 
@@ -76,6 +145,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         item["contributes"] = {
             kind: sorted(n for n, e in registry.entries[kind].items() if e.plugin == info.name) for kind in KINDS
         }
+        # names it shares with other plugins: usable through neither (listed in no plugin's "contributes")
+        item["clashes"] = [clash.to_dict() for clash in registry.clashes_of(info.name)]
         plugins.append(item)
     if args.json:
         print(json.dumps(plugins, indent=2))
@@ -90,17 +161,45 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, names in item["contributes"].items():
             if names:
                 print(f"  {kind}: {', '.join(names)}")
+        for clash in item["clashes"]:
+            print(f"  CLASH: {clash['message']}")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from sciconv.pipeline import load_pipeline
+    from sciconv.config import load_config_file
+    from sciconv.pipeline import Pipeline, resolve_pipeline_file
     from sciconv.yamlio import dump_yaml
 
-    # Shown even when a value still has to be given (e.g. dataset.params.root); run and validate check it.
-    pipe = load_pipeline(args.target, args.overrides, check_values=False)
+    # The file, the overrides and the component names are checked; the components' parameters are checked
+    # by validate and run, which import the components' modules (torch, for most): show stays as quick as list.
+    path = resolve_pipeline_file(args.target)
+    pipe = Pipeline(load_config_file(path, args.overrides), source=path)
+    _check_names(pipe)
     sys.stdout.write(dump_yaml(pipe.resolved_config()))
     return 0
+
+
+def _check_names(pipe: Any) -> None:
+    """Check that a pipeline's registered component and conv backend names resolve, with the messages of
+    :meth:`sciconv.pipeline.Pipeline.validate`, without importing what they refer to."""
+    from sciconv.errors import NotFoundError
+    from sciconv.provenance import is_python_reference
+    from sciconv.registry import get_registry
+
+    registry = get_registry()
+    for kind in ("dataset", "model", "task"):
+        name = getattr(pipe.config, kind).name
+        if is_python_reference(name):
+            continue  # a `python:` reference is imported, and checked, by validate and run
+        try:
+            registry.entry(kind + "s", name)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{kind}.name: {exc}") from None
+    try:
+        registry.entry("conv_backends", pipe.config.conv.backend)
+    except NotFoundError as exc:
+        raise ConfigError(f"conv.backend: {exc}") from None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -267,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "show",
         help="print a pipeline's resolved configuration",
-        description="Print a pipeline's resolved configuration, overrides applied.",
+        description=(
+            "Print a pipeline's resolved configuration, overrides applied. The file, the overrides and the component"
+            " names are checked; `pipeline validate` also checks the components' parameters."
+        ),
     )
     p.add_argument("target", metavar="NAME|FILE")
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
@@ -330,7 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pipeline`` console script; returns the exit code."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit:
+        # --help and --version leave through argparse, which ignores a failed write itself; what is still
+        # buffered is flushed here, so that a reader that has gone does not fail the interpreter's final flush.
+        if not _flush_stdout():
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
+        raise
     # Overrides may also follow the flags (`pipeline run NAME --nproc 2 train.epochs=3`).
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]
@@ -353,7 +462,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        # what is still buffered goes now, so that a reader that has gone is noticed here, not at exit
+        return code if _flush_stdout() else EXIT_BROKEN_PIPE
+    except BrokenPipeError as exc:
+        if not _reader_gone(sys.stdout):
+            return _report_unexpected(args, exc)
+        _discard(sys.stdout)
+        return EXIT_BROKEN_PIPE
     except SciconvError as exc:
         if args.debug:
             traceback.print_exc()
@@ -362,17 +478,25 @@ def _dispatch(args: argparse.Namespace) -> int:
             _print_err(f"note: {note}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        _print_err("interrupted")
+        # Ctrl-C (SIGINT, exit 130) or a stop request (SIGTERM: RunInterrupted, exit 143)
+        _print_err(f"interrupted ({exc})" if str(exc) else "interrupted")
         for note in getattr(exc, "__notes__", []):
             _print_err(f"note: {note}")
-        return 130
+        return int(getattr(exc, "exit_code", 130))
     except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
+        return _report_unexpected(args, exc)
+
+
+def _report_unexpected(args: argparse.Namespace, exc: Exception) -> int:
+    """An exception that is not a :class:`SciconvError` (a bug): one line, or the traceback with --debug."""
+    if args.debug:
+        traceback.print_exception(exc)
+        _print_err(f"error: {type(exc).__name__}: {exc}")
+    else:
         _print_err(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        for note in getattr(exc, "__notes__", []):
-            _print_err(f"note: {note}")
-        return 1
+    for note in getattr(exc, "__notes__", []):
+        _print_err(f"note: {note}")
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
