@@ -22,7 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from sciconv._version import __version__
 from sciconv.components import DataBundle, DatasetBase, ResultRow, TaskBase, TaskResult
-from sciconv.errors import CheckpointError, ConfigError, DataError, NotFoundError, PluginError, SciconvError
+from sciconv.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    MissingPathError,
+    NotFoundError,
+    PluginError,
+    RunInterrupted,
+    SciconvError,
+    TrainingDivergedError,
+)
 from sciconv.hookspecs import hookimpl
 from sciconv.spec import DataSpec
 
@@ -75,15 +85,18 @@ __all__ = [
     "DataError",
     "DataSpec",
     "DatasetBase",
+    "MissingPathError",
     "NotFoundError",
     "Pipeline",
     "PluginError",
     "ResultRow",
     "RunContext",
+    "RunInterrupted",
     "RunResult",
     "SciconvError",
     "TaskBase",
     "TaskResult",
+    "TrainingDivergedError",
     "__version__",
     "hookimpl",
     "load_pipeline",

@@ -38,7 +38,7 @@ from sciconv.checkpoint import (
     write_checkpoint,
 )
 from sciconv.config import SchedulerConfig, TrainConfig
-from sciconv.errors import CheckpointError, ConfigError
+from sciconv.errors import CheckpointError, ConfigError, TrainingDivergedError
 from sciconv.malloc import tune_malloc
 from sciconv.seeding import derive_seed, seed_everything
 
@@ -169,6 +169,7 @@ class Engine:
         resumed_from: int | None = None
         stopped_early = False
         training_rng: dict[str, Any] | None = None
+        initial_loss: float | None = None  # the first batch's loss before any update (see max_loss_growth)
 
         if self.resume and ckpt_dir is not None:
             remove_stale_temporaries(ckpt_dir)
@@ -203,6 +204,7 @@ class Engine:
                                 stacklevel=2,
                             )
                 history = [dict(r) for r in state["history"]]
+                initial_loss = state.get("initial_loss")
                 best_value, best_epoch = state["best_value"], state["best_epoch"]
                 bad_epochs = int(state["bad_epochs"])
                 stopped_early = bool(state["stopped_early"])
@@ -241,15 +243,17 @@ class Engine:
                 progress.advance_epochs(start_epoch - 1)
                 for epoch in range(start_epoch, cfg.epochs + 1):
                     t0 = time.perf_counter()
-                    train_loss = self._train_epoch(
-                        train_model, loader, optimizer, loss_fn, cfg, progress, len(train_data)
+                    train_loss, first_loss = self._train_epoch(
+                        train_model, loader, optimizer, loss_fn, cfg, progress, len(train_data), name, epoch
                     )
+                    if initial_loss is None:
+                        initial_loss = first_loss
                     record: dict[str, Any] = {"fit": name, "epoch": epoch, "train_loss": train_loss}
                     if val_data is not None and len(val_data) > 0:
                         record.update(
                             {
                                 f"val_{k}": v
-                                for k, v in self.evaluate(
+                                for k, v in self._evaluate(
                                     model,
                                     val_data,
                                     loss_fn=loss_fn,
@@ -264,6 +268,8 @@ class Engine:
                     record["time_s"] = time.perf_counter() - t0
                     history.append(record)
                     self._emit(record)
+                    _check_finite(record, name, cfg)
+                    _check_growth(train_loss, initial_loss, name, epoch, cfg)
                     progress.end_epoch(record)
 
                     if es.patience is not None or es.restore_best:
@@ -292,6 +298,7 @@ class Engine:
                                 "rng": capture_rng() if rng_ranks is None else rng_ranks[0],
                                 "rng_ranks": rng_ranks,
                                 "history": history,
+                                "initial_loss": initial_loss,
                                 "best_value": best_value,
                                 "best_epoch": best_epoch,
                                 "bad_epochs": bad_epochs,
@@ -365,7 +372,30 @@ class Engine:
         batch_size: int | None = None,
         collate_fn: Callable[..., Any] | None = None,
     ) -> dict[str, float]:
-        """``{"loss": ..., <metric>: ...}`` of ``model`` on ``data`` (eval mode, no gradients)."""
+        """``{"loss": ..., <metric>: ...}`` of ``model`` on ``data`` (eval mode, no gradients).
+
+        A NaN or infinite loss (a model whose outputs are not finite) raises :class:`TrainingDivergedError`
+        instead of being returned as a result."""
+        result = self._evaluate(
+            model, data, loss_fn=loss_fn, metrics=metrics, batch_size=batch_size, collate_fn=collate_fn
+        )
+        if not math.isfinite(result["loss"]):
+            raise TrainingDivergedError(
+                f"evaluating the model on {len(data)} samples gave a loss of {result['loss']}: its outputs are not "
+                f"finite; {_DIVERGENCE_CAUSES.format(lr=self.config.lr)}"
+            )
+        return result
+
+    def _evaluate(
+        self,
+        model: nn.Module,
+        data: Any,
+        *,
+        loss_fn: LossFn | None = None,
+        metrics: Mapping[str, Metric] | None = None,
+        batch_size: int | None = None,
+        collate_fn: Callable[..., Any] | None = None,
+    ) -> dict[str, float]:
         outputs, targets = self.predict(model, data, batch_size=batch_size, collate_fn=collate_fn)
         loss_fn = loss_fn or nn.CrossEntropyLoss()
         # The loss runs where training runs it (a loss may hold tensors on the device, e.g. class weights).
@@ -386,10 +416,14 @@ class Engine:
         cfg: TrainConfig,
         progress: _Progress,
         n_train: int,
-    ) -> float:
-        """One epoch; the mean training loss over the epoch's samples (over all ranks under DDP)."""
+        name: str = "model",
+        epoch: int = 1,
+    ) -> tuple[float, float]:
+        """One epoch; the mean training loss over the epoch's samples (over all ranks under DDP), and the
+        loss of its first batch (before that batch's update)."""
         model.train()
         total, count = 0.0, 0
+        first: float | None = None
         sharded = isinstance(loader.batch_sampler, ShardedBatchSampler)
         for step, (x, y) in enumerate(loader):
             x, y = to_device(x, self.device), to_device(y, self.device)
@@ -405,7 +439,10 @@ class Engine:
                 raise
             loss = loss_fn(outputs, y)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} (check the learning rate and the data)")
+                raise TrainingDivergedError(
+                    f"fit {name!r} diverged at epoch {epoch}, batch {step + 1}: the training loss is "
+                    f"{loss.item()}; {_DIVERGENCE_CAUSES.format(lr=cfg.lr)}"
+                )
             if sharded:
                 # DDP averages the ranks' gradients; weighting each rank's mean loss by its share of the
                 # global batch makes that the gradient of the global batch's mean loss.
@@ -419,10 +456,12 @@ class Engine:
             optimizer.step()
             total += float(loss.item()) * n
             count += n
+            if first is None:
+                first = float(loss.item())
             progress.advance_batch(total / max(count, 1))
         if sharded:
             total, count = distributed.all_reduce_sum([total, count])
-        return total / max(count, 1)
+        return total / max(count, 1), float(first if first is not None else 0.0)
 
     def _emit(self, record: dict[str, Any]) -> None:
         if self.on_epoch is not None:
@@ -506,6 +545,38 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+
+
+_DIVERGENCE_CAUSES = (
+    "this usually means the learning rate is too high for this model and data (train.lr={lr:g}; try 10 times "
+    "lower, or set train.grad_clip=1.0) or that the inputs hold NaN or infinite values"
+)
+
+
+def _check_finite(record: Mapping[str, Any], name: str, cfg: TrainConfig) -> None:
+    """Stop a fit whose epoch record holds a NaN or infinite loss or metric (a diverged fit)."""
+    bad = [
+        f"{key} is {value}"
+        for key, value in record.items()
+        if key not in ("fit", "epoch", "lr", "time_s") and isinstance(value, float) and not math.isfinite(value)
+    ]
+    if bad:
+        raise TrainingDivergedError(
+            f"fit {name!r} diverged at epoch {record['epoch']}: {', '.join(bad)}; "
+            + _DIVERGENCE_CAUSES.format(lr=cfg.lr)
+        )
+
+
+def _check_growth(train_loss: float, initial: float | None, name: str, epoch: int, cfg: TrainConfig) -> None:
+    """Stop a fit whose mean training loss grew past ``train.max_loss_growth`` times its first batch's loss."""
+    if cfg.max_loss_growth is None or initial is None or initial <= 0 or not math.isfinite(train_loss):
+        return
+    if train_loss > cfg.max_loss_growth * initial:
+        raise TrainingDivergedError(
+            f"fit {name!r} diverged at epoch {epoch}: the mean training loss {train_loss:.4g} is over "
+            f"{cfg.max_loss_growth:g} times the loss before training ({initial:.4g}); "
+            f"{_DIVERGENCE_CAUSES.format(lr=cfg.lr)} (train.max_loss_growth=null turns this check off)"
+        )
 
 
 def _clone_module_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -41,8 +41,18 @@ class DataError(SciconvError):
     """A dataset's files are missing, malformed or inconsistent."""
 
 
+class MissingPathError(NotFoundError, DataError):
+    """A dataset path the user gave (``dataset.params.root``) does not exist: a problem with what was asked
+    (exit 2, refused before the run starts), and a data error for code that catches those."""
+
+
 class CheckpointError(SciconvError):
     """A checkpoint is missing, corrupt or was modified after it was written."""
+
+
+class TrainingDivergedError(SciconvError):
+    """Training produced a NaN or infinite loss or metric: the fit stops and the run fails, so that such a
+    number is never reported as a result."""
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -51,3 +61,14 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if not matches:
         return ""
     return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by a signal that asks a process to end (SIGTERM: how SLURM, Kubernetes and ``kill``
+    stop jobs), raised in the main thread as Ctrl-C raises :class:`KeyboardInterrupt`. ``exit_code`` is the
+    shell's convention, 128 + the signal number."""
+
+    def __init__(self, signal_name: str, signal_number: int) -> None:
+        super().__init__(f"stopped by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = 128 + signal_number

@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 
 from sciconv.config import EarlyStoppingConfig, TrainConfig
 from sciconv.engine import Engine, resolve_device
-from sciconv.errors import ConfigError
+from sciconv.errors import ConfigError, TrainingDivergedError
 from sciconv.kit import accuracy
 from sciconv.seeding import seed_everything
 
@@ -93,8 +93,32 @@ def test_per_fit_overrides_are_validated() -> None:
 def test_diverging_loss_is_reported() -> None:
     x, y = blobs().tensors
     bad = TensorDataset(x * float("inf"), y)
-    with pytest.raises(FloatingPointError, match="training loss"):
+    with pytest.raises(TrainingDivergedError, match="fit 'model' diverged at epoch 1, batch 1: the training loss is"):
         Engine(config()).fit(mlp(), bad)
+
+
+def test_nan_validation_metric_stops_the_fit_with_the_epoch_and_value() -> None:
+    """A fit whose validation loss is NaN (finite training loss) stops at that epoch instead of going on."""
+    train, val = blobs(), blobs(seed=1)
+    x, y = val.tensors
+    bad_val = TensorDataset(torch.where(torch.arange(len(x))[:, None] == 0, float("nan"), x), y)
+    records: list[dict] = []
+    engine = Engine(config(epochs=3), on_epoch=records.append)
+    with pytest.raises(
+        TrainingDivergedError, match=r"fit 'model' diverged at epoch 1: val_loss is nan.*train\.lr="
+    ) as info:
+        engine.fit(mlp(), train, bad_val)
+    assert "learning rate" in str(info.value)
+    assert [r["epoch"] for r in records] == [1], "the diverged epoch is recorded, then the fit stops"
+
+
+def test_evaluate_refuses_to_report_a_nan_loss() -> None:
+    x, y = blobs().tensors
+    model = mlp()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="outputs are not finite"):
+        Engine(config()).evaluate(model, TensorDataset(x, y))
 
 
 def test_device_resolution() -> None:
