@@ -17,18 +17,44 @@ against the registered component's signature by :func:`sciconv.params.check_para
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from sciconv.errors import ConfigError, did_you_mean
 from sciconv.yamlio import parse_yaml
 
 
 class _Strict(BaseModel):
+    """A schema object: unknown keys refused, assignments validated.
+
+    An assignment in code (``pipe.config.train.lr = "fast"``) is refused with the same one-line
+    :class:`ConfigError` as a bad override, naming the dotted key.
+    """
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    _path: str = PrivateAttr(default="")
+    _on_assign: Callable[[str, Any], None] | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        dotted = f"{self._path}.{name}" if self._path else name
+        if name not in type(self).model_fields:
+            allowed = list(type(self).model_fields)
+            raise ConfigError(f"pipe.config.{dotted} = {value!r}: unknown key {dotted!r}{did_you_mean(name, allowed)}")
+        if self._on_assign is not None:
+            self._on_assign(dotted, value)  # e.g. a component's params checked against its signature
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            err = dict(exc.errors()[0])
+            err["loc"] = (*[p for p in self._path.split(".") if p], *err["loc"])
+            raise ConfigError(_format_error(err, f"pipe.config.{dotted} = {value!r}", {})) from None
+        _bind_paths(self, self._path, self._on_assign)
 
 
 class ComponentConfig(_Strict):
@@ -81,6 +107,9 @@ class TrainConfig(_Strict):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     find_unused_parameters: bool = False
+    max_loss_growth: float | None = Field(default=1e4, gt=1.0)
+    """Stop a fit as diverged when an epoch's mean training loss exceeds this multiple of the loss of the first
+    batch, before any update (``null`` turns the check off). NaN or infinite losses and metrics always stop it."""
     checkpoint_every: int = Field(default=1, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     progress: bool = True
@@ -135,6 +164,28 @@ class OutputConfig(_Strict):
     plots: bool = True
 
 
+class ResumeRecord(_Strict):
+    """One ``--resume`` of a run: when it happened, the settings it changed (dotted key -> ``[before,
+    after]``), and the epoch each checkpointed fit had reached, after which the changes took effect (fits
+    not listed had no checkpoint then: they ran wholly under the new settings)."""
+
+    resumed: str
+    changes: dict[str, list[Any]] = Field(default_factory=dict)
+    after_epoch: dict[str, int] = Field(default_factory=dict)
+
+
+class RunRecord(_Strict):
+    """What the runner writes into a run's ``config.yaml`` beside the settings; never a setting itself.
+
+    ``not_repeatable`` gives, per component (``dataset``, ``model``, ``task``), why ``pipeline run
+    config.yaml`` cannot repeat the run (a component that was a Python object defined in a script, or
+    whose parameters could not be read back); ``resumes`` lists every ``--resume`` of the run.
+    """
+
+    not_repeatable: dict[str, str] = Field(default_factory=dict)
+    resumes: list[ResumeRecord] = Field(default_factory=list)
+
+
 class PipelineConfig(_Strict):
     """A whole pipeline, as read from its file and overrides."""
 
@@ -147,10 +198,81 @@ class PipelineConfig(_Strict):
     conv: ConvConfig = Field(default_factory=ConvConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    record: RunRecord | None = None
+    """Written by the runner (see :class:`RunRecord`); a pipeline file does not set it."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        _bind_paths(self, "", None)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, in schema order, as saved in a run's ``config.yaml``."""
-        return self.model_dump(mode="json")
+        """Plain data, in schema order, as saved in a run's ``config.yaml`` (without ``record`` when unset)."""
+        return self.model_dump(mode="json", exclude_none=False, exclude={"record"} if self.record is None else None)
+
+    def watch(self, on_assign: Callable[[str, Any], None] | None) -> None:
+        """Call ``on_assign(dotted_key, value)`` before every assignment anywhere in this configuration
+        (raising refuses it); :class:`sciconv.pipeline.Pipeline` checks component parameters this way."""
+        _bind_paths(self, "", on_assign)
+
+
+class WatchedParams(dict):  # type: ignore[type-arg]
+    """A component's ``params``: a dict whose changes in place (``params["n_filters"] = 8``, ``update``, ``del``)
+    are checked like an assignment of the whole mapping before they are made."""
+
+    _key: str = ""
+    _on_assign: Callable[[str, Any], None] | None = None
+
+    def _check(self, new: dict[str, Any]) -> None:
+        if self._on_assign is not None:
+            self._on_assign(self._key, new)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check({**self, key: value})
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._check({k: v for k, v in self.items() if k != key})
+        super().__delitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        new = dict(self)
+        new.update(*args, **kwargs)
+        self._check(new)
+        super().update(new)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self._check({})
+        super().clear()
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles are plain dicts, watched by no one
+        return (dict, (dict(self),))
+
+
+def _bind_paths(model: BaseModel, path: str, on_assign: Callable[[str, Any], None] | None) -> None:
+    """Give each nested schema object its dotted path (for error messages) and the assignment watcher, and
+    wrap component ``params`` so that changes in place are watched too."""
+    if isinstance(model, _Strict):
+        private = {**(model.__pydantic_private__ or {}), "_path": path, "_on_assign": on_assign}
+        object.__setattr__(model, "__pydantic_private__", private)
+    if isinstance(model, ComponentConfig):
+        params = WatchedParams(model.params)
+        params._key, params._on_assign = f"{path}.params", on_assign
+        model.__dict__["params"] = params
+    for name in type(model).model_fields:
+        child = getattr(model, name, None)
+        if isinstance(child, BaseModel):
+            _bind_paths(child, f"{path}.{name}" if path else name, on_assign)
 
 
 # --- validation with readable errors ------------------------------------------------------------

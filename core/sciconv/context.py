@@ -122,6 +122,7 @@ class RunContext:
     def model_factory(self) -> Callable[..., Any]:
         """The pipeline's model factory, ``factory(spec, **params)`` (picklable by reference, for tasks
         that build models in worker processes)."""
+        self.summary["pipeline_model_used"] = True
         return self._model_factory
 
     @property
@@ -138,6 +139,7 @@ class RunContext:
         """
         spec = spec or self.load_data().spec
         if name is None:
+            self.summary["pipeline_model_used"] = True
             model = self._model_factory(spec, **{**self._model_params, **params})
         else:
             from sciconv.params import check_params
@@ -159,11 +161,21 @@ class RunContext:
     def trainer(self, **overrides: Any) -> Trainer:
         """The run's ``train`` settings with ``overrides`` (``epochs=200, lr=1e-3``), as a picklable
         :class:`Trainer` for fits in job workers, which have no run context. Its fits write no checkpoints."""
+        self.summary["train_settings_used"] = True
         return Trainer({**self.config.train.model_dump(), **overrides})
 
     def fit(self, model: torch.nn.Module, train_data: Any, val_data: Any = None, **kwargs: Any) -> FitResult:
         """Train with the core engine (see :meth:`sciconv.engine.Engine.fit`)."""
+        self.summary["train_settings_used"] = True
         result = self.engine.fit(model, train_data, val_data, **kwargs)
+        restore_best = kwargs.get("early_stopping", self.config.train.early_stopping)
+        restores = (
+            getattr(restore_best, "restore_best", True)
+            if not isinstance(restore_best, dict)
+            else (restore_best.get("restore_best", True))
+        )
+        if restores and result.best_epoch is not None:
+            self.summary.setdefault("kept_epochs", {})[kwargs.get("name", "model")] = result.best_epoch
         if result.resumed_from is not None:
             resumed = self.summary.setdefault("resumed", {})
             resumed[kwargs.get("name", "model")] = f"epoch {result.resumed_from}"

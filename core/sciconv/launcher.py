@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sciconv.distributed import DistributedError, RankTerminated, teardown
-from sciconv.errors import ConfigError
+from sciconv.errors import ConfigError, RunInterrupted
 
 
 def launch(
@@ -63,7 +63,12 @@ def launch(
         start_method="spawn",
         shutdown_timeout=5,
     )
-    loggers = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.multiprocessing")]
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    # torchelastic's modules each set their own logger's level, so each one is quietened, not just the parent
+    names = ["torch.distributed.elastic", "torch.multiprocessing"]
+    names += [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed.elastic.")]
+    loggers = [logging.getLogger(name) for name in names]
     saved_levels = [logger.level for logger in loggers]
     if not debug:
         for logger in loggers:
@@ -72,6 +77,10 @@ def launch(
         return elastic_launch(config, _entry)(fn, *args)
     except ChildFailedError as exc:
         raise DistributedError(_describe_failure(exc)) from None
+    except SignalException as exc:
+        # the launcher was asked to stop (SIGTERM from a scheduler, SIGINT): it has stopped the workers with the
+        # same signal; report it as the single-process run does
+        raise RunInterrupted(exc.sigval.name, int(exc.sigval)) from None
     finally:
         for logger, level in zip(loggers, saved_levels, strict=True):
             logger.setLevel(level)
@@ -160,9 +169,13 @@ def launch_pipeline(
     except DistributedError as exc:
         _record_root_cause(RunDir(Path(run_dir)), str(exc))
         raise
+    except RunInterrupted as exc:
+        if _record_interruption(RunDir(Path(run_dir)), exc):
+            exc.add_note(f"the run directory {run_dir} keeps its checkpoints; continue with --resume {run_dir}")
+        raise
     finally:
         if created and Path(run_dir).is_dir() and not any(Path(run_dir).iterdir()):
-            Path(run_dir).rmdir()
+            rd.discard(True)
     return results[0]
 
 
@@ -182,6 +195,24 @@ def _record_root_cause(rd: Any, cause: str) -> None:
     status["rank0_error"] = status.get("error")
     status["error"] = cause
     atomic_write_text(rd.status_file, json.dumps(status, indent=2, default=str) + "\n")
+
+
+def _record_interruption(rd: Any, exc: RunInterrupted) -> bool:
+    """Record in ``status.json`` that the run was stopped by a signal (rank 0 saw only that the launcher stopped
+    it); whether the run directory holds a run to resume."""
+    import json
+
+    from sciconv.atomic import atomic_write_text
+
+    try:
+        status = json.loads(rd.status_file.read_text())
+    except (OSError, ValueError):
+        return False
+    if status.get("status") == "completed":
+        return False
+    status.update(status="interrupted", signal=exc.signal_name, error=f"RunInterrupted: {exc}")
+    atomic_write_text(rd.status_file, json.dumps(status, indent=2, default=str) + "\n")
+    return rd.has_checkpoints()
 
 
 def _pipeline_worker(

@@ -15,9 +15,19 @@ from typing import Any
 from sciconv.components import ResultRow, table_metric_names
 
 
-def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
-    """Plot every per-epoch quantity of ``history`` against the epoch, one panel per quantity and
-    one line per fit; returns the PNG written, or ``None`` when there is nothing to plot."""
+def plot_training_curves(
+    history: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    kept_epochs: Mapping[str, int] | None = None,
+    chance: float | None = None,
+) -> Path | None:
+    """Plot every per-epoch quantity of ``history`` against the epoch, one panel per quantity and one line per
+    fit; returns the PNG written, or ``None`` when there is nothing to plot.
+
+    ``kept_epochs`` (fit name -> epoch) marks the epoch whose weights each fit kept (early stopping's best
+    epoch) with a dotted vertical line; ``chance`` draws the chance level on accuracy panels.
+    """
     skip = {"fit", "epoch", "lr", "time_s"}
     keys: list[str] = []
     for row in history:
@@ -38,6 +48,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Pa
     for row in history:
         if row.get("fit") not in fits:
             fits.append(row.get("fit"))
+    kept = {fit: epoch for fit, epoch in (kept_epochs or {}).items() if fit in fits}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         for key in panel:
@@ -51,13 +62,29 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: Path) -> Pa
                     [r[key] for r in rows],
                     label=label if len(fits) <= 12 else None,
                 )
+        if len(kept) <= 12:  # more fits than that (subjects, folds) would hide the curves
+            for fit, epoch in kept.items():
+                name = f"kept epoch {epoch}" if len(kept) == 1 else f"{fit}: kept epoch {epoch}"
+                ax.axvline(epoch, color="0.35", linestyle=":", linewidth=1, label=name if ax is axes[0][0] else None)
+        title = "loss" if panel is losses else panel[0]
+        if chance is not None and "acc" in title:
+            ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label=f"chance ({chance:.3g})")
         ax.set_xlabel("epoch")
-        ax.set_title("loss" if panel is losses else panel[0])
+        ax.set_ylabel(_axis_label(panel))
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _axis_label(panel: Sequence[str]) -> str:
+    """The y-axis label of a panel: the loss (training and validation), or the metric's name."""
+    if all(k.endswith("loss") for k in panel):
+        return "loss (training objective)"
+    name = panel[0].removeprefix("val_").replace("_", " ")
+    return f"validation {name}" if panel[0].startswith("val_") else name
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
@@ -108,6 +135,17 @@ def _params(params: Mapping[str, Any]) -> str:
     return ", ".join(f"`{k}={v!r}`" for k, v in params.items())
 
 
+def _resume_line(resume: Mapping[str, Any]) -> str:
+    """One ``--resume`` of the run: when, where each fit was, and what it changed."""
+    where = ", ".join(f"epoch {epoch} of `{fit}`" for fit, epoch in resume.get("after_epoch", {}).items())
+    changes = ", ".join(f"{key} {before} → {after}" for key, (before, after) in resume.get("changes", {}).items())
+    return (
+        f"- **Resumed** {resume.get('resumed', '?')}, "
+        + (f"after {where}" if where else "before any fit had a checkpoint")
+        + (f"; changed from then on: {changes}" if changes else "; no setting changed")
+    )
+
+
 def render_report(
     *,
     config: Mapping[str, Any],
@@ -132,7 +170,12 @@ def render_report(
         "",
         f"- **Task** `{config['task']['name']}`: {_params(config['task'].get('params', {}))}",
         f"- **Dataset** `{config['dataset']['name']}`: {_params(config['dataset'].get('params', {}))}",
-        f"- **Model** `{config['model']['name']}`: {_params(config['model'].get('params', {}))}",
+        f"- **Model** `{config['model']['name']}`: {_params(config['model'].get('params', {}))}"
+        + (
+            ""
+            if summary.get("pipeline_model_used", True)
+            else " (not built: the task trained other networks, see below)"
+        ),
     ]
     if "spec" in summary:
         spec = summary["spec"]
@@ -164,13 +207,24 @@ def render_report(
         if es.get("patience")
         else "no early stopping"
     )
-    out.append(
-        f"- **Training**: {train.get('optimizer')} lr {train.get('lr')}, weight decay {train.get('weight_decay')}, "
-        f"batch {train.get('batch_size')}, up to {train.get('epochs')} epochs, {stopping}; "
-        f"conv backend `{config.get('conv', {}).get('backend')}`"
-    )
-    if summary.get("resumed"):
+    if summary.get("train_settings_used", True):
+        out.append(
+            f"- **Training**: {train.get('optimizer')} lr {train.get('lr')}, weight decay {train.get('weight_decay')}, "
+            f"batch {train.get('batch_size')}, up to {train.get('epochs')} epochs, {stopping}; "
+            f"conv backend `{config.get('conv', {}).get('backend')}`"
+        )
+    else:
+        out.append(
+            f"- **Training**: with the task's own settings (see below); of the `train` section only the seed "
+            f"({train.get('seed')}) was used; conv backend `{config.get('conv', {}).get('backend')}`"
+        )
+    record = config.get("record") or {}
+    for resume in record.get("resumes", []):
+        out.append(_resume_line(resume))
+    if summary.get("resumed") and not record.get("resumes"):
         out.append(f"- **Resumed** from checkpoints: {summary['resumed']}")
+    for kind, why in record.get("not_repeatable", {}).items():
+        out.append(f"- **Not repeatable from the command line**: the {kind} {why}")
     out += ["", "## Results", "", results_table(table)]
     if any(r.published for r in table):
         out += [
@@ -189,8 +243,12 @@ def render_report(
     out += [
         "## Files",
         "",
-        "`config.yaml` (re-run with `pipeline run config.yaml`), `metrics.json`, `history.csv`, `plots/`, "
-        "`checkpoints/` (safetensors weights per fit).",
+        (
+            "`config.yaml` (re-run with `pipeline run config.yaml`)"
+            if not record.get("not_repeatable")
+            else "`config.yaml` (what ran; this run cannot be repeated from the command line, see above)"
+        )
+        + ", `metrics.json`, `history.csv`, `plots/`, `checkpoints/` (safetensors weights per fit).",
         "",
     ]
     return "\n".join(out)

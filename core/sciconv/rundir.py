@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping
@@ -36,6 +37,7 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._made_parents: list[Path] = []  # folders above the run that create() made, removed by discard()
 
     config_file = property(lambda self: self.path / "config.yaml")
     status_file = property(lambda self: self.path / "status.json")
@@ -52,7 +54,8 @@ class RunDir:
         """Make a fresh run directory; returns it and whether the folder itself was created.
 
         ``explicit`` (``--run-dir``) may name a missing or empty folder; one holding files is
-        refused so that an earlier result is never overwritten.
+        refused so that an earlier result is never overwritten. A folder that cannot be made or written
+        (under a file, no permission) is a :class:`ConfigError` naming ``--run-dir`` or ``output.root``.
         """
         if explicit is not None:
             path = Path(explicit)
@@ -62,18 +65,26 @@ class RunDir:
                 if any(path.iterdir()):
                     hint = " (use --resume to continue it)" if (path / "config.yaml").exists() else ""
                     raise ConfigError(f"--run-dir {path}: the directory is not empty{hint}")
+                _require_writable(path, f"--run-dir {path}")
                 return cls(path), False
-            path.mkdir(parents=True)
-            return cls(path), True
+            made = _make_dirs(path, f"--run-dir {path}")
+            run = cls(path)
+            run._made_parents = made[:-1]
+            return run, True
         base = Path(root) / pipeline
+        made_base = _make_dirs(base, f"output.root={root}")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for n in range(1000):
             path = base / (stamp if n == 0 else f"{stamp}-{n}")
             try:
-                path.mkdir(parents=True, exist_ok=False)
+                path.mkdir(exist_ok=False)
             except FileExistsError:
                 continue
-            return cls(path), True
+            except OSError as exc:
+                raise ConfigError(f"output.root={root}: cannot create {path}: {exc.strerror or exc}") from None
+            run = cls(path)
+            run._made_parents = made_base
+            return run, True
         raise ConfigError(f"cannot create a new run directory under {base}")
 
     @classmethod
@@ -87,9 +98,15 @@ class RunDir:
         return run
 
     def discard(self, created: bool) -> None:
-        """Remove what this run wrote (the folder too when the run created it)."""
+        """Remove what this run wrote (the folder too when the run created it, and the folders above it that
+        :meth:`create` made, such as ``runs/<pipeline>/``, once they are empty)."""
         if created:
             shutil.rmtree(self.path, ignore_errors=True)
+            for parent in reversed(self._made_parents):
+                try:
+                    parent.rmdir()  # only when empty: another run may have written there since
+                except OSError:
+                    break
         else:
             for child in self.path.iterdir():
                 if child.is_dir():
@@ -133,6 +150,28 @@ class RunDir:
 
     def write_report(self, text: str) -> None:
         atomic_write_text(self.report_file, text)
+
+
+def _make_dirs(path: Path, what: str) -> list[Path]:
+    """``mkdir -p path``; returns the folders it made (outermost first). Failures name ``what``."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{what}: cannot create it: {parent} is a file, not a directory")
+            if missing:
+                _require_writable(parent, what)
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot create it: {exc.strerror or exc}") from None
+    return list(reversed(missing))
+
+
+def _require_writable(path: Path, what: str) -> None:
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: {path} is not writable by this user")
 
 
 def _csv_value(value: Any) -> Any:

@@ -8,10 +8,14 @@ own. The runner imports nothing of :mod:`sciconv.pipeline`, which sits above it.
 from __future__ import annotations
 
 import platform
+import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,11 +24,12 @@ from sciconv import distributed
 from sciconv.atomic import atomic_write_bytes
 from sciconv.components import TaskResult
 from sciconv.config import PipelineConfig
-from sciconv.errors import CheckpointError, SciconvError
+from sciconv.errors import CheckpointError, RunInterrupted, SciconvError, TrainingDivergedError
 from sciconv.report import plot_training_curves, render_report
 from sciconv.rundir import RunDir, flatten_metrics
 
 _HISTORY_FLUSH_S = 5.0
+_EPOCH_DIR = re.compile(r"^epoch-(\d{6})$")  # a checkpoint's folder (see sciconv.checkpoint)
 
 
 @dataclass
@@ -55,6 +60,7 @@ class _Run:
     config: PipelineConfig
     build: Callable[[], Components]
     resolved_config: Callable[[], dict[str, Any]]
+    resume_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 def environment() -> dict[str, str]:
@@ -80,16 +86,35 @@ def execute(
     run_dir: str | Path | None,
     resume: str | Path | None,
     log: Callable[[str], None],
+    resume_changes: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> RunResult:
     """Build the components, run the task, and write the run directory (see :mod:`sciconv.rundir`).
 
     ``config`` is the validated pipeline, ``build()`` builds its components (called once the run directory
     is claimed) and ``resolved_config()`` gives the configuration saved as the run's ``config.yaml``.
+    ``resume_changes`` (dotted key -> ``(before, after)``) are the settings a resumed run changes; they are
+    recorded in ``config.yaml``'s ``record.resumes`` with the epoch each checkpointed fit had reached.
+    SIGTERM (how schedulers and ``kill`` stop a job) is handled like Ctrl-C while the run is in the main
+    thread: the run ends ``interrupted``, its checkpoints intact, and :class:`~sciconv.errors.RunInterrupted`
+    is raised.
     Launched by torchrun (``WORLD_SIZE`` > 1), this process first joins the process group
     (:func:`sciconv.distributed.setup`); rank 0 then writes the run directory as a single process would.
     """
+    with _sigterm_as_interrupt():
+        return _execute_main(config, build, resolved_config, run_dir, resume, log, dict(resume_changes or {}))
+
+
+def _execute_main(
+    config: PipelineConfig,
+    build: Callable[[], Components],
+    resolved_config: Callable[[], dict[str, Any]],
+    run_dir: str | Path | None,
+    resume: str | Path | None,
+    log: Callable[[str], None],
+    resume_changes: dict[str, tuple[Any, Any]],
+) -> RunResult:
     world = distributed.setup(config.train.device, config.parallel.timeout_s)
-    run = _Run(config, build, resolved_config)
+    run = _Run(config, build, resolved_config, resume_changes)
     if not world.is_main:
         return _execute_other_rank(run, resume=resume, world=world)
     # The run directory is claimed first, so that a refused --run-dir costs nothing.
@@ -161,12 +186,14 @@ def _execute(
             rd.write_history(history)
             last_flush[0] = now
 
+    saved_config: dict[str, Any] = {}
     try:
+        saved_config = _config_to_save(run, rd, previous, resume is not None)
         engine = Engine(config.train, checkpoint_root=rd.checkpoints_dir, resume=resume is not None, on_epoch=on_epoch)
         status["device"] = str(engine.device)
         if world.world_size > 1:
             status["distributed"] = {"world_size": world.world_size, "backend": _backend_name()}
-        rd.write_config(run.resolved_config())
+        rd.write_config(saved_config)
         rd.write_status(status)
         log(f"{'resuming' if resume else 'running'} {config.name} -> {rd.path}")
         seed_everything(config.train.seed)
@@ -187,15 +214,26 @@ def _execute(
                 f"task {config.task.name!r}: run() returned {type(result).__name__}, expected sciconv.TaskResult"
             )
         metrics = flatten_metrics(result.metrics)
+        # what the report's "What ran" may claim: the pipeline's model and train section, if the task used them
+        ctx.summary.setdefault("pipeline_model_used", False)
+        ctx.summary.setdefault("train_settings_used", False)
         rd.write_history(history)
         plots: list[tuple[str, str]] = []
         if config.output.plots:
-            curves = plot_training_curves(history, rd.plots_dir / "training_curves.png")
+            spec = ctx.summary.get("spec") or {}
+            classes = spec.get("n_outputs") if spec.get("task_type") == "classification" else None
+            curves = plot_training_curves(
+                history,
+                rd.plots_dir / "training_curves.png",
+                kept_epochs=ctx.summary.get("kept_epochs"),
+                chance=1.0 / classes if classes and classes > 1 else None,
+            )
             if curves is not None:
                 plots.append(
                     (
                         curves.relative_to(rd.path).as_posix(),
-                        "Training curves: loss and validation metrics per epoch",
+                        "Training curves: loss and validation metrics per epoch (dotted: the epoch whose weights "
+                        "were kept; dashed: chance level)",
                     )
                 )
             for path, caption in result.plots:
@@ -203,7 +241,7 @@ def _execute(
         status.update(status="completed", wall_time_s=round(time.perf_counter() - started, 3))
         rd.write_report(
             render_report(
-                config=run.resolved_config(),
+                config=saved_config,
                 status=status,
                 summary=ctx.summary,
                 table=result.table,
@@ -215,7 +253,8 @@ def _execute(
         rd.write_metrics(metrics)
         rd.write_status(status)
     except BaseException as exc:
-        if resume is None and not rd.has_checkpoints():
+        diverged = isinstance(exc, TrainingDivergedError)  # kept: its history shows how the fit blew up
+        if resume is None and not rd.has_checkpoints() and not diverged:
             rd.discard(created)
         elif rd.metrics_file.is_file() and previous:
             for path, data in previous.items():
@@ -229,8 +268,12 @@ def _execute(
                 error=f"{type(exc).__name__}: {exc}",
                 wall_time_s=round(time.perf_counter() - started, 3),
             )
+            if isinstance(exc, KeyboardInterrupt):
+                status["signal"] = exc.signal_name if isinstance(exc, RunInterrupted) else "SIGINT"
             rd.write_status(status)
-            if not isinstance(exc, CheckpointError):
+            if diverged:
+                exc.add_note(f"the run directory {rd.path} records the diverged fit (history.csv, status.json)")
+            elif not isinstance(exc, CheckpointError):
                 exc.add_note(f"the run directory {rd.path} keeps its checkpoints; continue with --resume {rd.path}")
         raise
     log(f"done in {status['wall_time_s']:.1f} s: {rd.path}")
@@ -242,6 +285,68 @@ def _execute(
         history=history,
         table=result.table,
     )
+
+
+def _config_to_save(run: _Run, rd: RunDir, previous: dict[Path, bytes], resuming: bool) -> dict[str, Any]:
+    """The ``config.yaml`` of this run: the resolved configuration and its ``record``. A resumed run keeps the
+    record of its earlier resumes and adds this one: when, what it changed, and where each fit was."""
+    data = run.resolved_config()
+    if not resuming:
+        return data
+    from sciconv.yamlio import parse_yaml
+
+    earlier: dict[str, Any] = {}
+    if rd.config_file in previous:
+        saved = parse_yaml(previous[rd.config_file].decode(), str(rd.config_file))
+        earlier = dict(saved.get("record") or {}) if isinstance(saved, dict) else {}
+    record = {**earlier, **dict(data.get("record") or {})}
+    record["resumes"] = [
+        *earlier.get("resumes", []),
+        {
+            "resumed": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "changes": {key: [before, after] for key, (before, after) in run.resume_changes.items()},
+            "after_epoch": checkpointed_epochs(rd.checkpoints_dir),
+        },
+    ]
+    data["record"] = record
+    return data
+
+
+def checkpointed_epochs(root: Path) -> dict[str, int]:
+    """The last checkpointed epoch of every fit under a run's ``checkpoints/`` (fit name -> epoch), from the
+    folder names (a resumed fit continues from its latest checkpoint)."""
+    epochs: dict[str, int] = {}
+    if not root.is_dir():
+        return epochs
+    for manifest in root.rglob("manifest.json"):
+        folder = manifest.parent
+        match = _EPOCH_DIR.match(folder.name)
+        if match is None:
+            continue
+        fit = folder.parent.relative_to(root).as_posix()
+        epochs[fit] = max(epochs.get(fit, 0), int(match.group(1)))
+    return dict(sorted(epochs.items()))
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a run is in the main thread, SIGTERM raises :class:`RunInterrupted` there, as Ctrl-C raises
+    KeyboardInterrupt (unless something else, e.g. a torchrun worker's handler, already handles SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+        signal.SIG_DFL,
+        None,
+    ):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signal.Signals(signum).name, signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _backend_name() -> str:

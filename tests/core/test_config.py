@@ -95,11 +95,23 @@ def test_to_dict_round_trips(tmp_path) -> None:
 
 
 def test_validate_on_assignment() -> None:
+    """Assignments in code are refused with the one-line message of a bad override, naming the dotted key."""
     config = validate_config(minimal(), "x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError) as info:
         config.train.epochs = 0
-    with pytest.raises(ValueError):
+    assert str(info.value) == (
+        "pipe.config.train.epochs = 0: train.epochs: input should be greater than or equal to 1 (got 0)"
+    )
+    with pytest.raises(ConfigError, match=r"unknown key 'train.optimiser'; did you mean 'optimizer'\?"):
         config.train.optimiser = "sgd"  # type: ignore[attr-defined]
+    with pytest.raises(
+        ConfigError, match=r"^pipe.config.train.early_stopping.mode = 'up': train.early_stopping.mode: "
+    ):
+        config.train.early_stopping.mode = "up"  # type: ignore[assignment]
+    config.train.early_stopping = {"patience": 3}  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match=r"train.early_stopping.patience: input should be greater"):
+        config.train.early_stopping.patience = 0  # a replaced section is checked with its full path too
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(
