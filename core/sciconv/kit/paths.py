@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from sciconv.errors import ConfigError, DataError
+from sciconv.errors import ConfigError, DataError, MissingPathError
 
 PathKind = Literal["dir", "file", "any"]
 _KIND = {"dir": "a folder", "file": "a file", "any": "a file or folder"}
@@ -41,7 +41,7 @@ def require_root(
         raise ConfigError(f"{key}: {component} reads {expected}; give it with {key}=PATH")
     path = Path(str(root)).expanduser()
     if not path.exists():
-        raise DataError(f"{key}: {path} does not exist (expected {expected})")
+        raise MissingPathError(f"{key}: {path} does not exist (expected {expected})")
     if kind == "dir" and not path.is_dir():
         raise DataError(f"{key}: {path} is not a folder (expected {expected})")
     if kind == "file" and not path.is_file():

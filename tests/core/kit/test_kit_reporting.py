@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sciconv.atomic import atomic_directory
-from sciconv.errors import ConfigError, DataError
+from sciconv.errors import ConfigError, DataError, NotFoundError
 from sciconv.kit import Published, markdown_table, new_figure, require_root, save_figure, summarize
 
 
@@ -19,11 +19,24 @@ def test_summaries_name_their_spread() -> None:
     assert se.spread == pytest.approx(0.1 / math.sqrt(3))
     assert (se.label, sd.label) == ("mean ± SE", "mean ± SD")
     assert sd.format(2, scale=100) == "80.00 ± 10.00"
-    one = summarize([0.5])
-    assert one.spread == 0.0 and math.isnan(summarize([0.5], kind="sd").spread)
     dropped = summarize([0.5, math.nan, 0.7])
     assert dropped.n == 2 and dropped.n_dropped == 1
-    assert summarize([]).format() == "n/a"
+    assert dropped.format(2) == "0.60 ± 0.10" and dropped.label == "mean ± SE"
+    assert summarize([]).format() == "n/a" and summarize([], kind="sd").label == "mean ± SD"
+
+
+@pytest.mark.parametrize("kind", ["se", "sd"])
+def test_one_value_has_no_spread(kind: str) -> None:
+    # A standard error or deviation of one value is undefined: no number (least of all 0) stands for it, and
+    # the text shows the value alone, marked as one value, not "± 0.00".
+    name = kind.upper()
+    one = summarize([0.75], kind=kind)
+    assert one.mean == 0.75 and one.n == 1 and math.isnan(one.spread)
+    assert one.format(2, scale=100) == "75.00 (n=1)" and "±" not in one.format()
+    assert one.label == f"value (n=1, no {name})"
+    # non-finite values left out still leave one
+    lone = summarize([math.nan, 0.75, math.inf], kind=kind)
+    assert lone.n == 1 and lone.n_dropped == 2 and math.isnan(lone.spread) and lone.format(1) == "0.8 (n=1)"
 
 
 def test_markdown_table() -> None:
@@ -54,8 +67,10 @@ def test_published_rows_are_marked() -> None:
 def test_root_checks_share_one_message_format(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^dataset\.params\.root: x\.y reads a folder of S\*\.mat; give it with"):
         require_root(None, "x.y", "a folder of S*.mat")
-    with pytest.raises(DataError, match=r"does not exist \(expected a folder of S\*\.mat\)"):
+    with pytest.raises(DataError, match=r"does not exist \(expected a folder of S\*\.mat\)") as missing:
         require_root(tmp_path / "missing", "x.y", "a folder of S*.mat")
+    # a path the user named that does not exist is a problem with what was asked: exit 2, like other pipelines
+    assert isinstance(missing.value, NotFoundError) and missing.value.exit_code == 2
     (tmp_path / "f.csv").write_text("")
     with pytest.raises(DataError, match="is not a folder"):
         require_root(tmp_path / "f.csv", "x.y", "a folder")
