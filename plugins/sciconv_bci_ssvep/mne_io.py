@@ -17,6 +17,7 @@ lives in ``shared/data/ssvep-exoskeleton``: see :data:`EXOSKELETON_EVENTS`.
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 import warnings
@@ -75,20 +76,91 @@ def _find_recordings(root: Path) -> dict[str, list[Path]]:
     return {s: sorted(files, key=lambda p: p.name) for s, files in sorted(by_subject.items())}
 
 
+# Each format: (its name in messages, what a file of it must be).
+_FORMATS = {
+    "fif": ("FIF file", "an MNE raw FIF written by mne.io.Raw.save"),
+    "edf": ("EDF recording", "an EDF recording"),
+    "bdf": ("BDF recording", "a BDF (BioSemi) recording"),
+    "vhdr": ("BrainVision recording", "a BrainVision recording (.vhdr header, .vmrk markers and .eeg data)"),
+}
+_EVENTS_EXPECTED = "an MNE event file written by mne.write_events"
+# A FIF file starts with its file-id tag: kind FIFF_FILE_ID (100) as a big-endian int32.
+_FIF_FILE_ID = b"\x00\x00\x00\x64"
+# MNE's warning when a tag header runs past the end of the file: it then stops reading there, as if the
+# file ended, so a FIF file cut short between two tags would read as a shorter recording without an error.
+_TRUNCATED_TAG = "invalid tag with only"
+
+
+def _complete(expected: str) -> str:
+    """``"an EDF recording"`` -> ``"a complete EDF recording"``."""
+    return "a complete " + expected.split(" ", 1)[1]
+
+
+def _mne_said(problem: BaseException | str) -> str:
+    """MNE's message (an exception's with its type) on one short line."""
+    text = " ".join(str(problem).split()).split(" in file ", 1)[0]  # MNE may repeat the path
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return text if isinstance(problem, str) else f"{type(problem).__name__}: {text}"
+
+
+def _check_fif_start(path: Path, expected: str) -> None:
+    """Refuse a file that is not FIF (or, named ``*.gz``, not gzip) before MNE trips over it.
+
+    Raises:
+        DataError: naming ``path``, what it is not, and ``expected``.
+    """
+    compressed = path.name.lower().endswith(".gz")
+    try:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as fh:
+            head = fh.read(len(_FIF_FILE_ID))
+    except gzip.BadGzipFile:
+        raise DataError(f"{path}: not a gzip-compressed FIF file (no gzip header); expected {expected}") from None
+    except EOFError:
+        raise DataError(f"{path}: truncated gzip file; expected {_complete(expected)}, gzip-compressed") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e}); expected {expected}") from None
+    if head != _FIF_FILE_ID:
+        what = "the file is empty" if not head else "it does not start with the FIF file-id tag"
+        raise DataError(f"{path}: not a FIF file ({what}); expected {expected}")
+
+
 def _read_raw(path: Path) -> Any:
+    """The recording at ``path`` with its data loaded, so that a file cut short fails here.
+
+    Raises:
+        DataError: naming ``path``: not a FIF file, truncated or corrupt, or unreadable.
+    """
     import mne
 
     name = path.name.lower()
-    try:
-        if name.endswith((".fif", ".fif.gz")):
-            return mne.io.read_raw_fif(path, preload=False, verbose="error")
-        if name.endswith(".edf"):
-            return mne.io.read_raw_edf(path, preload=False, verbose="error")
-        if name.endswith(".bdf"):
-            return mne.io.read_raw_bdf(path, preload=False, verbose="error")
-        return mne.io.read_raw_brainvision(path, preload=False, verbose="error")
-    except Exception as e:  # MNE raises many types for a malformed file
-        raise DataError(f"{path}: cannot read the recording ({type(e).__name__}: {e})") from e
+    kind = "fif" if name.endswith((".fif", ".fif.gz")) else name.rsplit(".", 1)[-1]
+    what, expected = _FORMATS[kind]
+    if kind == "fif":
+        _check_fif_start(path, expected)
+    reader = {
+        "fif": mne.io.read_raw_fif,
+        "edf": mne.io.read_raw_edf,
+        "bdf": mne.io.read_raw_bdf,
+        "vhdr": mne.io.read_raw_brainvision,
+    }[kind]
+    # The data are loaded inside the guard (preload): a file cut short fails only when its data are read.
+    # MNE raises many types for a malformed file (ValueError, TypeError, OSError, EOFError, ...).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = reader(path, preload=True, verbose="warning")
+        except MemoryError:
+            raise
+        except Exception as e:
+            problem: BaseException | str | None = e
+        else:
+            problem = next((str(w.message) for w in caught if _TRUNCATED_TAG in str(w.message).lower()), None)
+    if problem is not None:
+        raise DataError(
+            f"{path}: truncated or corrupt {what} (MNE: {_mne_said(problem)}); expected {_complete(expected)}"
+        )
+    return raw
 
 
 def _annotation_code(event_id: Mapping[str, int]) -> Any:
@@ -113,10 +185,16 @@ def _events(path: Path, raw: Any, event_id: Mapping[str, int]) -> tuple[np.ndarr
     for suffix in _EVENT_SUFFIXES:
         sibling = path.with_name(stem + suffix)
         if sibling.exists():
+            _check_fif_start(sibling, _EVENTS_EXPECTED)
             try:
                 return mne.read_events(sibling, verbose="error"), sibling.name
+            except MemoryError:
+                raise
             except Exception as e:
-                raise DataError(f"{sibling}: cannot read the event file ({type(e).__name__}: {e})") from e
+                raise DataError(
+                    f"{sibling}: truncated or corrupt event file (MNE: {_mne_said(e)}); "
+                    f"expected {_complete(_EVENTS_EXPECTED)}"
+                ) from None
     if "stim" in raw.get_channel_types():
         events = mne.find_events(raw, shortest_event=1, initial_event=True, verbose="error")
         if len(events):
@@ -226,7 +304,8 @@ def read_mne_recordings(
         get MNE's 10-05 template positions.
 
     Raises:
-        DataError: a missing folder, no recordings, an unreadable file, a file without events or
+        DataError: a missing folder, no recordings, a file that is not FIF (for ``*.fif``), a truncated
+            or otherwise unreadable file (its data are loaded to find out), a file without events or
             without any event of ``event_id``, requested channels missing from a file, or files with
             different channel sets or sampling rates.
         ConfigError: invalid ``event_id``, ``stimulus_freqs``, ``tmin``/``tmax``, ``latency`` or filters.

@@ -14,9 +14,10 @@ For each window length T and each held-out block b:
 
 Accuracy and ITR (Wolpaw, with ``T + gaze_shift`` seconds per selection) are computed per (subject,
 block) cell; a subject's number is the mean over its cells, and the report gives the mean over subjects
-± its standard error (:func:`sciconv.kit.summarize`, "mean ± SE"). Finished folds are journalled in
-``cells.csv`` in the run directory, so ``--resume`` skips them (stage 1 of an unfinished fold resumes from
-its checkpoint).
+± its standard error (:func:`sciconv.kit.summarize`, "mean ± SE"; with one subject, its value alone, as a
+standard error is undefined). Every subject needs two blocks (sessions) or more. Finished folds are
+journalled in ``cells.csv`` in the run directory, so ``--resume`` skips them (stage 1 of an unfinished fold
+resumes from its checkpoint).
 """
 
 from __future__ import annotations
@@ -160,15 +161,14 @@ class SpellerTask(TaskBase):
             raise ConfigError(
                 f"task.params.test_blocks: blocks {missing} are not in the data (blocks: {recording.blocks})"
             )
-        if len(recording.blocks) < 2:
-            raise DataError("leave-one-block-out needs at least two blocks (sessions) per subject")
+        _check_sessions(recording, ctx.config.dataset.params.get("root"))
         y_all = meta["target"].to_numpy().astype(np.int64)
         block_all = meta["block"].to_numpy().astype(int)
         subject_all = meta["subject"].to_numpy()
         journal = _Journal(ctx.run_dir.path / "cells.csv", resume=ctx.resume)
         ctx.log(
-            f"bci-ssvep.speller: {len(subjects)} subjects, blocks {recording.blocks}, {len(recording.freqs)} targets, "
-            f"windows {list(self.windows)} s, folds {blocks}"
+            f"bci-ssvep.speller: {_count(len(subjects), 'subject')}, blocks {recording.blocks}, "
+            f"{len(recording.freqs)} targets, windows {list(self.windows)} s, folds {blocks}"
         )
 
         for window in self.windows:
@@ -322,12 +322,16 @@ class SpellerTask(TaskBase):
                 acc, itr = cell["acc"], cell["itr"]
                 metrics[f"{method}.acc@{window:g}"] = acc.mean
                 metrics[f"{method}.itr@{window:g}"] = itr.mean
-                metrics[f"{method}.acc_se@{window:g}"] = acc.spread
-                metrics[f"{method}.itr_se@{window:g}"] = itr.spread
+                if acc.n > 1:  # with one subject the standard error is undefined: no number stands for it
+                    metrics[f"{method}.acc_se@{window:g}"] = acc.spread
+                    metrics[f"{method}.itr_se@{window:g}"] = itr.spread
                 table.append(
                     ResultRow(
                         f"{METHOD_NAMES[method]}, T = {window:g} s",
-                        {ACC_COLUMN: acc.format(digits=2, scale=100), ITR_COLUMN: itr.format(digits=1)},
+                        {
+                            ACC_COLUMN: format_summary(acc, digits=2, scale=100),
+                            ITR_COLUMN: format_summary(itr, digits=1),
+                        },
                     )
                 )
         reference = self.reference if self.reference != "auto" else _reference_for(recording.name)
@@ -357,10 +361,11 @@ class SpellerTask(TaskBase):
             path = plot_vs_window(
                 summary, self.windows, published.reference_rows(reference), ctx.plots_dir / "acc_itr_vs_window.png"
             )
-            plots.append((path, "Accuracy and ITR against the window length T (mean ± SE over subjects)"))
+            spread = "one subject: no standard error" if len(subjects) == 1 else "mean ± SE over subjects"
+            plots.append((path, f"Accuracy and ITR against the window length T ({spread})"))
         sections = {
             "Protocol": (
-                f"{recording.name} data: {len(subjects)} subjects, {len(recording.blocks)} blocks, "
+                f"{recording.name} data: {_count(len(subjects), 'subject')}, {_count(len(recording.blocks), 'block')}, "
                 f"{n_classes} targets, {len(recording.epochs.ch_names)} channels "
                 f"({', '.join(recording.epochs.ch_names)}) at {recording.sfreq:g} Hz; windows start at stimulus onset "
                 f"+ {recording.latency:g} s visual latency. Leave-one-block-out over blocks {list(blocks)}"
@@ -369,7 +374,12 @@ class SpellerTask(TaskBase):
                 f"{ctx.config.train.optimizer} lr {ctx.config.train.lr}, "
                 f"L2 {ctx.config.train.weight_decay} on weights; stage 2: {self.stage2_epochs} epochs, full batch, "
                 f"dropout {self.stage2_dropout}. ITR uses T + {self.gaze_shift:g} s per selection, computed per "
-                "(subject, block) and averaged. Results are the mean ± SE (standard error of the mean) over subjects."
+                "(subject, block) and averaged. "
+                + (
+                    "Results are the one subject's numbers (one subject: no standard error)."
+                    if len(subjects) == 1
+                    else "Results are the mean ± SE (standard error of the mean) over subjects."
+                )
             ),
             "Per-subject accuracy": per_subject_table(rows, self.windows),
         }
@@ -424,6 +434,50 @@ def finetune_subject(
         model = full_batch.fit(model, TensorDataset(x_train, y_train), name=name).model
     outputs, _ = full_batch.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
     return outputs.argmax(1).numpy()
+
+
+def _check_sessions(recording: SSVEPRecording, root: str | None) -> None:
+    """Every subject needs two blocks (sessions) or more: one to test on and one to train on.
+
+    Raises:
+        DataError: naming each subject with fewer and its sessions (for recordings read through MNE, the files,
+            under ``root`` when it is known).
+    """
+    meta = recording.epochs.metadata
+    short: list[str] = []
+    names: list[str] = []
+    for subject in recording.subjects:
+        rows = meta[meta["subject"] == subject]
+        blocks = sorted(set(rows["block"].astype(int)))
+        if len(blocks) >= 2:
+            continue
+        sessions = list(dict.fromkeys(rows["session"].astype(str)))
+        if recording.name == "mne" and root:  # sessions are file paths relative to the root
+            sessions = [str(Path(str(root)).expanduser() / s) for s in sessions]
+        names.append(str(subject))
+        short.append(f"subject {subject} has {len(blocks)} session: {', '.join(sessions)}")
+    if short:
+        shown = " and ".join(short[:5])
+        if len(short) > 5:
+            shown += f" and {len(short) - 5} more subjects ({', '.join(names[5:])}) have 1 session each"
+        them = "it" if len(short) == 1 else "them"
+        raise DataError(
+            "cross-session (leave-one-block-out) evaluation needs at least 2 sessions (blocks) per subject, but "
+            f"{shown}; add a session for {them} or leave {them} out of the dataset"
+        )
+
+
+def format_summary(summary: Summary, digits: int, scale: float = 1.0) -> str:
+    """A result cell: ``"mean ± SE"`` (:meth:`sciconv.kit.Summary.format`), but over one subject the value alone,
+    marked ``"(1 subject, no SE)"``: a standard error is undefined there (the kit's generic mark is ``(n=1)``;
+    a speller table counts subjects)."""
+    if summary.n == 1:
+        return f"{summary.mean * scale:.{digits}f} (1 subject, no SE)"
+    return summary.format(digits=digits, scale=scale)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _reference_for(dataset: str) -> str:

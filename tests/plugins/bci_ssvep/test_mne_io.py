@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import math
+import struct
 from pathlib import Path
 
 import mne
@@ -251,8 +253,78 @@ def test_files_without_usable_events(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"r_raw.fif: no events with the codes of event_id .* codes found: \[7, 8\]"):
         read_mne_recordings(tmp_path, event_id=EVENT_ID)
     (tmp_path / "a" / "r_raw.fif").write_bytes(b"garbage" * 100)
-    with pytest.raises(DataError, match=r"r_raw.fif: cannot read the recording"):
+    with pytest.raises(DataError, match=r"r_raw.fif: not a FIF file"):
         read_mne_recordings(tmp_path, event_id=EVENT_ID)
+
+
+def _tag_starts(fif: bytes) -> list[int]:
+    """Byte offsets of the tags of an (uncompressed) FIF file, in file order: each tag is a 16-byte
+    big-endian header (kind, type, size, next) followed by ``size`` bytes of data; ``next`` is 0 for
+    "the tag that follows", -1 after the last tag, else the offset of the next tag."""
+    starts, pos = [], 0
+    while pos + 16 <= len(fif):
+        starts.append(pos)
+        _, _, size, nxt = struct.unpack(">iIii", fif[pos : pos + 16])
+        if nxt == -1:
+            break
+        pos = nxt if nxt > 0 else pos + 16 + size
+    return starts
+
+
+@pytest.mark.parametrize("where", ["inside a data buffer", "inside a tag header"])
+def test_a_truncated_fif_is_named_as_truncated(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "a" / "r_raw.fif"
+    _write_fif_stim(path, [2, 3, 1, 2])
+    full = path.read_bytes()
+    starts = _tag_starts(full)
+    assert len(starts) > 10 and starts[-1] < len(full)
+    middle = starts[len(starts) // 2]
+    # cut 40 bytes into a tag's data (MNE fails to reshape the buffer) or 11 bytes into its header (MNE
+    # warns and reads the recording up to there, as if it were complete)
+    path.write_bytes(full[: middle + (40 if where == "inside a data buffer" else 11)])
+    with pytest.raises(DataError) as e:
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: truncated or corrupt FIF file") and "\n" not in msg
+    assert msg.endswith("expected a complete MNE raw FIF written by mne.io.Raw.save")
+
+
+@pytest.mark.parametrize("content", ["subject,trial,target\n1,1,13 Hz\n", "hello\n", ""])
+def test_a_file_that_is_not_fif_is_named(tmp_path: Path, content: str) -> None:
+    _write_fif_stim(tmp_path / "a" / "r1_raw.fif", [2, 3])
+    path = tmp_path / "a" / "r2_raw.fif"
+    path.write_text(content)
+    with pytest.raises(DataError) as e:
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: not a FIF file (") and "\n" not in msg
+    assert msg.endswith("expected an MNE raw FIF written by mne.io.Raw.save")
+    assert ("the file is empty" in msg) == (content == "")
+
+
+def test_a_compressed_fif_that_is_not_gzip_or_cut_short(tmp_path: Path) -> None:
+    _write_fif_stim(tmp_path / "a" / "r_raw.fif", [2, 3, 1, 2])
+    full = (tmp_path / "a" / "r_raw.fif").read_bytes()
+    (tmp_path / "a" / "r_raw.fif").unlink()
+    path = tmp_path / "a" / "r_raw.fif.gz"
+    path.write_bytes(full)  # not compressed
+    with pytest.raises(DataError, match=r"r_raw.fif.gz: not a gzip-compressed FIF file .*expected an MNE raw FIF"):
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0)
+    packed = gzip.compress(full)
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(DataError, match=r"r_raw.fif.gz: truncated or corrupt FIF file .*expected a complete MNE raw"):
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0)
+    path.write_bytes(packed)
+    assert len(read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0).epochs) == 4
+
+
+def test_an_event_file_that_is_not_fif_is_named(tmp_path: Path) -> None:
+    _write_fif_stim(tmp_path / "a" / "r_raw.fif", [2, 3])
+    (tmp_path / "a" / "r-eve.fif").write_text("1000 0 2\n")
+    with pytest.raises(
+        DataError, match=r"r-eve.fif: not a FIF file .*; expected an MNE event file written by mne.write_events"
+    ):
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0)
 
 
 def test_sibling_event_file_takes_precedence(tmp_path: Path) -> None:
