@@ -9,8 +9,9 @@ writes it first, so the real reader is what reads it) and return a :class:`~scic
 - ``train``: one item per series, ``(x, i)`` with ``x`` float32 ``(1, n_days)`` the series with missing days filled
   by the same-weekday median (:func:`~sciconv_atm_forecast.nn5_io.impute_same_weekday_median`) and ``i`` its row;
   for generic tools (the conformance kit). ``val`` and ``test`` are ``None``: the task makes its own holdout.
-- ``spec``: ``input_shape = (1, n_days)``, ``task_type="forecasting"``, ``sfreq`` one sample a day (in Hz), the
-  series ids and first/last dates in ``spec.extra``.
+- ``spec``: ``input_shape = (1, n_days)``, ``task_type="forecasting"``, no ``sfreq`` (one value a day is not a
+  rate worth giving in Hz: ``units`` says the series are daily, and ``spec.extra["sampling_interval"]`` is
+  ``"1 day"``), the series ids and first/last dates in ``spec.extra``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from sciconv.errors import ConfigError, DataError
 from sciconv.kit import cached_simulation, require_file, require_root
 
 NN5_FILE = "nn5_daily_train.csv"
-_SECONDS_PER_DAY = 86400.0
+DAILY_UNITS = "daily series, cash withdrawn per day (NN5 units)"
+"""``spec.units`` of the ATM datasets: what the values are and that there is one a day (``spec.sfreq`` is None)."""
 
 
 def bundle_from(table: Any, name: str) -> DataBundle:
@@ -43,10 +45,11 @@ def bundle_from(table: Any, name: str) -> DataBundle:
         input_shape=(1, table.n_days),
         n_outputs=1,
         task_type="forecasting",
-        sfreq=1.0 / _SECONDS_PER_DAY,
-        units="cash withdrawn per day (NN5 units)",
+        sfreq=None,  # one value a day: not a rate in Hz (the report would print 1.15741e-05 Hz)
+        units=DAILY_UNITS,
         extra={
             "dataset": name,
+            "sampling_interval": "1 day",
             "ids": list(table.ids),
             "first_date": str(table.dates[0]),
             "last_date": str(table.dates[-1]),

@@ -73,6 +73,14 @@ BASELINES: tuple[str, ...] = ("snaive", "ets")
 PositiveInt = Annotated[int, Field(ge=1, strict=True)]
 NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
 
+NETWORK_FAMILIES: tuple[str, ...] = ("mlp", "lstm", "cnn1d")
+"""The families that train a neural network by gradient descent (the report lists those that ran, with their
+settings)."""
+
+FIT_MARGIN_DAYS = 3 * 7 + 2
+"""The first fit (the days before the validation window) must be at least the validation window plus this many
+days (three weeks and two): the first fit has at least three weeks more history than the window it forecasts."""
+
 NET_MODELS: dict[str, str] = {"cnn1d": "atm-forecast.cnn1d", "lstm": "atm-forecast.lstm"}
 """The registered model that builds each deep family's network when the pipeline's ``model:`` is not it."""
 
@@ -111,6 +119,9 @@ class Round:
     forecasts: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per trained network (model name, e.g. ``mlp_nochaos``): its family and the settings it trained with, as
+    :func:`network_settings` gives them."""
 
 
 class ForecastTask(TaskBase):
@@ -279,13 +290,8 @@ class ForecastTask(TaskBase):
         values, dates = table.values, table.dates
         n_train = table.n_days - h if self.holdout else table.n_days
         emb_params = self._embedding_params()
-        min_days = v + 3 * 7 + 2
-        if n_train - v < min_days:
-            raise DataError(
-                f"{table.source}: {table.n_days} days are too few for a horizon of {h} days"
-                f"{' held out' if self.holdout else ''} and a validation window of {v}: the first fit needs at least "
-                f"{min_days} days (three weeks beyond the window), it has {n_train - v}"
-            )
+        if n_train - v < v + FIT_MARGIN_DAYS:
+            raise DataError(self._too_short_message(table.source, table.n_days))
         for name, part in (("training", values[:, : n_train - v]), ("final training", values[:, :n_train])):
             empty = np.flatnonzero(np.isnan(part).all(axis=1))
             if len(empty):
@@ -364,6 +370,11 @@ class ForecastTask(TaskBase):
             plots.append(self._plot(ctx, table, n_train, final_round.forecasts, chosen))
         rows = self._table(final_round, metrics, test_scores, chosen)
         sections = self._sections(embedding, final_round, val_round, metrics, chosen, families)
+        # the networks right after the strategy, before the notes and the published references
+        networks = {"Networks trained": self._networks_section(ctx, final_round, families)}
+        keys = list(sections)
+        at = keys.index("Forecasting strategy") + 1
+        sections = {**{k: sections[k] for k in keys[:at]}, **networks, **{k: sections[k] for k in keys[at:]}}
         ctx.log(
             f"best validated model {best}"
             + (
@@ -373,6 +384,48 @@ class ForecastTask(TaskBase):
             )
         )
         return TaskResult(metrics=metrics, table=rows, plots=plots, sections=sections)
+
+    def days_needed(self) -> int:
+        """The fewest days a file needs for this run: the ``horizon`` held out (with ``holdout``), the validation
+        window (``val_days``, default the horizon) and, before them, a first fit of at least the validation
+        window plus :data:`FIT_MARGIN_DAYS`."""
+        v = self.val_days or self.horizon
+        return (self.horizon if self.holdout else 0) + v + v + FIT_MARGIN_DAYS
+
+    def _too_short_message(self, source: str, n_days: int) -> str:
+        """The one-line error for a file of ``n_days`` days, fewer than :meth:`days_needed`: the file's days, the
+        days needed and what they are made of, and the overrides that lower the count (with values that fit)."""
+        h, v = self.horizon, self.val_days or self.horizon
+        val_key = "task.params.val_days, default the horizon" if self.val_days is None else f"task.params.val_days={v}"
+        parts = [f"{h} held out (task.params.horizon={h})"] if self.holdout else []
+        parts.append(f"{v} of validation ({val_key})")
+        before = "them" if self.holdout else "it"
+        parts.append(
+            f"at least {v + FIT_MARGIN_DAYS} before {before} to fit on (the validation window plus "
+            f"{FIT_MARGIN_DAYS} days)"
+        )
+        lower = "lower task.params.horizon=N or task.params.val_days=N"
+        if self.holdout:
+            lower += ", or set task.params.holdout=false to forecast past the file's end (nothing held out)"
+        held = h if self.holdout else 0
+        if self.val_days is None:
+            x = (n_days - FIT_MARGIN_DAYS) // (3 if self.holdout else 2)
+            fits = f"task.params.horizon={x} (the validation window follows the horizon)" if x >= 1 else ""
+        else:
+            y = (n_days - held - FIT_MARGIN_DAYS) // 2
+            fits = f"task.params.val_days={y}" if y >= 1 else ""
+        if fits:
+            advice = f"; e.g. {fits} fits this file"
+        else:
+            fewest = 1 + 1 + FIT_MARGIN_DAYS
+            advice = (
+                f"; no setting fits a file this short: the fewest days any run needs is {fewest} "
+                "(task.params.holdout=false task.params.horizon=1)"
+            )
+        return (
+            f"{source}: the file has {n_days} days but this run needs at least {self.days_needed()}: "
+            f"{', '.join(parts[:-1])} and {parts[-1]}; {lower}{advice}"
+        )
 
     # -- steps ------------------------------------------------------------------------------------------
 
@@ -422,6 +475,17 @@ class ForecastTask(TaskBase):
                 params["model_factory"] = ctx.model_factory_named(NET_MODELS[family])
             params.setdefault("device", str(ctx.device))
         return params
+
+    @staticmethod
+    def _network_source(ctx: Any, family: str) -> str:
+        """Which registered model builds ``family``'s network and where its parameters come from (the rule of
+        :meth:`_params`); empty for a family that is not a registered network (the MLP)."""
+        if family not in NET_MODELS:
+            return ""
+        model_name = getattr(getattr(ctx.config, "model", None), "name", None)
+        if _PIPELINE_MODEL_FAMILY.get(model_name) == family:
+            return f"`{model_name}` (the pipeline's model, model.params)"
+        return f"`{NET_MODELS[family]}` (task.params.model_params.{family}.module_params)"
 
     def _round(
         self,
@@ -482,6 +546,8 @@ class ForecastTask(TaskBase):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", category=UserWarning)
                     model.fit(design.X, design.y)
+                if family in NETWORK_FAMILIES:
+                    out.networks[name] = network_settings(family, model, self._network_source(ctx, family))
                 history = np.empty((z.shape[0], n + h))
                 history[:, :n] = z
                 for step in range(h):
@@ -585,6 +651,52 @@ class ForecastTask(TaskBase):
         rows.extend(published.row(smape="sMAPE", mase="MASE") for published in MONASH_NN5)
         return rows
 
+    def _networks_section(self, ctx: Any, final: Round, families: Sequence[str]) -> str:
+        """The report section on the neural networks this run trained (only those), with the settings each
+        trained with, and what the core's "What ran" lines say that this task does not use."""
+        from sciconv.kit import markdown_table
+
+        rows = []
+        for family in families:
+            names = [name for name, net in final.networks.items() if net["family"] == family]
+            if not names:
+                continue
+            first = final.networks[names[0]]
+            rows.append(
+                {
+                    "network": family,
+                    "models": ", ".join(names),
+                    "built by": first["built_by"],
+                    "architecture": first["architecture"],
+                    "training": first["training"],
+                    "final fits": "; ".join(
+                        f"{n}: {final.networks[n]['epochs_run']} epochs, {final.networks[n]['weights']:,} weights"
+                        for n in names
+                    ),
+                }
+            )
+        if rows:
+            text = markdown_table(rows).rstrip("\n")
+        else:
+            text = (
+                f"No neural network was trained: task.params.models ({', '.join(self.models)}) holds none of "
+                f"{', '.join(NETWORK_FAMILIES)}."
+            )
+        notes = []
+        model_name = getattr(getattr(ctx.config, "model", None), "name", None)
+        pipeline_family = _PIPELINE_MODEL_FAMILY.get(model_name)
+        if pipeline_family is not None and pipeline_family not in families:
+            notes.append(
+                f"The pipeline's model, `{model_name}`, was not built: its family {pipeline_family} is not among "
+                "task.params.models, so the Model line of What ran names a network this run did not train."
+            )
+        notes.append(
+            "The Training line of What ran is the pipeline's train section, of which this task uses only "
+            "train.seed; each network trains with its own settings (task.params.model_params.<family>)"
+            + (", given above." if rows else ".")
+        )
+        return text + "\n\n" + " ".join(notes)
+
     def _sections(
         self,
         emb: Embedding,
@@ -638,6 +750,71 @@ class ForecastTask(TaskBase):
             "scored on the same days as this run's holdout (the last 56 days of the file)."
         )
         return sections
+
+
+def _format_setting(value: Any) -> str:
+    """A setting as the report shows it: sequences as ``[a, b]``, floats with ``%g``."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_format_setting(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def network_settings(family: str, model: Any, built_by: str = "") -> dict[str, Any]:
+    """What the report says about one fitted network of ``family`` (``mlp``, ``lstm`` or ``cnn1d``): ``family``,
+    ``built_by``, ``architecture`` and ``training`` (the settings it trained with, read from the fitted
+    estimator), ``epochs_run`` and ``weights`` (the trainable parameters)."""
+    p = model.get_params()
+    if family == "mlp":
+        stopping = (
+            f"early stopping on {p['validation_fraction']:.0%} of the rows (patience {p['n_iter_no_change']})"
+            if p["early_stopping"]
+            else "no early stopping"
+        )
+        return {
+            "family": family,
+            "built_by": built_by or "scikit-learn MLPRegressor",
+            "architecture": f"hidden layers {tuple(p['hidden_layer_sizes'])}, {p['activation']} activations",
+            "training": (
+                f"{p['solver']} lr {_format_setting(float(p['learning_rate_init']))}, batch {p['batch_size']}, "
+                f"L2 penalty {_format_setting(float(p['alpha']))}, up to {p['max_iter']} epochs, {stopping}"
+            ),
+            "epochs_run": int(model.n_iter_),
+            "weights": int(sum(w.size for w in [*model.coefs_, *model.intercepts_])),
+        }
+    import inspect
+
+    from sciconv_atm_forecast.models.torch_regressor import ARCHITECTURES
+
+    factory = p["model_factory"] or ARCHITECTURES[family]
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(ARCHITECTURES[family]).parameters.items()
+        if k != "spec" and v.default is not inspect.Parameter.empty
+    }
+    module = {**defaults, **dict(p["module_params"] or {})}
+    if module.get("conv_backend") is None:
+        module.pop("conv_backend", None)
+    n_weights = sum(int(w.numel()) for w in model.module_.parameters() if w.requires_grad)
+    stopping = (
+        f"early stopping on {p['val_fraction']:.0%} of the rows (patience {p['patience']})"
+        if p["patience"] is not None and p["val_fraction"] > 0
+        else "no early stopping"
+    )
+    clip = f", gradient norm clipped at {_format_setting(p['grad_clip'])}" if p["grad_clip"] else ""
+    return {
+        "family": family,
+        "built_by": built_by or f"`{getattr(factory, '__name__', family)}`",
+        "architecture": ", ".join(f"{k}={_format_setting(v)}" for k, v in module.items()),
+        "training": (
+            f"sciconv Trainer, adam lr {_format_setting(float(p['lr']))}, weight decay "
+            f"{_format_setting(float(p['weight_decay']))}, batch {p['batch_size']}, up to {p['epochs']} epochs, "
+            f"{p['loss']} loss{clip}, {stopping}"
+        ),
+        "epochs_run": len(model.history_),
+        "weights": n_weights,
+    }
 
 
 def forecast_one_series(method: str, history: np.ndarray, h: int, params: dict[str, Any]) -> Any:

@@ -32,7 +32,8 @@ one) and what is handled:
 - a date that is not an ISO date (a time of day other than midnight included); dates that go backwards or
   repeat (wide), or a (series, date) pair given twice (long);
 - a gap in the daily calendar (a day absent for every series): an error by default, naming the days on either
-  side; with ``fill_gaps=True`` the absent days are inserted as missing values (for every series) instead;
+  side and the first missing dates; with ``fill_gaps=True`` (``dataset.params.fill_gaps=true`` on the command
+  line) the absent days are inserted as missing values (for every series) instead;
 - a value that is not a number, or is infinite; a row with more or fewer fields than the header;
 - a negative value: an error (cash withdrawn cannot be negative; a negative entry is a reversal or a
   correction that belongs to the bank's own cleaning, not to a forecaster's input);
@@ -76,6 +77,7 @@ _VALUE_NAMES = ("value", "y", "withdrawal", "withdrawals", "amount", "target")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DAY = np.timedelta64(1, "D")
+_SHOWN_MISSING_DAYS = 3  # a calendar-gap error lists this many missing days, then how many in all
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -327,10 +329,15 @@ def _fill_calendar(
         where = f"line {lines[k + 1]}: " if lines is not None else ""
         n_gaps = int(np.sum(steps != _DAY))
         n_absent = int(np.sum(steps.astype(np.int64) - 1))
+        gaps = np.flatnonzero(steps != _DAY)
+        absent = np.concatenate([np.arange(dates[g] + _DAY, dates[g + 1], dtype="datetime64[D]") for g in gaps])
+        shown = ", ".join(str(d) for d in absent[:_SHOWN_MISSING_DAYS])
+        if len(absent) > _SHOWN_MISSING_DAYS:
+            shown += f", ... ({n_absent} day(s) in {n_gaps} gap(s))"
         raise DataError(
-            f"{path}: {where}{dates[k + 1]} follows {dates[k]}: {int(steps[k].astype(np.int64)) - 1} day(s) absent "
-            f"from the daily calendar ({n_gaps} gap(s), {n_absent} day(s) in all); expected one row per day. Pass "
-            "fill_gaps=True to insert the absent days as missing values"
+            f"{path}: {where}{dates[k + 1]} follows {dates[k]}; days missing from the daily calendar: {shown}. "
+            "Expected one row per day; to read the file with the missing days inserted as missing values, set "
+            "dataset.params.fill_gaps=true on the command line (fill_gaps=True in Python)"
         )
     full = np.arange(dates[0], dates[-1] + _DAY, dtype="datetime64[D]")
     out = np.full((values.shape[0], len(full)), np.nan)

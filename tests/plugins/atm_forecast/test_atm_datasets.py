@@ -77,3 +77,9 @@ def test_bad_roots_and_settings_are_named(tmp_path: Path) -> None:
     bad.write_text("Date;N1\n1996-03-18;1.0\n1996-03-18;2.0\n")
     with pytest.raises(DataError, match=r"bad\.csv"):
         NN5Dataset(root=str(bad)).load()
+
+
+def test_the_spec_of_daily_series_has_no_rate_in_hz_and_says_daily(tmp_path: Path) -> None:
+    bundle = SimulatedATMDataset(n_series=2, n_days=30, seed=1, cache_dir=str(tmp_path)).load()
+    assert bundle.spec.sfreq is None  # one value a day is not a sampling rate in Hz worth reporting
+    assert bundle.spec.units is not None and "daily" in bundle.spec.units

@@ -3,6 +3,7 @@ forecasting past the file's end, per-series fits independent of the worker count
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ SMALL = {
     "parallel.n_jobs": 1,
     "task.params.plot_series": 2,
 }
+
+
+ONE_ETS = {"ets": {"candidates": [["add", None, False, "add"]]}}  # one ETS form: seconds, not tens of seconds
 
 
 def _file(tmp_path: Path, n_series: int = 5, n_days: int = 160, seed: int = 3) -> Path:
@@ -117,9 +121,112 @@ def test_series_forecasts_do_not_depend_on_the_worker_count(tmp_path: Path) -> N
 
 def test_too_short_a_file_is_a_clear_error(tmp_path: Path) -> None:
     root = _file(tmp_path, n_days=60)
-    with pytest.raises(DataError, match=r"too few for a horizon of 14 days"):
+    with pytest.raises(DataError, match=r"has 60 days but this run needs at least 65"):
         _run(tmp_path, root, "short")
     assert not (tmp_path / "short" / "metrics.json").exists()
+
+
+def test_too_short_a_file_names_its_days_what_is_needed_and_the_settings_that_lower_it(tmp_path: Path) -> None:
+    """A 39-day file under the default 56-day horizon (the user's case): the message gives the file's 39 days
+    (never a negative count), the days needed and what they are made of, and the overrides that lower it."""
+    root = _file(tmp_path, n_days=39)
+    with pytest.raises(DataError) as info:
+        _run(tmp_path, root, "short", **{"task.params.horizon": 56})
+    message = str(info.value)
+    assert "\n" not in message and str(root) in message
+    assert not re.search(r"(?<![\w.])-\d", message), message  # no negative count
+    assert "the file has 39 days but this run needs at least 191" in message  # 56 held out + 56 validation + 79
+    assert "56 held out (task.params.horizon=56)" in message
+    assert "56 of validation (task.params.val_days, default the horizon)" in message
+    assert "at least 79 before them to fit on" in message
+    for key in ("task.params.horizon=", "task.params.val_days=", "task.params.holdout=false"):
+        assert key in message
+    # the settings it suggests fit this file: horizon 5 (validation 5): 5 + 5 + (5 + 23) = 38 <= 39 days
+    assert "task.params.horizon=5" in message
+
+
+@pytest.mark.parametrize(("holdout", "needed"), [(True, 14 + 7 + 30), (False, 7 + 30)])
+def test_the_days_a_run_needs_are_the_days_the_message_gives(tmp_path: Path, holdout: bool, needed: int) -> None:
+    """One day fewer than the message's count is refused with that count; exactly that many days run."""
+    overrides = {
+        "task.params.holdout": holdout,
+        "task.params.val_days": 7,
+        "task.params.models": ["gmdh"],
+        "task.params.variants": ["nochaos"],
+        "task.params.plot_series": 0,
+        "task.params.model_params": ONE_ETS,
+    }
+    short = _file(tmp_path, n_series=3, n_days=needed - 1)
+    with pytest.raises(DataError, match=rf"has {needed - 1} days but this run needs at least {needed}\b"):
+        _run(tmp_path, short, "short", **overrides)
+    enough = _file(tmp_path, n_series=3, n_days=needed, seed=4)
+    result = _run(tmp_path, enough, "enough", **overrides)
+    assert np.isfinite(result.metrics["gmdh_nochaos.val_smape"])
+
+
+def _sections(report: str) -> dict[str, str]:
+    """The report's ``## `` sections by heading."""
+    parts = re.split(r"^## (.+)$", report, flags=re.MULTILINE)
+    return {parts[k].strip(): parts[k + 1].strip() for k in range(1, len(parts), 2)}
+
+
+def test_the_report_of_daily_data_claims_no_rate_in_hz(tmp_path: Path) -> None:
+    root = _file(tmp_path, n_series=3, n_days=120)
+    overrides = {
+        "task.params.models": ["gmdh"],
+        "task.params.variants": ["nochaos"],
+        "task.params.plot_series": 0,
+        "task.params.model_params": ONE_ETS,
+    }
+    report = (_run(tmp_path, root, "daily", **overrides).run_dir / "report.md").read_text()
+    data = next(line for line in report.splitlines() if line.startswith("- **Data**"))
+    assert "Hz" not in data and "daily" in data, data
+
+
+def test_the_report_lists_only_the_networks_that_ran_with_their_settings(tmp_path: Path) -> None:
+    """Only the MLP runs (task.params.models=[mlp]): the report's networks are the MLP's, with the settings it
+    trained with; no CNN (the pipeline's model) is listed as trained."""
+    root = _file(tmp_path, n_series=3, n_days=120)
+    overrides = {
+        "task.params.models": ["mlp"],
+        "task.params.plot_series": 0,
+        "task.params.model_params": {"mlp": {"max_iter": 20, "learning_rate_init": 0.003}, **ONE_ETS},
+    }
+    result = _run(tmp_path, root, "mlp", **overrides)
+    sections = _sections((result.run_dir / "report.md").read_text())
+    networks = sections["Networks trained"]
+    rows = [line for line in networks.splitlines() if line.startswith("| ") and not line.startswith("| network")]
+    assert [row.split("|")[1].strip() for row in rows] == ["mlp"]
+    assert "lr 0.003" in rows[0] and "up to 20 epochs" in rows[0] and "hidden layers (64, 32)" in rows[0]
+    assert "mlp, mlp_nochaos" in rows[0]
+    # the pipeline's model (the CNN, named by the core's "What ran" lines) is said not to have been built
+    assert "`atm-forecast.cnn1d`, was not built" in networks and "train.seed" in networks
+    task_sections = {k: v for k, v in sections.items() if k not in ("What ran", "Results", "Files", "Plots")}
+    for heading, body in task_sections.items():
+        if heading != "Networks trained":
+            assert "cnn1d" not in body and "lstm" not in body, heading
+    assert "lstm" not in networks
+
+
+def test_the_report_gives_the_cnns_actual_training_settings(tmp_path: Path) -> None:
+    root = _file(tmp_path, n_series=3, n_days=120)
+    overrides = {
+        "task.params.models": ["cnn1d"],
+        "task.params.variants": ["chaos"],
+        "task.params.plot_series": 0,
+        "task.params.ensemble_size": 0,
+        "task.params.model_params": {"cnn1d": {"epochs": 2, "batch_size": 128}, **ONE_ETS},
+        "model.params": {"hidden": 16},
+    }
+    result = _run(tmp_path, root, "cnn", **overrides)
+    networks = _sections((result.run_dir / "report.md").read_text())["Networks trained"]
+    rows = [line for line in networks.splitlines() if line.startswith("| ") and not line.startswith("| network")]
+    assert [row.split("|")[1].strip() for row in rows] == ["cnn1d"]
+    row = rows[0]
+    assert "atm-forecast.cnn1d" in row and "hidden=16" in row and "channels=[32, 32]" in row
+    assert "lr 0.002" in row and "batch 512" not in row and "batch 128" in row and "up to 2 epochs" in row
+    assert re.search(r"cnn1d: [12] epochs, [\d,]+ weights", row), row  # at most the 2 epochs asked for
+    assert "lstm" not in networks and "mlp" not in networks
 
 
 def test_a_series_missing_on_every_training_day_is_named(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sciconv.errors import ConfigError, DataError
+from sciconv_atm_forecast.atm_simulator import simulate_atm_withdrawals
 from sciconv_atm_forecast.nn5_io import (
     SeriesTable,
     impute_same_weekday_median,
@@ -175,11 +176,38 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 def test_calendar_gap_is_an_error_unless_filled(tmp_path: Path) -> None:
     text = "Date;A;B\n2000-01-03;1;2\n2000-01-04;3;4\n2000-01-07;5;6\n"
     path = _write(tmp_path, text)
-    with pytest.raises(DataError, match=r"line 4: 2000-01-07 follows 2000-01-04: 2 day\(s\) absent.*fill_gaps=True"):
+    expected = r"line 4: 2000-01-07 follows 2000-01-04; days missing .*: 2000-01-05, 2000-01-06\. .*fill_gaps=true"
+    with pytest.raises(DataError, match=expected):
         read_series_table(path)
     table = read_series_table(path, fill_gaps=True)
     np.testing.assert_array_equal(table.dates, np.datetime64("2000-01-03") + np.arange(5))
     np.testing.assert_array_equal(table.values, [[1, 3, np.nan, np.nan, 5], [2, 4, np.nan, np.nan, 6]])
+
+
+def test_calendar_gap_message_names_the_file_the_missing_days_and_the_override(tmp_path: Path) -> None:
+    """A simulated NN5 file with three days cut out: the message names the file, the first missing dates and the
+    command-line override (the Python keyword too), on one line."""
+    table = simulate_atm_withdrawals(n_series=3, n_days=30, seed=2)
+    path = write_series_table(table, tmp_path / "nn5_daily_train.csv")
+    lines = path.read_bytes().split(b"\r\n")
+    del lines[10:13]  # the days on lines 11-13: dates[9], dates[10], dates[11]
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(DataError) as info:
+        read_series_table(path)
+    message = str(info.value)
+    missing = [str(d) for d in table.dates[9:12]]
+    assert "\n" not in message and message.startswith(f"{path}: line 11: ")
+    assert f"days missing from the daily calendar: {', '.join(missing)}" in message
+    assert "dataset.params.fill_gaps=true" in message and "fill_gaps=True" in message
+    # many missing days: the first few are listed, then how many in all
+    lines = path.read_bytes().split(b"\r\n")
+    del lines[2:8]
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(DataError) as info:
+        read_series_table(path)
+    message = str(info.value)
+    first = [str(d) for d in table.dates[1:4]]
+    assert f"days missing from the daily calendar: {', '.join(first)}, ... (9 day(s) in 2 gap(s))" in message
 
 
 def test_long_layout_gap_for_every_series_is_a_calendar_gap(tmp_path: Path) -> None:
