@@ -109,7 +109,8 @@ class MOGONETDataset(DatasetBase):
         root: the folder (``1_tr.csv``, ``1_te.csv``, ..., ``labels_tr.csv``, ``labels_te.csv``) or the file.
         modalities: for a folder, the names of omics 1, 2, ... (default ``mrna``, ``meth``, ``mirna``, ROSMAP's
             order); for a file, the modalities to keep (default all).
-        class_names: names of classes 0, 1, ... (ROSMAP: ``[NC, AD]``); default the indices.
+        class_names: names of classes 0, 1, ... (ROSMAP: ``[NC, AD]``); default the indices. With names, a label
+            outside 0..len(class_names)-1 is a DataError naming its file and line (or sample).
         name: the dataset's name in reports (default the folder's or file's name).
     """
 
@@ -146,7 +147,12 @@ class MOGONETDataset(DatasetBase):
 
         self.validate()
         path = self._path()
-        mdata = read_omics(path, None if self.modalities is None else list(self.modalities))
+        mdata = read_omics(
+            path,
+            None if self.modalities is None else list(self.modalities),
+            class_names=None if self.class_names is None else list(self.class_names),
+            classes_from="dataset.params.class_names",
+        )
         name = self.name or (path.name if path.is_dir() else path.stem)
         return bundle_from(mdata, name, self.class_names, source=str(path))
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,13 +178,50 @@ def _read_labels(path: Path) -> np.ndarray:
     return labels
 
 
-def _check_label_set(labels: np.ndarray, source: str) -> None:
+def _check_label_set(
+    labels: np.ndarray, source: str, where: Callable[[int], str] | None = None, scope: str | None = None
+) -> None:
+    """Labels must be the class indices 0..C-1, each used, C >= 2. ``where(k)`` names label ``k``'s place (``FILE:
+    line N``) for the error: the first label out of sequence (negative, or skipping a class) is named there, and
+    ``scope`` (default ``source``) says where the labels listed were found."""
     found = np.unique(labels)
     n_classes = int(found.max()) + 1 if found.size else 0
-    if found.size < 2 or not np.array_equal(found, np.arange(n_classes)):
-        listing = ", ".join(str(int(v)) for v in found)
+    if found.size >= 2 and np.array_equal(found, np.arange(n_classes)):
+        return
+    listing = ", ".join(str(int(v)) for v in found)
+    rule = "labels must be the consecutive class indices 0..C-1 with at least two classes"
+    off = np.flatnonzero(found != np.arange(found.size))
+    if where is None or not len(off):
+        raise DataError(f"{source}: {rule}; found {listing}")
+    c = int(off[0])
+    bad = int(found[c])
+    k = int(np.flatnonzero(labels == bad)[0])
+    why = "is negative" if bad < 0 else f"skips class {c} (no sample has label {c})"
+    raise DataError(f"{where(k)}: label {bad} {why}; {rule}; found {listing} in {scope or source}")
+
+
+def _expected_labels(class_names: Sequence[str]) -> str:
+    """``0 (NC) or 1 (AD)``: the class indices the names stand for."""
+    items = [f"{k} ({name})" for k, name in enumerate(class_names)]
+    if len(items) > 8:
+        return f"0..{len(items) - 1} ({class_names[0]} .. {class_names[-1]})"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _check_label_range(
+    labels: np.ndarray, class_names: Sequence[str] | None, classes_from: str, where: Callable[[int], str]
+) -> None:
+    """Every label must index one of ``class_names``: the first that does not is a DataError at ``where(k)``."""
+    if class_names is None:
+        return
+    outside = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
+    if len(outside):
+        k = int(outside[0])
+        count = f" ({len(outside)} such labels)" if len(outside) > 1 else ""
         raise DataError(
-            f"{source}: labels must be the consecutive class indices 0..C-1 with at least two classes; found {listing}"
+            f"{where(k)}: label {int(labels[k])} is not one of the {len(class_names)} classes named by "
+            f"{classes_from}{count}; expected {_expected_labels(class_names)} (name every class in {classes_from} "
+            "if the data hold more)"
         )
 
 
@@ -248,7 +285,9 @@ def _assemble(mods: Mapping[str, AnnData], obs: pd.DataFrame, uns: Mapping[str, 
     return mdata
 
 
-def _label_column(values: pd.Series, source: str) -> np.ndarray:
+def _label_column(
+    values: pd.Series, source: str, class_names: Sequence[str] | None = None, classes_from: str = "class_names"
+) -> np.ndarray:
     ids = values.index
     raw = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
     numeric = pd.to_numeric(raw, errors="coerce")
@@ -269,7 +308,12 @@ def _label_column(values: pd.Series, source: str) -> np.ndarray:
             f"{source}: label {numeric[k]:g} of sample {ids[k]!r} is not an integer; labels are class indices 0..C-1"
         )
     labels = np.round(numeric).astype(np.int64)
-    _check_label_set(labels, source)
+
+    def where(k: int) -> str:
+        return f"{source}: sample {ids[k]!r}"
+
+    _check_label_range(labels, class_names, classes_from, where)
+    _check_label_set(labels, source, where, "obs['label']")
     return labels
 
 
@@ -296,7 +340,13 @@ def _dense_float(adata: AnnData, name: str, source: str) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def _normalize(mdata: Any, source: str, modalities: Sequence[str] | None = None) -> MuData:
+def _normalize(
+    mdata: Any,
+    source: str,
+    modalities: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    classes_from: str = "class_names",
+) -> MuData:
     """Check a MuData against the form documented at the top of this module and return it in that form.
 
     Rows of a modality that are entirely NaN are dropped (the modality is missing for that sample); the
@@ -331,7 +381,7 @@ def _normalize(mdata: Any, source: str, modalities: Sequence[str] | None = None)
     if not obs.index.is_unique:
         dup = obs.index[obs.index.duplicated()][0]
         raise DataError(f"{source}: sample id {dup!r} appears more than once")
-    label = _label_column(obs["label"], source)
+    label = _label_column(obs["label"], source, class_names, classes_from)
     split = _split_column(obs["split"], source)
 
     mods = {}
@@ -384,7 +434,13 @@ def _normalize(mdata: Any, source: str, modalities: Sequence[str] | None = None)
 # Reading
 
 
-def read_mogonet(root: str | Path, modalities: Sequence[str] = DEFAULT_MODALITIES) -> MuData:
+def read_mogonet(
+    root: str | Path,
+    modalities: Sequence[str] = DEFAULT_MODALITIES,
+    *,
+    class_names: Sequence[str] | None = None,
+    classes_from: str = "class_names",
+) -> MuData:
     """Read a folder in MOGONET's layout (see the module docstring) into the MuData form.
 
     Args:
@@ -392,6 +448,10 @@ def read_mogonet(root: str | Path, modalities: Sequence[str] = DEFAULT_MODALITIE
             and ``labels_tr.csv``, ``labels_te.csv``.
         modalities: names of omics 1, 2, ... (at least N; extra names are ignored, so the default reads folders
             of one to three omics).
+        class_names: the names of the classes the labels must index (ROSMAP: ``("NC", "AD")``): a label outside
+            0..len(class_names)-1 is a DataError naming its file and line; ``None``: any labels 0..C-1.
+        classes_from: how an error names where ``class_names`` came from (the dataset passes its override key,
+            ``dataset.params.class_names``).
 
     Returns:
         A ``mudata.MuData`` with ``n_train + n_test`` samples (``tr0000``.., then ``te0000``..) and one modality
@@ -402,7 +462,8 @@ def read_mogonet(root: str | Path, modalities: Sequence[str] = DEFAULT_MODALITIE
         DataError: a missing folder or file, omics not numbered 1..N, non-numeric or non-finite values,
             partially empty rows, row counts differing from the labels file, feature counts differing between
             the training and test files, an empty modality, feature names not matching the features, labels
-            that are NaN, not integers or not 0..C-1, or a sample blank in every omics.
+            that are NaN, not integers, not 0..C-1 or not classes of ``class_names``, or a sample blank in every
+            omics.
         ConfigError: too few or invalid modality names.
     """
     root = Path(root)
@@ -428,7 +489,21 @@ def read_mogonet(root: str | Path, modalities: Sequence[str] = DEFAULT_MODALITIE
     names = _check_modality_names(modalities, len(numbers), str(root))
 
     labels = {split: _read_labels(root / f"labels_{_SUFFIX[split]}.csv") for split in SPLITS}
-    _check_label_set(np.concatenate([labels["train"], labels["test"]]), f"{root}: labels_tr.csv, labels_te.csv")
+    for split in SPLITS:
+        file = root / f"labels_{_SUFFIX[split]}.csv"
+        _check_label_range(labels[split], class_names, classes_from, lambda k, file=file: f"{file}: line {k + 1}")
+    n_tr = len(labels["train"])
+
+    def where(k: int) -> str:
+        split = "train" if k < n_tr else "test"
+        return f"{root / f'labels_{_SUFFIX[split]}.csv'}: line {k + 1 if k < n_tr else k - n_tr + 1}"
+
+    _check_label_set(
+        np.concatenate([labels["train"], labels["test"]]),
+        f"{root}: labels_tr.csv, labels_te.csv",
+        where,
+        "labels_tr.csv and labels_te.csv",
+    )
     ids = {split: _sample_ids(split, len(labels[split])) for split in SPLITS}
     all_ids = ids["train"] + ids["test"]
 
@@ -544,7 +619,13 @@ def _stored_obs_order(path: Path) -> pd.Index | None:
         return None
 
 
-def read_omics(path: str | Path, modalities: Sequence[str] | None = None) -> MuData:
+def read_omics(
+    path: str | Path,
+    modalities: Sequence[str] | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    classes_from: str = "class_names",
+) -> MuData:
     """Read a multi-omics dataset into the MuData form (see the module docstring), whatever its format.
 
     Args:
@@ -555,6 +636,8 @@ def read_omics(path: str | Path, modalities: Sequence[str] | None = None) -> MuD
             means that modality is missing for the sample).
         modalities: for a folder, the names of omics 1, 2, ... (default ``("mrna", "meth", "mirna")``); for a
             file, the modalities to keep, in this order (default: all, in the file's order).
+        class_names, classes_from: the classes the labels must index, and how an error names their origin (see
+            :func:`read_mogonet`); a file's label outside them is a DataError naming the sample.
 
     Returns:
         A ``mudata.MuData`` in the form :func:`read_mogonet` returns.
@@ -566,7 +649,12 @@ def read_omics(path: str | Path, modalities: Sequence[str] | None = None) -> MuD
     """
     path = Path(path)
     if path.is_dir():
-        return read_mogonet(path, DEFAULT_MODALITIES if modalities is None else modalities)
+        return read_mogonet(
+            path,
+            DEFAULT_MODALITIES if modalities is None else modalities,
+            class_names=class_names,
+            classes_from=classes_from,
+        )
     if not path.exists():
         raise DataError(f"{path}: does not exist; expected a MOGONET folder, an .h5mu or an .h5ad file")
     suffix = path.suffix.lower()
@@ -588,11 +676,11 @@ def read_omics(path: str | Path, modalities: Sequence[str] | None = None) -> MuD
         raise DataError(f"{path}: cannot read it as {suffix} ({type(e).__name__}: {e})") from e
     source = str(path)
     if suffix == ".h5ad":
-        return _normalize(_from_anndata(data, source), source, modalities)
+        return _normalize(_from_anndata(data, source), source, modalities, class_names, classes_from)
     order = _stored_obs_order(path)
     if order is not None and order.is_unique and set(order) == set(data.obs_names) and not order.equals(data.obs_names):
         data = _assemble(dict(data.mod), data.obs.loc[order], data.uns)
-    return _normalize(data, source, modalities)
+    return _normalize(data, source, modalities, class_names, classes_from)
 
 
 # ----------------------------------------------------------------------------------------------------

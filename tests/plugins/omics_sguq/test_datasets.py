@@ -3,6 +3,7 @@ through the pipeline machinery and the conformance kit. (The model component: mo
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -167,6 +168,30 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
             "omics-sguq.mogonet-layout",
             {"root": str(write_simulated_cohort(tmp_path / "ok", **SMALL)), "class_names": ["a", "b", "c"]},
         )
+
+
+def test_a_rosmap_label_2_is_a_data_error_naming_file_line_and_expected_labels(tmp_path: Path, capsys) -> None:
+    """ROSMAP's class_names are NC, AD: a label 2 on line 4 of labels_te.csv is a DataError (exit 1, like the other
+    label errors) naming the file, the line, the value and the labels expected, through the component and the
+    command line."""
+    from sciconv.cli import main
+
+    root = write_simulated_cohort(tmp_path / "rosmap", **SMALL)
+    lines = (root / "labels_te.csv").read_text().splitlines()
+    lines[3] = "2.0"
+    (root / "labels_te.csv").write_text("\n".join(lines) + "\n")
+    expected = rf"{root / 'labels_te.csv'}: line 4: label 2 is not one of the 2 classes .*expected 0 \(NC\) or 1 \(AD\)"
+    with pytest.raises(DataError, match=expected):
+        check_dataset("omics-sguq.mogonet-layout", {"root": str(root), "class_names": ["NC", "AD"]})
+    code = main(["run", "omics-sguq-rosmap", f"dataset.params.root={root}", "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert re.search(expected, err), err
+    # the other label errors exit the same way
+    lines[3] = "2.5"
+    (root / "labels_te.csv").write_text("\n".join(lines) + "\n")
+    code = main(["run", "omics-sguq-rosmap", f"dataset.params.root={root}", "--run-dir", str(tmp_path / "run2")])
+    assert code == 1 and "labels_te.csv: line 4: label 2.5 is not an integer" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -307,15 +307,50 @@ def test_label_set_is_checked_over_both_splits(tmp_path: Path) -> None:
 
 
 def test_labels_not_consecutive_names_the_labels_found(tmp_path: Path) -> None:
+    """The first line holding a label that breaks 0..C-1 is named, with the labels found over both files."""
     _write_folder(tmp_path, y_tr=[0, 2, 2, 0, 2, 0], y_te=[0, 2, 0, 2])
-    with pytest.raises(DataError, match=r"labels_tr\.csv, labels_te\.csv: labels must be .*0\.\.C-1.*; found 0, 2$"):
+    with pytest.raises(
+        DataError, match=r"labels_tr\.csv: line 2: label 2 .*labels must be .*0\.\.C-1.*; found 0, 2 in labels_tr"
+    ):
+        read_mogonet(tmp_path)
+    _write_folder(tmp_path, y_tr=[0, 1, 1, 0, 1, 0], y_te=[0, 1, -1, 1])
+    with pytest.raises(DataError, match=r"labels_te\.csv: line 3: label -1 .*; found -1, 0, 1"):
         read_mogonet(tmp_path)
     _write_folder(tmp_path, y_tr=[1] * N_TR, y_te=[1] * N_TE)
-    with pytest.raises(DataError, match=r"found 1$"):
+    with pytest.raises(DataError, match=r"labels_tr\.csv: line 1: label 1 .*; found 1 in"):
         read_mogonet(tmp_path)
     _write_folder(tmp_path, y_tr=[0] * N_TR, y_te=[0] * N_TE)
     with pytest.raises(DataError, match=r"at least two classes; found 0$"):
         read_mogonet(tmp_path)
+
+
+def test_a_label_outside_the_named_classes_names_the_file_line_value_and_the_expected_labels(folder: Path) -> None:
+    """ROSMAP is binary (class_names NC, AD): a label 2 is a DataError naming the file, the 1-based line, the
+    value and the labels expected, like every other label error (without class names, 0, 1, 2 are 3 classes)."""
+    _set_line(folder / "labels_te.csv", 3, "2.000000000000000000e+00")
+    assert sorted(set(read_mogonet(folder).obs["label"])) == [0, 1, 2]
+    with pytest.raises(DataError) as info:
+        read_mogonet(folder, class_names=["NC", "AD"])
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{folder / 'labels_te.csv'}: line 3: label 2 is not one of the 2 classes")
+    assert "expected 0 (NC) or 1 (AD)" in message
+    with pytest.raises(DataError, match=r"labels_te\.csv: line 3: label 2 .*expected 0 \(NC\) or 1 \(AD\)"):
+        read_omics(folder, class_names=["NC", "AD"])
+    # the training file too, and a negative label
+    _write_folder(folder, y_tr=[0, 1, 1, 0, -1, 0])
+    with pytest.raises(DataError, match=r"labels_tr\.csv: line 5: label -1 is not one of the 2 classes"):
+        read_mogonet(folder, class_names=["NC", "AD"])
+
+
+def test_a_label_outside_the_named_classes_in_an_h5ad_names_the_sample(tmp_path: Path) -> None:
+    adata = _h5ad_cohort()
+    adata.obs["label"] = [0.0, 1.0, 2.0, 0.0, 1.0]
+    path = tmp_path / "cohort.h5ad"
+    adata.write_h5ad(path)
+    assert sorted(set(read_omics(path).obs["label"])) == [0, 1, 2]
+    with pytest.raises(DataError, match=rf"{path}: sample 's2': label 2 is not one of the 2 classes .*0 \(NC\)"):
+        read_omics(path, class_names=["NC", "AD"])
 
 
 @pytest.mark.parametrize(
@@ -545,15 +580,21 @@ def test_bad_h5mu_content_and_modality_selection(folder: Path, tmp_path: Path) -
         read_omics(tmp_path / "partial.h5mu", modalities=["mrna"])
 
 
+SKIPS_0 = r"sample 'tr0000': label 1 skips class 0 .*; labels must be"
+
+
 def test_writers_refuse_bad_mudata_and_leave_files_alone(folder: Path, tmp_path: Path) -> None:
     mdata = read_mogonet(folder)
     path = write_h5mu(mdata, tmp_path / "keep.h5mu")
     before = path.read_bytes()
     bad = read_mogonet(folder)
     bad.obs["label"] = bad.obs["label"] + 1  # 1..2: not 0..C-1
-    with pytest.raises(DataError, match=r"write_h5mu: the MuData to write: labels must be"):
+    with pytest.raises(DataError, match=rf"write_h5mu: the MuData to write: {SKIPS_0}"):
         write_h5mu(bad, path)
-    with pytest.raises(DataError, match=r"write_mogonet: the MuData to write: labels must be"):
+    with pytest.raises(
+        DataError,
+        match=rf"write_mogonet: the MuData to write: {SKIPS_0}",
+    ):
         write_mogonet(bad, tmp_path / "never")
     assert path.read_bytes() == before and not (tmp_path / "never").exists()
     with pytest.raises(DataError, match=r"an \.h5mu file name is expected"):
