@@ -7,7 +7,10 @@ demo-signal`` in a subprocess, waits for that checkpoint, sends the signal to th
 launcher under ``--nproc``, as Kubernetes does; SLURM signals every process of the step), waits for it to
 end, records its exit code, ``status.json`` and whether any of its processes are still alive, then runs
 ``pipeline run --resume DIR`` (with the same ``--nproc``) and compares ``metrics.json`` with the uninterrupted
-run of the same mode, key by key and exactly. Writes ``OUT/kill_resume.md`` and ``OUT/kill_resume.json``. Run:
+run of the same mode, key by key and exactly. A SIGKILL leaves a single process no chance to write anything
+(``status.json`` stays ``running``); under ``--nproc`` the ranks outlive their killed launcher just long enough
+to receive the SIGINT torch's worker processes ask for when their parent dies (``PR_SET_PDEATHSIG``), so they
+record ``interrupted (SIGINT)``. Writes ``OUT/kill_resume.md`` and ``OUT/kill_resume.json``. Run:
 
     .venv/bin/python benchmarks/kill_resume.py --out kill-report
 """

@@ -168,6 +168,20 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return holder[0]
 
 
+def broadcast_buffers(module: Any, src: int = 0) -> None:
+    """Overwrite ``module``'s buffers (batch-norm running statistics) on every rank with rank ``src``'s, in place.
+
+    DDP keeps the parameters equal on all ranks, but each rank updates its buffers from its own shard after the
+    last broadcast of an epoch; evaluating with them would score a model that no checkpoint holds, and a resumed
+    run (whose ranks all load rank 0's buffers) would score differently from an uninterrupted one."""
+    if not _initialized():
+        return
+    import torch.distributed as dist
+
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=src)
+
+
 def all_gather_objects(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order, on every rank."""
     if not _initialized():

@@ -337,11 +337,13 @@ class Engine:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Model outputs and targets over a whole dataset, concatenated on CPU, in dataset order.
 
-        Under DDP each rank predicts its contiguous shard and the shards are gathered, so every rank
-        returns the whole result.
+        Under DDP each rank predicts its contiguous shard with rank 0's buffers (batch-norm statistics, which
+        training leaves rank-specific) and the shards are gathered, so every rank returns the whole result.
         """
         if distributed.active():
             world = distributed.world()
+            model.to(self.device)
+            distributed.broadcast_buffers(model)  # every rank scores rank 0's model, the one checkpoints hold
             start, stop = distributed.shard_bounds(len(data), world.world_size, world.rank)
             with distributed.local_only():
                 local = (
