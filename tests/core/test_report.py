@@ -82,7 +82,8 @@ def test_report_shows_the_run_record() -> None:
         },
     }
     text = report({}, config)
-    assert "- **Resumed** 2026-12-07 10:00:00, after epoch 5 of `model`; changed from then on: train.epochs 5 → 8" in text
+    first = "- **Resumed** 2026-12-07 10:00:00, after epoch 5 of `model`; changed from then on: train.epochs 5 → 8"
+    assert first in text
     assert "- **Resumed** 2026-12-07 11:00:00, before any fit had a checkpoint; no setting changed" in text
     assert "**Not repeatable from the command line**: the dataset it is MyData" in text
     assert "re-run with `pipeline run config.yaml`" not in text

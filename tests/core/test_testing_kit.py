@@ -162,9 +162,9 @@ def test_check_plugin_fails_a_plugin_whose_names_clash() -> None:
         def register_models(self, register):
             register("demo.cnn1d", Good)
 
-    with registered_plugin(Clashing(), "clashing"):
-        with pytest.raises(ConformanceError, match=r"model 'demo.cnn1d' is registered by .*'clashing'"):
-            check_plugin("clashing", run_pipelines=False)
+    clash = r"model 'demo.cnn1d' is registered by .*'clashing'"
+    with registered_plugin(Clashing(), "clashing"), pytest.raises(ConformanceError, match=clash):
+        check_plugin("clashing", run_pipelines=False)
 
 
 def test_register_plugin_fixture_registers_until_the_test_ends(pytester: pytest.Pytester) -> None:
