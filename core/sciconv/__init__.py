@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sciconv._version import __version__
-from sciconv.components import DataBundle, DatasetBase, ResultRow, TaskBase, TaskResult
+from sciconv.components import DataBundle, DatasetBase, PredictionResult, ResultRow, TaskBase, TaskResult
 from sciconv.errors import (
     CheckpointError,
     ConfigError,
@@ -37,8 +37,9 @@ from sciconv.hookspecs import hookimpl
 from sciconv.spec import DataSpec
 
 if TYPE_CHECKING:
-    from sciconv.context import RunContext
+    from sciconv.context import PredictContext, RunContext
     from sciconv.pipeline import Overrides, Pipeline, RunResult
+    from sciconv.predicting import FinishedRun
 
 
 def run(
@@ -65,16 +66,30 @@ def load_pipeline(target: str | Path, overrides: Overrides = ()) -> Pipeline:
     return _load(target, overrides)
 
 
+def load_run(run_dir: str | Path) -> FinishedRun:
+    """A completed run, to apply what it learned to new data::
+
+        prediction = sciconv.load_run("runs/demo-signal/20261207-101500").predict({"dataset.params.root": "new/"})
+        prediction.tables["predictions"]  # a pandas DataFrame, one row per sample
+
+    ``predict(data)`` takes dataset overrides, a dataset object or nothing (the run's own data); it writes
+    nothing unless ``write=True`` (then into ``out``, default ``RUN_DIR/predictions/<timestamp>/``).
+    """
+    from sciconv.predicting import load_run as _load_run
+
+    return _load_run(run_dir)
+
+
 def __getattr__(name: str) -> Any:
     # Heavy objects are imported on first access so that `import sciconv` stays light.
     if name in ("Pipeline", "RunResult"):
         from sciconv import pipeline
 
         return getattr(pipeline, name)
-    if name == "RunContext":
-        from sciconv.context import RunContext
+    if name in ("RunContext", "PredictContext"):
+        from sciconv import context
 
-        return RunContext
+        return getattr(context, name)
     raise AttributeError(f"module 'sciconv' has no attribute {name!r}")
 
 
@@ -89,6 +104,8 @@ __all__ = [
     "NotFoundError",
     "Pipeline",
     "PluginError",
+    "PredictContext",
+    "PredictionResult",
     "ResultRow",
     "RunContext",
     "RunInterrupted",
@@ -100,5 +117,6 @@ __all__ = [
     "__version__",
     "hookimpl",
     "load_pipeline",
+    "load_run",
     "run",
 ]

@@ -246,6 +246,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sciconv.predicting import predict
+
+    prediction = predict(args.run_dir, args.overrides, out=args.out, split=args.split)
+    for name, table in prediction.tables.items():
+        print(f"{name}: {len(table)} rows")
+    if prediction.metrics:
+        _print_metrics(prediction.metrics)
+    print(f"predictions: {prediction.out_dir}")
+    return 0
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     shown = list(metrics.items())[:12]
     for key, value in shown:
@@ -387,6 +399,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="train data-parallel in N local processes (DDP through torchrun's launcher; gloo on CPU, NCCL on GPUs)",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "predict",
+        help="apply a finished run's trained model to new data",
+        description=(
+            "Apply a completed run to new data: its task and model as trained, its weights and fitted state "
+            "checked against their manifest, the data given by overrides (typically dataset.params.root=NEW). "
+            "Nothing is trained; the predictions are written in the field's format into --out."
+        ),
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("overrides", nargs="*", metavar="dataset.KEY=VALUE", help="dataset overrides, values parsed as YAML")
+    p.add_argument(
+        "--out", metavar="DIR", help="write here (a new or empty folder; default RUN_DIR/predictions/<time>/)"
+    )
+    p.add_argument(
+        "--split",
+        choices=("all", "test"),
+        default="all",
+        help="predict every sample (default) or only the test split (to reproduce the run's test metrics)",
+    )
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
         "plugins",

@@ -7,6 +7,9 @@
   ``nn.Module`` subclass whose ``__init__`` takes the spec first.
 * A **task** is a callable ``Task(**params)`` whose ``run(ctx)`` drives the run through the
   :class:`~sciconv.context.RunContext` and returns a :class:`TaskResult`. Subclass :class:`TaskBase`.
+  To apply a finished run to new data (``pipeline predict``), ``run`` saves what it learned
+  (``ctx.save_weights``, ``ctx.save_arrays``, ``ctx.save_state``) and ``predict(ctx, bundle)`` applies it
+  through a :class:`~sciconv.context.PredictContext`, returning a :class:`PredictionResult`.
 
 Following scikit-learn, ``__init__`` of datasets and tasks only stores its (keyword) parameters:
 the pipeline's ``params`` are checked against that signature before anything runs. A dataset or task
@@ -28,7 +31,7 @@ from sciconv.spec import DataSpec
 if TYPE_CHECKING:
     import torch
 
-    from sciconv.context import RunContext
+    from sciconv.context import PredictContext, RunContext
 
 
 @dataclass
@@ -94,6 +97,25 @@ class TaskResult:
     sections: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class PredictionResult:
+    """What a task's ``predict`` hands back.
+
+    Attributes:
+        tables: the predictions, one pandas DataFrame per table (``{"predictions": df}``), one row per sample
+            (trial, patient, day, case), written as ``<name>.csv``.
+        metrics: where the data carry labels, the same metrics under the same names as the run's own
+            ``metrics.json`` (so predicting on the run's test data reproduces them); empty otherwise.
+        files: files the task wrote into ``ctx.out_dir`` in its field's format (NIfTI label maps, ...).
+        sections: extra report sections, ``{"title": "markdown"}``.
+    """
+
+    tables: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
+
+
 class TaskBase(ABC):
     """Base of tasks: store parameters in ``__init__``, do the work in :meth:`run`."""
 
@@ -109,6 +131,20 @@ class TaskBase(ABC):
     @abstractmethod
     def run(self, ctx: RunContext) -> TaskResult:
         """Train and evaluate through ``ctx`` (data, model factory, engine, run directory)."""
+
+    def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
+        """Apply what :meth:`run` saved (``ctx.trained``) to ``bundle``'s samples (``ctx.samples(bundle)``:
+        every split, or the test split with ``--split test``), with exactly the run's preprocessing, and return
+        the predictions. A task that cannot predict leaves this undefined."""
+        raise NotImplementedError(f"task {type(self).__name__} does not implement predict")
+
+    def check_compatible(self, trained: DataSpec, new: DataSpec) -> None:
+        """Refuse data the trained model cannot be applied to (a DataError naming both sides). The default
+        compares every field of the spec (:func:`sciconv.spec.check_compatible`); a task whose models take any
+        input size compares fewer."""
+        from sciconv.spec import check_compatible
+
+        check_compatible(trained, new)
 
 
 def table_metric_names(rows: Sequence[ResultRow]) -> list[str]:

@@ -14,6 +14,7 @@ from sciconv.errors import DataError
 from sciconv.parallel import Job, run_jobs
 from sciconv.rundir import RunDir
 from sciconv.spec import DataSpec
+from sciconv.trained import TrainedState, TrainedWriter
 
 if TYPE_CHECKING:
     import torch
@@ -81,6 +82,7 @@ class RunContext:
         self._data: DataBundle | None = None
         self._log = log
         self.summary: dict[str, Any] = {}
+        self.trained = TrainedWriter(run_dir.path)
 
     @property
     def seed(self) -> int:
@@ -189,6 +191,25 @@ class RunContext:
         """Outputs and targets of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.predict`)."""
         return self.engine.predict(model, data, **kwargs)
 
+    # -- what predict needs ------------------------------------------------------------------------
+
+    def save_weights(self, name: str, model: torch.nn.Module) -> None:
+        """Keep a trained network's weights for ``predict`` (``trained/<name>.safetensors``). Only rank 0 of a
+        DDP run writes."""
+        if self.world.is_main:
+            self.trained.save_weights(name, model)
+
+    def save_arrays(self, name: str, arrays: Mapping[str, Any]) -> None:
+        """Keep fitted arrays for ``predict`` (normalisation statistics, embeddings, a training graph's
+        features), as ``trained/<name>.arrays.safetensors``."""
+        if self.world.is_main:
+            self.trained.save_arrays(name, arrays)
+
+    def save_state(self, name: str, data: Mapping[str, Any]) -> None:
+        """Keep fitted settings for ``predict`` (thresholds, the chosen model, class names) as JSON."""
+        if self.world.is_main:
+            self.trained.save_state(name, data)
+
     @property
     def n_jobs(self) -> int:
         """``parallel.n_jobs``: worker processes for independent jobs (``-1``: one per core)."""
@@ -217,3 +238,115 @@ class RunContext:
             threads_per_job=settings.threads_per_job,
             on_result=on_result,
         )
+
+
+class PredictContext:
+    """What a task's ``predict`` sees: the finished run's configuration and trained state, the model factory,
+    the engine (for batched inference), and where to write files.
+
+    ``trained`` holds what :meth:`RunContext.save_weights` / ``save_arrays`` / ``save_state`` kept, verified
+    against its manifest; ``spec`` is the training data's spec; ``split`` is ``"all"`` (every sample of the
+    new data) or ``"test"`` (its test split, to reproduce the run's own test metrics).
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        trained: TrainedState,
+        engine: Engine,
+        model_factory: Callable[..., Any],
+        model_params: dict[str, Any],
+        split: str,
+        out_dir: Path,
+        log: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.trained = trained
+        self.engine = engine
+        self._model_factory = model_factory
+        self._model_params = model_params
+        self.split = split
+        self.out_dir = out_dir
+        self._log = log
+
+    @property
+    def spec(self) -> DataSpec | None:
+        """The spec of the data the run trained on."""
+        return self.trained.spec
+
+    @property
+    def seed(self) -> int:
+        return self.config.train.seed
+
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
+
+    def log(self, message: str) -> None:
+        """Print a progress message for the user (stderr)."""
+        self._log(message)
+
+    def samples(self, bundle: DataBundle) -> Any:
+        """The samples to predict: every split of ``bundle`` in the order train, val, test (``split="all"``), or
+        its test split (``split="test"``)."""
+        from torch.utils.data import ConcatDataset
+
+        if self.split == "test":
+            if bundle.test is None:
+                raise DataError("--split test: the data have no test split (this task makes its own folds)")
+            return bundle.test
+        parts = [part for part in (bundle.train, bundle.val, bundle.test) if part is not None and len(part) > 0]
+        if not parts:
+            raise DataError("the data hold no samples to predict")
+        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+    @property
+    def model_factory(self) -> Callable[..., Any]:
+        return self._model_factory
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        return dict(self._model_params)
+
+    def build_model(self, spec: DataSpec | None = None, *, name: str | None = None, **params: Any) -> torch.nn.Module:
+        """A new, untrained model as the run built it (the pipeline's model with ``model.params`` updated by
+        ``params``, or the registered model ``name``); load its weights with :meth:`load_weights`."""
+        spec = spec or self.spec
+        if spec is None:
+            raise DataError("the run saved no data spec to size its model from")
+        if name is None:
+            return self._model_factory(spec, **{**self._model_params, **params})
+        from sciconv.params import check_params
+        from sciconv.registry import get_registry
+
+        factory = get_registry().load("models", name)
+        return factory(spec, **check_params("model", name, factory, params))
+
+    def model_factory_named(self, name: str) -> Callable[..., Any]:
+        from sciconv.registry import get_registry
+
+        return get_registry().load("models", name)
+
+    def load_weights(self, name: str, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` with the weights the run saved as ``name`` (hash-checked); in eval mode."""
+        self.trained.load_weights(name, model)
+        return model.eval()
+
+    def load_state(self, name: str) -> dict[str, Any]:
+        return self.trained.load_state(name)
+
+    def load_arrays(self, name: str) -> dict[str, Any]:
+        return self.trained.load_arrays(name)
+
+    def trainer(self, **overrides: Any) -> Trainer:
+        """The run's ``train`` settings (for batched inference in job workers: ``trainer().predict``)."""
+        return Trainer({**self.config.train.model_dump(), **overrides})
+
+    def predict(self, model: torch.nn.Module, data: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs and targets of ``model`` on ``data`` (see :meth:`sciconv.engine.Engine.predict`)."""
+        return self.engine.predict(model, data, **kwargs)
+
+    def run_jobs(self, fn: Callable[..., T], jobs: Sequence[Job]) -> list[T]:
+        """Independent jobs under the pipeline's ``parallel`` settings (see :meth:`RunContext.run_jobs`)."""
+        settings = self.config.parallel
+        return run_jobs(fn, jobs, n_jobs=settings.n_jobs, seed=self.seed, threads_per_job=settings.threads_per_job)

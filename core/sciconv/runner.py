@@ -187,6 +187,7 @@ def _execute(
             last_flush[0] = now
 
     saved_config: dict[str, Any] = {}
+    ctx: RunContext | None = None
     try:
         saved_config = _config_to_save(run, rd, previous, resume is not None)
         engine = Engine(config.train, checkpoint_root=rd.checkpoints_dir, resume=resume is not None, on_epoch=on_epoch)
@@ -213,6 +214,9 @@ def _execute(
             raise SciconvError(
                 f"task {config.task.name!r}: run() returned {type(result).__name__}, expected sciconv.TaskResult"
             )
+        if world.is_main:  # what predict needs, in place as a whole (an earlier trained/ stays if nothing new)
+            data = ctx._data
+            ctx.trained.commit(data.spec if data is not None else None, {"pipeline": config.name})
         metrics = flatten_metrics(result.metrics)
         # what the report's "What ran" may claim: the pipeline's model and train section, if the task used them
         ctx.summary.setdefault("pipeline_model_used", False)
@@ -253,6 +257,8 @@ def _execute(
         rd.write_metrics(metrics)
         rd.write_status(status)
     except BaseException as exc:
+        if ctx is not None:
+            ctx.trained.discard()
         diverged = isinstance(exc, TrainingDivergedError)  # kept: its history shows how the fit blew up
         if resume is None and not rd.has_checkpoints() and not diverged:
             rd.discard(created)

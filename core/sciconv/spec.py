@@ -87,3 +87,43 @@ class DataSpec:
             "units": self.units,
             "extra": dict(self.extra),
         }
+
+
+SPEC_FIELDS = ("input_shape", "n_outputs", "task_type", "sfreq", "channels", "classes")
+
+
+def describe_spec(spec: DataSpec) -> str:
+    """One phrase for messages: ``"9 channels Pz..O2 at 250 Hz, samples of shape (9, 250), 40 classes"``."""
+    parts = []
+    if spec.channels:
+        names = spec.channels
+        shown = f"{names[0]}..{names[-1]}" if len(names) > 3 else ",".join(names)
+        parts.append(f"{len(names)} channels {shown}")
+    if spec.sfreq:
+        parts.append(f"at {spec.sfreq:g} Hz")
+    parts.append(f"samples of shape {tuple(spec.input_shape)}")
+    if spec.classes:
+        parts.append(f"{len(spec.classes)} classes")
+    else:
+        parts.append(f"{spec.n_outputs} outputs ({spec.task_type})")
+    return ", ".join(parts).replace(", at ", " at ")
+
+
+def check_compatible(trained: DataSpec, new: DataSpec, fields: tuple[str, ...] = SPEC_FIELDS) -> None:
+    """Refuse new data a trained model cannot be applied to: a :class:`DataError` naming both sides
+    (``"the run trained on 9 channels Pz..O2 at 250 Hz, ...; these data have 8 channels ... at 256 Hz"``).
+
+    ``fields`` are the :class:`DataSpec` fields that must agree (a task whose model takes inputs of any size
+    leaves out ``input_shape``). Channel names and classes are compared only where both sides name them."""
+    differ = []
+    for name in fields:
+        a, b = getattr(trained, name), getattr(new, name)
+        if name in ("channels", "classes", "sfreq") and (a is None or b is None):
+            continue
+        if a != b:
+            differ.append(name)
+    if differ:
+        raise DataError(
+            f"the run trained on {describe_spec(trained)}; these data have {describe_spec(new)} "
+            f"(different {', '.join(differ)}): the trained model cannot be applied to them"
+        )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sciconv import ResultRow, TaskBase, TaskResult
-from sciconv.context import RunContext
+from sciconv import DataBundle, PredictionResult, ResultRow, TaskBase, TaskResult
+from sciconv.context import PredictContext, RunContext
 from sciconv.kit import accuracy
 
 
@@ -24,6 +24,14 @@ def spectral_peak_predict(x: np.ndarray, sfreq: float, freqs: list[float]) -> np
     power = psd.sum(axis=1)
     scores = [power[:, np.argmin(np.abs(f - c))] + power[:, np.argmin(np.abs(f - 2 * c))] for c in freqs]
     return np.argmax(np.stack(scores, axis=1), axis=1)
+
+
+def nearest_centroid_predict(
+    features: np.ndarray, mean: np.ndarray, std: np.ndarray, centroids: np.ndarray
+) -> np.ndarray:
+    """Nearest-centroid classes of log-PSD ``features`` (n, f), standardised with the training statistics."""
+    dist = (((features - mean) / std)[:, None, :] - centroids[None]) ** 2
+    return dist.sum(-1).argmin(1)
 
 
 def log_psd_features(x: np.ndarray, sfreq: float) -> np.ndarray:
@@ -50,6 +58,7 @@ class ClassificationTask(TaskBase):
         data = ctx.load_data()
         model = ctx.build_model(data.spec)
         fit = ctx.fit(model, data.train, data.val, metrics={"accuracy": accuracy})
+        ctx.save_weights("model", fit.model)
         test = ctx.evaluate(fit.model, data.test, metrics={"accuracy": accuracy})
         metrics = {
             "test.accuracy": test["accuracy"],
@@ -68,8 +77,8 @@ class ClassificationTask(TaskBase):
             )
             mean, std = feats_tr.mean(0), feats_tr.std(0) + 1e-8
             centroids = np.stack([((feats_tr[y_tr == k] - mean) / std).mean(0) for k in range(data.spec.n_outputs)])
-            dist = (((feats_te - mean) / std)[:, None, :] - centroids[None]) ** 2
-            centroid = float(np.mean(dist.sum(-1).argmin(1) == y_te))
+            ctx.save_arrays("nearest_centroid", {"mean": mean, "std": std, "centroids": centroids})
+            centroid = float(np.mean(nearest_centroid_predict(feats_te, mean, std, centroids) == y_te))
             metrics["baseline.spectral_peak.accuracy"] = peak
             metrics["baseline.nearest_centroid.accuracy"] = centroid
             table += [
@@ -78,3 +87,45 @@ class ClassificationTask(TaskBase):
             ]
         table.append(ResultRow("chance", {"test accuracy": metrics["chance"]}, source="chance level, 1 / n_classes"))
         return TaskResult(metrics=metrics, model=fit.model, table=table)
+
+    def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
+        """Per sample: the trained network's class and probabilities, and the baselines' classes (the
+        nearest-centroid one with the training split's fitted statistics). With labels, the run's metric names
+        under the split's prefix (``test.accuracy``, ``test.loss``, ``baseline.*`` with ``--split test``)."""
+        import pandas as pd
+
+        samples = ctx.samples(bundle)
+        spec = ctx.spec or bundle.spec
+        model = ctx.load_weights("model", ctx.build_model(spec))
+        logits, targets = ctx.predict(model, samples)
+        probabilities = torch.softmax(logits, dim=1).numpy()
+        predicted = probabilities.argmax(1)
+        classes = list(spec.classes or range(spec.n_outputs))
+        table = pd.DataFrame(
+            {
+                "sample": np.arange(len(predicted)),
+                "predicted": [classes[k] for k in predicted],
+                **{f"p_{name}": probabilities[:, k] for k, name in enumerate(classes)},
+            }
+        )
+        y = targets.numpy()
+        labelled = y.ndim == 1 and len(y) == len(predicted) and (y >= 0).all()
+        prefix = "test" if ctx.split == "test" else "all"
+        metrics: dict[str, float] = {}
+        if labelled:
+            table["label"] = [classes[k] for k in y]
+            metrics[f"{prefix}.accuracy"] = accuracy(logits, targets)
+            metrics[f"{prefix}.loss"] = float(torch.nn.functional.cross_entropy(logits, targets).item())
+        if ctx.trained.has("nearest_centroid") and spec.sfreq and "freqs" in spec.extra:
+            x, _ = _stack(samples)
+            fitted = ctx.load_arrays("nearest_centroid")
+            peak = spectral_peak_predict(x, spec.sfreq, spec.extra["freqs"])
+            centroid = nearest_centroid_predict(
+                log_psd_features(x, spec.sfreq), fitted["mean"], fitted["std"], fitted["centroids"]
+            )
+            table["spectral_peak"] = [classes[k] for k in peak]
+            table["nearest_centroid"] = [classes[k] for k in centroid]
+            if labelled and prefix == "test":
+                metrics["baseline.spectral_peak.accuracy"] = float(np.mean(peak == y))
+                metrics["baseline.nearest_centroid.accuracy"] = float(np.mean(centroid == y))
+        return PredictionResult(tables={"predictions": table}, metrics=metrics)

@@ -193,30 +193,48 @@ def test_register_plugin_fixture_registers_until_the_test_ends(pytester: pytest.
 
 
 class _Task:
-    def __init__(self, flaky: bool = False) -> None:
+    """Counts samples; ``predict`` counts the test samples again from the saved state (``off`` by ``skew``)."""
+
+    def __init__(self, flaky: bool = False, skew: int = 0) -> None:
         self.flaky = flaky
+        self.skew = skew
 
     def run(self, ctx):
         from sciconv import TaskResult
 
         data = ctx.load_data()
         value = float(len(data.train)) + (int.from_bytes(os.urandom(4), "little") if self.flaky else 0)
-        return TaskResult(metrics={"n_train": value, "nan": float("nan")})
+        ctx.save_state("counts", {"n_train": len(data.train)})
+        return TaskResult(metrics={"n_train": value, "n_test": float(len(data.test)), "nan": float("nan")})
+
+    def predict(self, ctx, bundle):
+        import pandas as pd
+
+        from sciconv import PredictionResult
+
+        samples = ctx.samples(bundle)
+        assert ctx.load_state("counts")["n_train"] > 0
+        table = pd.DataFrame({"sample": range(len(samples))})
+        return PredictionResult(tables={"predictions": table}, metrics={"n_test": float(len(samples) + self.skew)})
 
 
-def _pipeline_plugin(tmp_path: Path, tiny: dict | None, flaky: bool = False):
+class _TaskWithoutPredict(_Task):
+    predict = None  # type: ignore[assignment]
+
+
+def _pipeline_plugin(tmp_path: Path, tiny: dict | None, flaky: bool = False, skew: int = 0, task: type = _Task):
     yaml = tmp_path / "tiny-demo.yaml"
     yaml.write_text(
         "description: a tiny pipeline\n"
-        "task: {name: runs.task, params: {flaky: %s}}\n"
+        f"task: {{name: runs.task, params: {{flaky: {'true' if flaky else 'false'}, skew: {skew}}}}}\n"
         "dataset: {name: demo.oscillations, params: {n_trials: 400}}\n"
-        "model: {name: demo.cnn1d}\n" % ("true" if flaky else "false")
+        "model: {name: demo.cnn1d}\n"
     )
 
     class Runs:
         @hookimpl
         def register_tasks(self, register):
-            register("runs.task", _Task)
+            register("runs.task", task)
 
         @hookimpl
         def register_pipelines(self, register):
@@ -242,6 +260,20 @@ def test_check_plugin_wants_tiny_overrides_and_reproducible_runs(tmp_path: Path)
     with (
         registered_plugin(_pipeline_plugin(tmp_path, {"dataset.params.n_trials": 50}, flaky=True), "runs"),
         pytest.raises(ConformanceError, match="same seed gave different metrics in run 2: n_train"),
+    ):
+        check_plugin("runs")
+
+
+def test_check_plugin_wants_predict_to_reproduce_the_run(tmp_path: Path) -> None:
+    tiny = {"dataset.params.n_trials": 50}
+    with (
+        registered_plugin(_pipeline_plugin(tmp_path, tiny, skew=1), "runs"),
+        pytest.raises(ConformanceError, match=r"does not reproduce its metrics: n_test: run 8\.0, predict 9\.0"),
+    ):
+        check_plugin("runs")
+    with (
+        registered_plugin(_pipeline_plugin(tmp_path, tiny, task=_TaskWithoutPredict), "runs"),
+        pytest.raises(ConformanceError, match="does not implement predict"),
     ):
         check_plugin("runs")
 

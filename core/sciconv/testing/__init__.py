@@ -25,6 +25,7 @@ from sciconv.testing.conformance import (
     check_pipeline_file,
     check_pipeline_runs,
     check_plugin,
+    check_prediction,
     check_task,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_pipeline_file",
     "check_pipeline_runs",
     "check_plugin",
+    "check_prediction",
     "check_task",
     "registered_plugin",
 ]

@@ -196,7 +196,8 @@ def check_pipeline_runs(
     temporary run directories, and check the runs: each finishes with a non-empty ``metrics.json``, a
     ``config.yaml`` and a ``report.md``, and every run gives the same metrics as the first: the same seed must
     give the same numbers (to a relative 1e-6, for threaded float reductions; NaN equals NaN; timings such as
-    ``train_seconds`` are not compared). Returns the first run's metrics."""
+    ``train_seconds`` are not compared). The first run is then applied to its own test split with ``predict``
+    (:func:`check_prediction`), which must reproduce its metrics exactly. Returns the first run's metrics."""
     from sciconv.pipeline import run
 
     what = f"pipeline {str(target)!r}"
@@ -216,6 +217,7 @@ def check_pipeline_runs(
                 raise _fail(what, "reported no metrics")
             if first is None:
                 first = metrics
+                check_prediction(run_dir, metrics, what)
                 continue
             differ = sorted(
                 k
@@ -227,6 +229,32 @@ def check_pipeline_runs(
                 raise _fail(what, f"the same seed gave different metrics in run {attempt + 1}: {shown}")
     assert first is not None
     return first
+
+
+def check_prediction(run_dir: Path, metrics: Mapping[str, Any], what: str = "the run") -> dict[str, Any]:
+    """Apply a finished run to its own test split (``pipeline predict RUN_DIR --split test``, nothing written) and
+    check that it reproduces the run: predict reports metrics, each under a name of the run's ``metrics.json``,
+    each exactly equal to the run's value. Returns the prediction's metrics."""
+    from sciconv.predicting import load_run
+
+    try:
+        prediction = load_run(run_dir).predict(split="test", log=lambda message: None)
+    except SciconvError as exc:
+        raise _fail(what, f"predict on the run's own test split failed: {exc}") from None
+    if not prediction.tables:
+        raise _fail(what, "predict returned no table of predictions")
+    if not prediction.metrics:
+        raise _fail(what, "predict on the run's labelled test split reported no metrics to compare with the run's")
+    unknown = sorted(set(prediction.metrics) - set(metrics))
+    if unknown:
+        raise _fail(what, f"predict reported metrics the run does not have: {unknown[:5]}")
+    differ = sorted(
+        k for k, v in prediction.metrics.items() if not (v == metrics[k] or (v != v and metrics[k] != metrics[k]))
+    )
+    if differ:
+        shown = ", ".join(f"{k}: run {metrics[k]!r}, predict {prediction.metrics[k]!r}" for k in differ[:3])
+        raise _fail(what, f"predict on the run's own test split does not reproduce its metrics: {shown}")
+    return dict(prediction.metrics)
 
 
 _MISSING = object()

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
-from sciconv.context import RunContext
+from sciconv import DataBundle, DataSpec, PredictionResult, ResultRow, TaskBase, TaskResult
+from sciconv.context import PredictContext, RunContext
 from sciconv.errors import ConfigError, DataError
 from sciconv.kit import accuracy, new_figure, save_figure
 from sciconv_ecg.baselines import QRSWidthClassifier, qrs_bounds
@@ -120,6 +120,7 @@ class BeatClassificationTask(TaskBase):
             metrics={"accuracy": accuracy, "auc": auc_metric},
             name="beat-cnn",
         )
+        ctx.save_weights("beat-cnn", fit.model)
         outputs, targets = ctx.predict(fit.model, data.test)
         scores = pvc_scores(outputs)
         cnn = binary_metrics(targets.numpy(), outputs.argmax(dim=1).numpy(), scores)
@@ -181,11 +182,58 @@ class BeatClassificationTask(TaskBase):
             "QRS width."
         )
 
+        ctx.save_state(
+            "fitted",
+            {
+                "loss_weights": loss_fn.weight.tolist() if isinstance(loss_fn, WeightedCrossEntropy) else None,
+                "qrs_threshold_ms": threshold,
+                "majority_label": majority_label,
+            },
+        )
         if ctx.config.output.plots and self.example_beats > 0:
             plots.append(self._plot_examples(ctx, spec, x_te, y_te, widths_te))
             if widths_te is not None and threshold is not None:
                 plots.append(_plot_widths(ctx, spec, widths_te, y_te, threshold))
         return TaskResult(metrics=metrics, model=fit.model, table=table, plots=plots, sections=sections)
+
+    def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
+        """Per beat: the CNN's class and PVC score, and the QRS-width baseline's call with the threshold fitted
+        on the run's train split. On labelled beats, the run's metrics under the split's prefix (``test.*`` and
+        ``baseline.qrs_width.*`` with ``--split test``)."""
+        import pandas as pd
+
+        samples = ctx.samples(bundle)
+        spec = ctx.spec or bundle.spec
+        fitted = ctx.load_state("fitted")
+        model = ctx.load_weights("beat-cnn", ctx.build_model(spec))
+        outputs, targets = ctx.predict(model, samples)
+        predicted = outputs.argmax(dim=1).numpy()
+        scores = pvc_scores(outputs)
+        classes = list(spec.classes or ("normal", "pvc"))
+        table = pd.DataFrame(
+            {"beat": np.arange(len(predicted)), "cnn": [classes[k] for k in predicted], "pvc_score": scores}
+        )
+        prefix = "test" if ctx.split == "test" else "all"
+        y = targets.numpy()
+        metrics: dict[str, float] = {}
+        if np.any(y == 0) and np.any(y == 1):
+            table["label"] = [classes[k] for k in y]
+            metrics.update({f"{prefix}.{k}": v for k, v in binary_metrics(y, predicted, scores).items()})
+            weights = fitted.get("loss_weights")
+            loss_fn = WeightedCrossEntropy(torch.as_tensor(weights)) if weights is not None else nn.CrossEntropyLoss()
+            metrics[f"{prefix}.loss"] = float(loss_fn(outputs, targets).item())
+        threshold = fitted.get("qrs_threshold_ms")
+        if threshold is not None and spec.sfreq:
+            x, _ = stack_split(samples)
+            clf = QRSWidthClassifier(float(spec.sfreq), _r_index(spec), self.slope_fraction)
+            widths = clf.widths_ms(x[:, :1])
+            calls = (widths > threshold).astype(np.int64)
+            table["qrs_width_ms"] = widths
+            table["qrs_width_call"] = [classes[k] for k in calls]
+            if metrics and prefix == "test":
+                metrics.update({f"baseline.qrs_width.{k}": v for k, v in binary_metrics(y, calls, widths).items()})
+                metrics["baseline.qrs_width.threshold_ms"] = float(threshold)
+        return PredictionResult(tables={"predictions": table}, metrics=metrics)
 
     def _plot_examples(
         self, ctx: RunContext, spec: DataSpec, x: np.ndarray, y: np.ndarray, widths: np.ndarray | None

@@ -62,3 +62,14 @@ def test_registered_hooks_and_names(ecg_plugin: str) -> None:
     }
     tiny = registry.entries["pipelines"]["ecg-beats"].tiny
     assert tiny == {"dataset.params.n_beats": 120, "train.epochs": 1, "train.progress": False}
+
+
+def test_a_trained_run_classifies_new_beats(ecg_plugin: str, tmp_path) -> None:  # noqa: ANN001
+    import sciconv
+
+    run = sciconv.run("ecg-beats", {"dataset.params.n_beats": 120, "train.epochs": 1}, run_dir=tmp_path / "run")
+    prediction = sciconv.load_run(run.run_dir).predict({"dataset.params.n_beats": 80, "dataset.params.seed": 9})
+    table = prediction.tables["predictions"]
+    assert len(table) == 80
+    assert {"beat", "cnn", "pvc_score", "qrs_width_ms", "qrs_width_call", "label"} <= set(table.columns)
+    assert 0.0 <= prediction.metrics["all.accuracy"] <= 1.0
