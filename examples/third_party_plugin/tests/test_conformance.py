@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_registered_hooks_and_names(ecg_plugin: str) -> None:
     assert tiny == {"dataset.params.n_beats": 120, "train.epochs": 1, "train.progress": False}
 
 
-def test_a_trained_run_classifies_new_beats(ecg_plugin: str, tmp_path) -> None:  # noqa: ANN001
+def test_a_trained_run_classifies_new_beats(ecg_plugin: str, tmp_path: Path) -> None:
     import sciconv
 
     run = sciconv.run("ecg-beats", {"dataset.params.n_beats": 120, "train.epochs": 1}, run_dir=tmp_path / "run")
