@@ -187,7 +187,6 @@ def _execute(
             last_flush[0] = now
 
     saved_config: dict[str, Any] = {}
-    ctx: RunContext | None = None
     try:
         saved_config = _config_to_save(run, rd, previous, resume is not None)
         engine = Engine(config.train, checkpoint_root=rd.checkpoints_dir, resume=resume is not None, on_epoch=on_epoch)
@@ -257,8 +256,8 @@ def _execute(
         rd.write_metrics(metrics)
         rd.write_status(status)
     except BaseException as exc:
-        if ctx is not None:
-            ctx.trained.discard()
+        # What the task staged for predict stays with a run that can be resumed (a resumed task skips the parts
+        # it journaled, so their trained state must survive); a discarded run takes it with it.
         diverged = isinstance(exc, TrainingDivergedError)  # kept: its history shows how the fit blew up
         if resume is None and not rd.has_checkpoints() and not diverged:
             rd.discard(created)

@@ -10,7 +10,9 @@
 
 A task saves what its ``predict`` needs while it runs. The files go to a staging folder, which replaces
 ``trained/`` as a whole when the run completes (:meth:`TrainedWriter.commit`). A run that fails, or an
-extension of a finished run that fails, leaves the earlier ``trained/`` as it was. Nothing is pickled: the
+extension of a finished run that fails, leaves the earlier ``trained/`` as it was; its staging folder stays
+with it, so that a resumed run, whose task skips the parts it already did, still commits their state. Nothing
+is pickled: the
 weights and arrays are safetensors, the settings JSON. :class:`TrainedState` checks every file against the
 manifest before anything is read, as checkpoints are checked.
 """

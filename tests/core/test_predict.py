@@ -132,3 +132,29 @@ def test_a_failed_extension_keeps_the_earlier_trained_state(finished: Path, tmp_
         sciconv.load_run(run_dir).predict(split="test").metrics["test.accuracy"]
         == json.loads((run_dir / "metrics.json").read_text())["test.accuracy"]
     )
+
+
+class _JournaledTask(sciconv.TaskBase):
+    """Saves part 1, fails once, and on resume skips part 1 (journaled) and saves part 2."""
+
+    def run(self, ctx):  # noqa: ANN001, ANN201
+        data = ctx.load_data()
+        ctx.fit(ctx.build_model(data.spec), data.train, data.val, metrics={"accuracy": lambda o, t: 0.0})  # checkpoints
+        journal = ctx.run_dir.path / "journal.txt"
+        if not journal.exists():
+            ctx.save_state("part1", {"done": 1})
+            journal.write_text("part1\n")
+            raise RuntimeError("stopped after part 1")
+        ctx.save_state("part2", {"done": 2})
+        return sciconv.TaskResult(metrics={"parts": 2.0})
+
+
+def test_a_resumed_run_commits_the_state_of_the_parts_it_skipped(tmp_path: Path) -> None:
+    pipe = sciconv.load_pipeline("demo-signal", SMALL)
+    pipe.task = _JournaledTask()
+    with pytest.raises(RuntimeError, match="stopped after part 1"):
+        pipe.run(tmp_path / "run")
+    assert not (tmp_path / "run" / "trained").exists(), "nothing is committed before the run completes"
+    pipe.run(resume=tmp_path / "run")
+    state = sciconv.load_run(tmp_path / "run").trained
+    assert state.load_state("part1") == {"done": 1} and state.load_state("part2") == {"done": 2}
