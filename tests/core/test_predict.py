@@ -137,7 +137,7 @@ def test_a_failed_extension_keeps_the_earlier_trained_state(finished: Path, tmp_
 class _JournaledTask(sciconv.TaskBase):
     """Saves part 1, fails once, and on resume skips part 1 (journaled) and saves part 2."""
 
-    def run(self, ctx):  # noqa: ANN001, ANN201
+    def run(self, ctx):
         data = ctx.load_data()
         ctx.fit(ctx.build_model(data.spec), data.train, data.val, metrics={"accuracy": lambda o, t: 0.0})  # checkpoints
         journal = ctx.run_dir.path / "journal.txt"
