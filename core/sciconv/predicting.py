@@ -204,7 +204,8 @@ class FinishedRun:
                 metrics = flatten_metrics(result.metrics)
                 if target is not None:
                     _write(folder, result, metrics, self, config, split, bundle, seconds)
-            files = [target / Path(f).name for f in result.files] if target is not None else []
+                relative = [_relative(Path(f), folder) for f in result.files]
+            files = [target / rel for rel in relative] if target is not None else []
         finally:
             if scratch is not None:
                 import shutil
@@ -243,6 +244,14 @@ class _nullcontext:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _relative(path: Path, folder: Path) -> Path:
+    """A file the task wrote, relative to the output folder (a bare name when it is not inside it)."""
+    try:
+        return (folder / path).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return Path(path.name)
 
 
 def _as_strings(data: Any) -> Iterable[str]:
@@ -299,7 +308,7 @@ def _write(
     ]
     out += [f"- `{name}.csv`: {n} rows" for name, n in rows.items()] or ["_none_"]
     if result.files:
-        out += ["", "## Files", ""] + [f"- `{Path(f).name}`" for f in result.files]
+        out += ["", "## Files", ""] + [f"- `{_relative(Path(f), folder).as_posix()}`" for f in result.files]
     if metrics:
         out += ["", "## Metrics (the data carry labels)", "", "| metric | value |", "|---|---|"]
         out += [f"| `{k}` | {format_number(v)} |" for k, v in metrics.items()]
