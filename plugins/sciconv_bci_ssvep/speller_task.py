@@ -33,8 +33,8 @@ import torch
 from pydantic import Field
 from torch.utils.data import TensorDataset
 
-from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
-from sciconv.context import RunContext, Trainer
+from sciconv import DataBundle, DataSpec, PredictionResult, ResultRow, TaskBase, TaskResult
+from sciconv.context import PredictContext, RunContext, Trainer
 from sciconv.errors import ConfigError, DataError
 from sciconv.kit import (
     Summary,
@@ -178,15 +178,7 @@ class SpellerTask(TaskBase):
                 raise ConfigError(f"task.params.windows: T = {window:g} s does not fit the epochs: {exc}") from None
             x_dnn = torch.from_numpy(guney_subbands(x_raw, recording.sfreq, self.n_subbands))
             y = torch.from_numpy(y_all)
-            spec = DataSpec(
-                input_shape=tuple(x_dnn.shape[1:]),
-                n_outputs=len(recording.class_names),
-                task_type="classification",
-                sfreq=recording.sfreq,
-                classes=recording.class_names,
-                units="uV",
-                extra={"channels": list(recording.epochs.ch_names), "window_s": window},
-            )
+            spec = self._window_spec(recording, x_dnn, window)
             for block in blocks:
                 if journal.fold_done(window, block):
                     ctx.log(f"T = {window:g} s, block {block}: done in an earlier run, skipped")
@@ -199,6 +191,18 @@ class SpellerTask(TaskBase):
                     + ", ".join(f"{m} {np.mean([r['accuracy'] for r in rows if r['method'] == m]):.3f}" for m in ran)
                 )
 
+        ctx.save_state(
+            "speller",
+            {
+                "windows": [float(w) for w in self.windows],
+                "folds": getattr(self, "_saved_folds", {}),
+                "subjects": _subject_keys(subjects),
+                "class_names": list(recording.class_names),
+            },
+        )
+        ctx.save_arrays(
+            "stimuli", {"freqs": np.asarray(recording.freqs, float), "phases": np.asarray(recording.phases, float)}
+        )
         return self._result(ctx, recording, journal.rows, blocks, subjects)
 
     def _fold(
@@ -226,6 +230,11 @@ class SpellerTask(TaskBase):
         stage1 = ctx.fit(model, TensorDataset(x_dnn[train], y[train]), name=f"{fold}-stage1").model
         stage1_state = {k: v.detach().cpu().clone() for k, v in stage1.state_dict().items()}
         self._global_model = stage1
+        tag = _fold_tag(window, block)
+        ctx.save_weights(f"dnn_stage1-{tag}", stage1)
+        keys = _subject_keys(list(dict.fromkeys(subject_all)))
+        self._saved_folds = getattr(self, "_saved_folds", {})
+        self._saved_folds.setdefault(f"{window:g}", []).append(int(block))
 
         rows: list[dict[str, Any]] = []
 
@@ -274,10 +283,14 @@ class SpellerTask(TaskBase):
                 )
             )
         finetuned = ctx.run_jobs(finetune_subject, jobs)
-        for subject, predicted in zip(
+        for subject, (predicted, state) in zip(
             [s for s in subjects if (test & (subject_all == s)).any()], finetuned, strict=True
         ):
             add("dnn", subject, predicted, y[test & (subject_all == subject)].numpy())
+            with torch.random.fork_rng(devices=[]):  # building a module draws initial weights: keep the RNG
+                subject_model = ctx.build_model(spec, dropout=tuple(self.stage1_dropout))
+            subject_model.load_state_dict(state)
+            ctx.save_weights(f"dnn-{tag}-{keys[subject]}", subject_model)
 
         for subject in subjects:
             tr = train & (subject_all == subject)
@@ -293,12 +306,233 @@ class SpellerTask(TaskBase):
                     n_harmonics=self.fbcca_harmonics,
                     n_subbands=self.baseline_subbands,
                 )
-                add("fbcca", subject, fbcca.fit(x_raw[tr], truth_of(y, tr)).predict(x_raw[te]), truth)
+                fbcca.fit(x_raw[tr], truth_of(y, tr))
+                ctx.save_arrays(f"fbcca-{tag}-{keys[subject]}", fbcca_state(fbcca))
+                add("fbcca", subject, fbcca.predict(x_raw[te]), truth)
             for name, ensemble in (("trca", False), ("etrca", True)):
                 if name in self.baselines:
                     trca = TRCA(sfreq=recording.sfreq, n_subbands=self.baseline_subbands, ensemble=ensemble)
-                    add(name, subject, trca.fit(x_raw[tr], truth_of(y, tr)).predict(x_raw[te]), truth)
+                    trca.fit(x_raw[tr], truth_of(y, tr))
+                    ctx.save_arrays(f"{name}-{tag}-{keys[subject]}", trca_state(trca))
+                    add(name, subject, trca.predict(x_raw[te]), truth)
         return rows
+
+    # -- applying a finished run ---------------------------------------------------------------------
+
+    def check_compatible(self, trained: DataSpec, new: DataSpec) -> None:
+        """The channels (names and order), sampling rate and targets must be the run's; the epochs may be of
+        any length that holds every window (checked by :meth:`predict`, naming the window)."""
+        from sciconv.spec import check_compatible
+
+        check_compatible(trained, new, fields=("n_outputs", "task_type", "sfreq", "channels", "classes"))
+
+    def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
+        """Per trial and window T, the target (and its frequency) each of the run's methods predicts.
+
+        Which of the run's models predict a trial: with ``--split test``, the trials of each held-out block are
+        predicted by that fold's models (its stage-1 network, each subject's fine-tuned network and fitted
+        baselines), as in the run, so the run's metrics come back exactly; with ``--split all`` (new data), every
+        trial is predicted by the models of the run's last fold for that window (trained on every other block).
+        A subject the run did not see gets the global stage-1 network for ``dnn`` (column ``dnn_stage`` 1), no
+        TRCA (no templates) and the training-free FBCCA. Trials with target -1 are unlabelled; with labels, the
+        run's metrics (``--split test``) or the same under ``all.``.
+        """
+        import pandas as pd
+
+        recording = bundle.info.get("recording")
+        if not isinstance(recording, SSVEPRecording):
+            raise DataError(
+                f"task bci-ssvep.speller predicts SSVEP recordings (bundle.info['recording']); got {recording!r}"
+            )
+        state = ctx.load_state("speller")
+        stimuli = ctx.load_arrays("stimuli")
+        freqs = np.asarray(stimuli["freqs"], dtype=float)
+        keys: dict[str, str] = state["subjects"]
+        meta = recording.epochs.metadata
+        y_all = meta["target"].to_numpy().astype(np.int64)
+        block_all = meta["block"].to_numpy().astype(int)
+        subject_all = meta["subject"].to_numpy()
+        subjects = list(dict.fromkeys(subject_all))
+        labelled = bool(len(y_all)) and bool((y_all >= 0).all())
+        n_classes = len(state["class_names"])
+        if len(y_all) == 0:
+            raise DataError("the recordings hold no trials to predict")
+
+        columns: dict[str, Any] = {}
+        rows: list[dict[str, Any]] = []
+        predicted_trials = np.zeros(len(y_all), dtype=bool)
+        for window in state["windows"]:
+            folds = [int(b) for b in state["folds"].get(f"{window:g}", [])]
+            if not folds:
+                raise ConfigError(
+                    f"{ctx.config.name}: the run saved no models for T = {window:g} s (its folds were finished by an "
+                    "earlier, interrupted run, whose trained models were not kept); run it again to predict"
+                )
+            try:
+                x_raw = recording.window(window)
+            except ValueError as exc:
+                raise DataError(
+                    f"these recordings are too short for the run's window T = {window:g} s: {exc}; "
+                    f"the run used windows {state['windows']} s"
+                ) from None
+            x_dnn = torch.from_numpy(guney_subbands(x_raw, recording.sfreq, self.n_subbands))
+            spec = self._window_spec(recording, x_dnn, window)
+            if ctx.split == "test":
+                plan = [(b, block_all == b) for b in folds if (block_all == b).any()]
+                if not plan:
+                    raise DataError(
+                        f"--split test: the recordings have no trials of the run's held-out blocks {folds} "
+                        f"(their blocks: {recording.blocks})"
+                    )
+            else:
+                plan = [(folds[-1], np.ones(len(y_all), dtype=bool))]
+            out = {m: np.full(len(y_all), -1, dtype=np.int64) for m in ("fold", "dnn_stage", *METHODS)}
+            for block, mask in plan:
+                predicted_trials |= mask
+                out["fold"][mask] = block
+                rows += self._predict_fold(
+                    ctx, recording, spec, x_raw, x_dnn, y_all, subject_all, subjects, keys, window, block, mask, out
+                )
+            suffix = f"@{window:g}"
+            columns[f"fold{suffix}"] = out["fold"]
+            columns[f"dnn_stage{suffix}"] = out["dnn_stage"]
+            for method in METHODS:
+                if method in ("trca", "etrca", "fbcca") and method not in self.baselines:
+                    continue
+                values = out[method]
+                columns[f"{method}{suffix}"] = pd.array([int(v) if v >= 0 else None for v in values], dtype="Int64")
+                columns[f"{method}_hz{suffix}"] = np.where(values >= 0, freqs[np.clip(values, 0, None)], np.nan)
+
+        table = pd.DataFrame(
+            {
+                "trial": np.arange(len(y_all)),
+                "subject": subject_all,
+                "block": block_all,
+                "session": meta["session"].to_numpy(),
+                **({"target": y_all, "target_hz": freqs[np.clip(y_all, 0, None)]} if labelled else {}),
+                **columns,
+            }
+        )
+        table = table[predicted_trials].reset_index(drop=True)
+        metrics: dict[str, float] = {}
+        if labelled and ctx.split == "test":
+            n_folds = len({int(b) for b in table["fold@" + f"{state['windows'][0]:g}"]})
+            metrics = self._metrics(rows, n_classes, len(subjects), n_folds)
+        elif labelled:  # every trial with the last fold's models: the same numbers over all trials, no counts
+            metrics = {f"all.{k}": v for k, v in self._metrics(rows, n_classes, 0, 0).items() if not k.startswith("n_")}
+        return PredictionResult(tables={"predictions": table}, metrics=metrics)
+
+    @staticmethod
+    def _window_spec(recording: SSVEPRecording, x_dnn: torch.Tensor, window: float) -> DataSpec:
+        """The DNN's spec at window T: input ``(n_subbands, n_channels, round(T * sfreq))``."""
+        return DataSpec(
+            input_shape=tuple(x_dnn.shape[1:]),
+            n_outputs=len(recording.class_names),
+            task_type="classification",
+            sfreq=recording.sfreq,
+            classes=recording.class_names,
+            units="uV",
+            extra={"channels": list(recording.epochs.ch_names), "window_s": window},
+        )
+
+    def _predict_fold(
+        self,
+        ctx: PredictContext,
+        recording: SSVEPRecording,
+        spec: DataSpec,
+        x_raw: np.ndarray,
+        x_dnn: torch.Tensor,
+        y_all: np.ndarray,
+        subject_all: np.ndarray,
+        subjects: Sequence[str],
+        keys: dict[str, str],
+        window: float,
+        block: int,
+        mask: np.ndarray,
+        out: dict[str, np.ndarray],
+    ) -> list[dict[str, Any]]:
+        """Predict the ``mask``ed trials with fold ``block``'s models into ``out`` (per method, target indices;
+        -1 where a method has no model) and return the per-(subject, block) accuracy rows, in the run's order."""
+        tag = _fold_tag(window, block)
+        y = torch.from_numpy(y_all)
+        stage1 = ctx.load_weights(f"dnn_stage1-{tag}", ctx.build_model(spec, dropout=tuple(self.stage1_dropout)))
+        rows: list[dict[str, Any]] = []
+        per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
+
+        def add(method: str, subject: str, te: np.ndarray, predicted: np.ndarray) -> None:
+            out[method][te] = predicted
+            truth = y_all[te]
+            per_method[method].append(
+                {
+                    "method": method,
+                    "window": window,
+                    "block": block,
+                    "subject": subject,
+                    "accuracy": float(np.mean(predicted == truth)),
+                    "n_test": len(truth),
+                }
+            )
+
+        for subject in subjects:
+            te = mask & (subject_all == subject)
+            if not te.any():
+                continue
+            outputs, _ = ctx.predict(stage1, TensorDataset(x_dnn[te], y[te]))
+            global_predicted = outputs.argmax(1).numpy()
+            add("dnn_stage1", subject, te, global_predicted)
+            key = keys.get(str(subject))
+            name = f"dnn-{tag}-{key}"
+            if key is not None and ctx.trained.has(name):
+                model = ctx.load_weights(name, ctx.build_model(spec, dropout=tuple(self.stage1_dropout)))
+                outputs, _ = ctx.predict(model, TensorDataset(x_dnn[te], y[te]))
+                add("dnn", subject, te, outputs.argmax(1).numpy())
+                out["dnn_stage"][te] = 2
+            else:
+                add("dnn", subject, te, global_predicted)
+                out["dnn_stage"][te] = 1
+            if "fbcca" in self.baselines:
+                name = f"fbcca-{tag}-{key}"
+                fitted = ctx.load_arrays(name) if key is not None and ctx.trained.has(name) else None
+                fbcca = fbcca_from_state(
+                    FBCCA(
+                        sfreq=recording.sfreq,
+                        freqs=ctx.load_arrays("stimuli")["freqs"],
+                        phases=ctx.load_arrays("stimuli")["phases"],
+                        n_harmonics=self.fbcca_harmonics,
+                        n_subbands=self.baseline_subbands,
+                    ),
+                    fitted,
+                    x_raw.shape[1],
+                )
+                if fbcca is not None:
+                    add("fbcca", subject, te, fbcca.predict(x_raw[te]))
+            for method, ensemble in (("trca", False), ("etrca", True)):
+                name = f"{method}-{tag}-{key}"
+                if method in self.baselines and key is not None and ctx.trained.has(name):
+                    trca = TRCA(sfreq=recording.sfreq, n_subbands=self.baseline_subbands, ensemble=ensemble)
+                    add(method, subject, te, trca_from_state(trca, ctx.load_arrays(name)).predict(x_raw[te]))
+        for method in METHODS:
+            rows += per_method[method]
+        return rows
+
+    def _metrics(self, rows: list[dict[str, Any]], n_classes: int, n_subjects: int, n_folds: int) -> dict[str, float]:
+        """The run's metrics (:meth:`_result`) of the predicted rows."""
+        summary = summarise(rows, n_classes, self.gaze_shift)
+        metrics: dict[str, float] = {}
+        for method in METHODS:
+            for window in self.windows:
+                cell = summary.get((method, window))
+                if cell is None:
+                    continue
+                acc, itr = cell["acc"], cell["itr"]
+                metrics[f"{method}.acc@{window:g}"] = acc.mean
+                metrics[f"{method}.itr@{window:g}"] = itr.mean
+                if acc.n > 1:
+                    metrics[f"{method}.acc_se@{window:g}"] = acc.spread
+                    metrics[f"{method}.itr_se@{window:g}"] = itr.spread
+        metrics["n_subjects"] = float(n_subjects)
+        metrics["n_folds"] = float(n_folds)
+        return metrics
 
     # -- results -----------------------------------------------------------------------------------
 
@@ -399,6 +633,64 @@ class SpellerTask(TaskBase):
 # --- helpers --------------------------------------------------------------------------------------
 
 
+def _fold_tag(window: float, block: int) -> str:
+    """The part of a saved model's name that names its fold: ``T0.4-block2``."""
+    return f"T{window:g}-block{int(block)}"
+
+
+def _subject_keys(subjects: Sequence[str]) -> dict[str, str]:
+    """Subject id -> the file-name-safe key of its saved models (``s0``, ``s1``, ... in order of appearance)."""
+    return {str(subject): f"s{i}" for i, subject in enumerate(subjects)}
+
+
+def _scalar(value: Any, kind: type) -> Any:
+    """A saved scalar (safetensors keeps 0-d arrays as 1-element ones) as ``kind``."""
+    return kind(np.asarray(value).reshape(-1)[0])
+
+
+def fbcca_state(fbcca: FBCCA) -> dict[str, np.ndarray]:
+    """What a fitted FBCCA learned (its rest threshold, when the table has a rest target), as arrays."""
+    state = {"n_channels": np.asarray(fbcca.n_channels_)}
+    if fbcca.rest_index_ is not None:
+        state["threshold"] = np.asarray(fbcca.threshold_, dtype=np.float64)
+    return state
+
+
+def fbcca_from_state(fbcca: FBCCA, state: dict[str, np.ndarray] | None, n_channels: int) -> FBCCA | None:
+    """``fbcca`` as fitted, from :func:`fbcca_state`; without a state (a subject the run did not see) the
+    training-free detector, or ``None`` when a rest threshold would have to be learned."""
+    _, rest = fbcca._table()
+    if rest is not None and (state is None or "threshold" not in state):
+        return None
+    fbcca.classes_ = np.arange(np.asarray(fbcca.freqs).size)
+    fbcca.n_channels_ = _scalar(state["n_channels"], int) if state is not None else n_channels
+    fbcca.rest_index_ = rest
+    if rest is not None:
+        fbcca.threshold_ = _scalar(state["threshold"], float)
+    return fbcca
+
+
+def trca_state(trca: TRCA) -> dict[str, np.ndarray]:
+    """A fitted TRCA's spatial filters and templates, as arrays."""
+    return {
+        "classes": np.asarray(trca.classes_),
+        "filters": trca.filters_,
+        "templates": trca.templates_,
+        "n_channels": np.asarray(trca.n_channels_),
+        "n_times": np.asarray(trca.n_times_),
+    }
+
+
+def trca_from_state(trca: TRCA, state: dict[str, np.ndarray]) -> TRCA:
+    """``trca`` as fitted, from :func:`trca_state`."""
+    trca.classes_ = state["classes"]
+    trca.filters_ = state["filters"]
+    trca.templates_ = state["templates"]
+    trca.n_channels_ = _scalar(state["n_channels"], int)
+    trca.n_times_ = _scalar(state["n_times"], int)
+    return trca
+
+
 def truth_of(y: torch.Tensor, mask: np.ndarray) -> np.ndarray:
     """Labels of the masked trials as a numpy array."""
     return y[torch.from_numpy(mask)].numpy()
@@ -416,9 +708,10 @@ def finetune_subject(
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     name: str,
-) -> np.ndarray:
+) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
     """Stage 2 for one subject: start from the global model, fine-tune on the subject's training
-    trials (full batch), and return the predicted targets of its test trials, shape ``(n_test,)``.
+    trials (full batch), and return the predicted targets of its test trials, shape ``(n_test,)``, and the
+    fine-tuned weights (a state dict on the CPU, which ``predict`` applies again).
 
     ``trainer`` holds the stage-2 training settings (:meth:`RunContext.trainer`); the batch is set here to the
     subject's training trials. One independent job of :func:`sciconv.parallel.run_jobs`, which seeds it from
@@ -433,7 +726,8 @@ def finetune_subject(
     if epochs > 0:
         model = full_batch.fit(model, TensorDataset(x_train, y_train), name=name).model
     outputs, _ = full_batch.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
-    return outputs.argmax(1).numpy()
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return outputs.argmax(1).numpy(), state
 
 
 def _check_sessions(recording: SSVEPRecording, root: str | None) -> None:
