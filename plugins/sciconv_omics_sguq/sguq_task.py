@@ -68,6 +68,12 @@ every test sample with its omics); ``mogonet_single_acc/f1/auc`` (the mean over 
 a single MOGONET: the MOGONET baseline); ``threshold<s>``. F1 is that of class 1 for two classes (as MOGONET
 reports), else macro; AUC from the probabilities (macro one-vs-rest for more than two classes).
 
+**Predict** (``pipeline predict RUN_DIR``, :mod:`~sciconv_omics_sguq.sguq_predict`): at the end of ``run`` the
+fixed split's ensembles (weights and graph parameters), its training and validation patients' features and its
+thresholds are kept in ``trained/``; ``predict`` links new samples to the training patients' graphs as the test
+samples were, and applies the staged decision. On the run's own test split it reproduces the fixed split's
+metrics exactly.
+
 **Resume.** Every finished member is written to ``checkpoints/sguq/<split>/stage<s>/member-<mm>/`` as soon as
 its job (its chunk) is done: its probabilities on the samples it is evaluated on (and, for the fixed split, its
 weights and training samples, :meth:`~sciconv_omics_sguq.mogonet_training.FittedMOGONET.state_dict`, as safetensors)
@@ -96,8 +102,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from sciconv import DataSpec, ResultRow, TaskBase, TaskResult
-from sciconv.context import RunContext
+from sciconv import DataBundle, DataSpec, PredictionResult, ResultRow, TaskBase, TaskResult
+from sciconv.context import PredictContext, RunContext
 from sciconv.errors import CheckpointError, ConfigError, DataError, did_you_mean
 from sciconv.kit import (
     atomic_directory,
@@ -356,6 +362,48 @@ def classification_scores(y: np.ndarray, pred: np.ndarray, proba: np.ndarray, n_
     return {"acc": acc, "f1": f1, "auc": auc}
 
 
+def staged_metrics(
+    outputs: Sequence[EnsembleOutput | None],
+    thresholds: Sequence[float],
+    available: np.ndarray,
+    y: np.ndarray,
+    stages: Sequence[tuple[str, ...]],
+    n_classes: int,
+) -> tuple[dict[str, float], StagedResult]:
+    """The staged decision of samples (each stage's ensemble ``outputs`` on them, ``available`` ``(N, S)``, labels
+    ``y``) and its metrics: ``staged_*``, ``decided_stage<s>``, ``forced``, ``tests_saved``, ``stage<s>_*``,
+    ``mogonet_single_*`` and ``threshold<s>`` (the run's test metrics; ``predict`` computes them the same way)."""
+    n_stages = len(stages)
+    staged = staged_decision(outputs, thresholds, available)
+    metrics: dict[str, float] = {}
+    for key, value in classification_scores(y, staged.pred, staged.proba, n_classes).items():
+        metrics[f"staged_{key}"] = value
+    for s, fraction in enumerate(staged.fractions(n_stages)):
+        metrics[f"decided_stage{s + 1}"] = float(fraction)
+    metrics["forced"] = float(staged.forced.mean()) if len(y) else math.nan
+    metrics["tests_saved"] = staged.tests_saved(stages)
+    for s, out in enumerate(outputs):
+        rows = available[:, s]
+        if out is None:
+            scores = dict.fromkeys(_SCORES, math.nan)
+        else:
+            scores = classification_scores(y[rows], out.pred[rows], out.proba[rows], n_classes)
+        for key, value in scores.items():
+            metrics[f"stage{s + 1}_{key}"] = value
+    last = outputs[-1]
+    rows = available[:, -1]
+    single = [
+        classification_scores(y[rows], p[rows].argmax(axis=1), p[rows], n_classes)
+        for p in (last.member_proba if last is not None else [])
+    ]
+    for key in _SCORES:
+        values = [sc[key] for sc in single]
+        metrics[f"mogonet_single_{key}"] = float(np.mean(values)) if values else math.nan
+    for s, t in enumerate(thresholds):
+        metrics[f"threshold{s + 1}"] = float(t)
+    return metrics, staged
+
+
 @dataclass
 class _SplitResult:
     name: str
@@ -568,7 +616,27 @@ class StagedSGUQTask(TaskBase):
                 f"{r.name}: staged ACC {m['staged_acc']:.3f} F1 {m['staged_f1']:.3f} AUC {m['staged_auc']:.3f}, "
                 "decided " + " / ".join(f"{m[f'decided_stage{s + 1}']:.0%}" for s in range(len(stages)))
             )
+        from sciconv_omics_sguq.sguq_predict import save_trained
+
+        save_trained(ctx, self, mdata, stages, splits[0], results[0].thresholds, members, x, class_names)
         return self._result(ctx, data, stages, splits, results, members, class_names)
+
+    # -- applying a finished run -------------------------------------------------------------------
+
+    def check_compatible(self, trained: DataSpec, new: DataSpec) -> None:
+        """New samples must hold the training omics with the training features (an omics may be absent from
+        the new data altogether: its stages are then skipped) and the same classes; see
+        :func:`~sciconv_omics_sguq.sguq_predict.check_compatible`."""
+        from sciconv_omics_sguq.sguq_predict import check_compatible
+
+        check_compatible(self, trained, new)
+
+    def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
+        """Staged prediction of new samples with the fixed split's ensembles and thresholds; see
+        :func:`~sciconv_omics_sguq.sguq_predict.predict`."""
+        from sciconv_omics_sguq.sguq_predict import predict
+
+        return predict(self, ctx, bundle)
 
     def _splits(
         self,
@@ -673,9 +741,15 @@ class StagedSGUQTask(TaskBase):
                     fingerprint = hashlib.sha256(
                         f"{data_digest}|{list(stage)}|{seed}|{settings}|{_STREAMS}".encode()
                     ).hexdigest()
-                    keep = self.save_models == "all" or (self.save_models == "fixed" and split.name == "fixed")
+                    # the fixed split's weights are always kept in memory (predict applies them: trained/);
+                    # save_models says whose go to checkpoints/ (see _train's journal)
+                    keep = self.save_models == "all" or split.name == "fixed"
                     jobs.append(_Job(split.name, s, m, seed, fingerprint, fit, evaluated, keep, groups[s]))
         return jobs
+
+    def _checkpoints_weights(self, job: _Job) -> bool:
+        """Whether ``job``'s weights go to its checkpoint folder (``save_models``)."""
+        return self.save_models == "all" or (self.save_models == "fixed" and job.split == "fixed")
 
     def _member_dir(self, ctx: RunContext, job: _Job) -> Path:
         return ctx.run_dir.checkpoints_dir / "sguq" / job.split / f"stage{job.stage + 1}" / f"member-{job.member:02d}"
@@ -761,9 +835,10 @@ class StagedSGUQTask(TaskBase):
                     continue
                 job = by_key[key]
                 member.samples = job.evaluated
+                written = member if self._checkpoints_weights(job) else dataclasses.replace(member, state=None)
                 write_member(
                     self._member_dir(ctx, job),
-                    member,
+                    written,
                     {
                         "fingerprint": job.fingerprint,
                         "seed": job.seed,
@@ -853,7 +928,6 @@ class StagedSGUQTask(TaskBase):
         y: np.ndarray,
         n_classes: int,
     ) -> _SplitResult:
-        n_stages = len(stages)
         classifiable = available.any(axis=1)
         test = split.test[classifiable[split.test]]
         tune = split.val[classifiable[split.val]] if self.mode == "validation" else test
@@ -863,34 +937,8 @@ class StagedSGUQTask(TaskBase):
             tune_outputs, y[tune], available[tune], criterion=self.criterion, candidates=self.candidates
         )
         outputs = self._outputs(split, test, stages, members, available)
-        staged = staged_decision(outputs, thresholds, available[test])
         y_test = y[test]
-        metrics: dict[str, float] = {}
-        for key, value in classification_scores(y_test, staged.pred, staged.proba, n_classes).items():
-            metrics[f"staged_{key}"] = value
-        for s, fraction in enumerate(staged.fractions(n_stages)):
-            metrics[f"decided_stage{s + 1}"] = float(fraction)
-        metrics["forced"] = float(staged.forced.mean()) if len(test) else math.nan
-        metrics["tests_saved"] = staged.tests_saved(stages)
-        for s, out in enumerate(outputs):
-            rows = available[test, s]
-            if out is None:
-                scores = dict.fromkeys(_SCORES, math.nan)
-            else:
-                scores = classification_scores(y_test[rows], out.pred[rows], out.proba[rows], n_classes)
-            for key, value in scores.items():
-                metrics[f"stage{s + 1}_{key}"] = value
-        last = outputs[-1]
-        rows = available[test, -1]
-        single = [
-            classification_scores(y_test[rows], p[rows].argmax(axis=1), p[rows], n_classes)
-            for p in (last.member_proba if last is not None else [])
-        ]
-        for key in _SCORES:
-            values = [sc[key] for sc in single]
-            metrics[f"mogonet_single_{key}"] = float(np.mean(values)) if values else math.nan
-        for s, t in enumerate(thresholds):
-            metrics[f"threshold{s + 1}"] = float(t)
+        metrics, staged = staged_metrics(outputs, thresholds, available[test], y_test, stages, n_classes)
         return _SplitResult(
             split.name,
             metrics,
