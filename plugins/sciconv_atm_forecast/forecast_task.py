@@ -122,6 +122,53 @@ class Round:
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per trained network (model name, e.g. ``mlp_nochaos``): its family and the settings it trained with, as
     :func:`network_settings` gives them."""
+    models: dict[str, Any] = field(default_factory=dict)
+    """The fitted pooled models by name (kept by the final round only, for ``predict``)."""
+
+
+def scaled_history(raw: np.ndarray, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The preprocessing of a fit (and of a forecast from a history): missing days filled by the same-weekday
+    median, each series divided by its mean (1 where that is not positive). Returns ``(filled, scale, z)``,
+    ``scale`` (n_series, 1)."""
+    from sciconv_atm_forecast.nn5_io import impute_same_weekday_median
+
+    filled, _ = impute_same_weekday_median(raw, dates)
+    scale = filled.mean(axis=1, keepdims=True)
+    scale[~(scale > 0)] = 1.0
+    return filled, scale, filled / scale
+
+
+def recursive_forecast(model: Any, z: np.ndarray, target_dates: np.ndarray, dim: int, lag: int) -> np.ndarray:
+    """The recursive multi-step forecast of a pooled one-step model from the scaled histories ``z``
+    (n_series, n): each day's forecast (clipped at 0) is fed back as the newest delay coordinate. Returns the
+    scaled forecasts (n_series, len(target_dates))."""
+    from sciconv_atm_forecast.features import next_row
+
+    n, h = z.shape[1], len(target_dates)
+    history = np.empty((z.shape[0], n + h))
+    history[:, :n] = z
+    for step in range(h):
+        row = next_row(history[:, : n + step], target_dates[step], dim, lag, dow=True)
+        history[:, n + step] = np.maximum(model.predict(row), 0.0)
+    return history[:, n:]
+
+
+def series_runs(
+    family: str, params: Mapping[str, Any], variants: Sequence[tuple[str, tuple[int, int]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The per-series models of ``family`` (``arima``, ``ets``, ``snaive``) as ``(name, parameters)``: ARIMA's
+    chaos variant puts its AR terms at the embedding's lags."""
+    if family != "arima":
+        return [(family, dict(params))]
+    runs = []
+    for variant, (dim, lag) in variants:
+        name = "arima" if variant == "chaos" else "arima_nochaos"
+        extra = dict(params)
+        if variant == "chaos":
+            ar = [1 + k * lag for k in range(dim)]
+            extra.setdefault("orders", [(ar, 0, 0), (ar, 0, 1)])
+        runs.append((name, extra))
+    return runs
 
 
 class ForecastTask(TaskBase):
@@ -315,7 +362,9 @@ class ForecastTask(TaskBase):
             "validation",
         )
         future = self._future_dates(dates, n_train, h)
-        final_round = self._round(ctx, values[:, :n_train], dates[:n_train], future, embedding, families, "final")
+        final_round = self._round(
+            ctx, values[:, :n_train], dates[:n_train], future, embedding, families, "final", keep_models=True
+        )
 
         val_actual = values[:, n_train - v : n_train]
         val_scores = {name: smape_per_series(val_actual, f) for name, f in val_round.forecasts.items()}
@@ -334,6 +383,9 @@ class ForecastTask(TaskBase):
                 f"task.params.forecast_model: {chosen!r} is not a model of this run; choose auto or one of "
                 f"{', '.join(final_round.forecasts)}"
             )
+        members = top if chosen == "ensemble" else [chosen]
+        self._save_trained(ctx, chosen, best, members, final_round, embedding, n_train)
+        final_round.models.clear()
 
         metrics: dict[str, Any] = {
             "n_series": table.n_series,
@@ -427,6 +479,201 @@ class ForecastTask(TaskBase):
             f"{', '.join(parts[:-1])} and {parts[-1]}; {lower}{advice}"
         )
 
+    # -- predict ----------------------------------------------------------------------------------------
+
+    def _variants(self, dim: int, lag: int) -> list[tuple[str, tuple[int, int]]]:
+        """The variants of this run with their embedding: ``chaos`` (``dim``, ``lag``), ``nochaos`` (1, 1)."""
+        return [(v, (dim, lag) if v == "chaos" else (1, 1)) for v in ("chaos", "nochaos") if v in self.variants]
+
+    def _save_trained(
+        self,
+        ctx: Any,
+        chosen: str,
+        best: str,
+        members: Sequence[str],
+        final: Round,
+        emb: Embedding,
+        n_train: int,
+    ) -> None:
+        """Keep what ``predict`` needs: the chosen model (or the ensemble's members) as fitted on the whole
+        training part, and the embedding (``trained/forecast.json``). Pooled models: a network's weights
+        (``model-<name>.safetensors``) and its input/target scaling (``model-<name>.json``); the scikit-learn
+        style estimators as JSON plus arrays (:mod:`~sciconv_atm_forecast.persist`). Per-series models (ARIMA,
+        ETS, seasonal naive) are fitted on each history they forecast from, so only their settings are kept."""
+        from sciconv_atm_forecast.models.zoo import family_kind
+        from sciconv_atm_forecast.persist import encode_estimator
+
+        kept = []
+        for name in members:
+            family = name.removesuffix("_nochaos")
+            dim, lag = (emb.dim, emb.lag) if name == family else (1, 1)
+            kind = family_kind(family)
+            if kind == "pooled":
+                model = final.models[name]
+                if family in NET_MODELS:
+                    ctx.save_weights(f"model-{name}", model.module_)
+                    ctx.save_state(
+                        f"model-{name}",
+                        {k: float(getattr(model, f"{k}_")) for k in ("x_mean", "x_scale", "y_mean", "y_scale")},
+                    )
+                else:
+                    state, arrays = encode_estimator(model)
+                    ctx.save_state(f"model-{name}", state)
+                    ctx.save_arrays(f"model-{name}", arrays)
+            kept.append({"name": name, "family": family, "kind": kind, "dim": dim, "lag": lag})
+        ctx.save_state(
+            "forecast",
+            {
+                "chosen": chosen,
+                "best_model": best,
+                "members": kept,
+                "embedding": {"dim": emb.dim, "lag": emb.lag, "chosen_by": emb.chosen_by},
+                "horizon": self.horizon,
+                "holdout": self.holdout,
+                "n_train_days": n_train,
+            },
+        )
+
+    def _load_pooled(self, ctx: Any, member: Mapping[str, Any]) -> Any:
+        """A pooled model the run kept (see :meth:`_save_trained`), ready to ``predict``."""
+        from sciconv_atm_forecast.features import row_spec
+        from sciconv_atm_forecast.models.torch_regressor import ARCHITECTURES
+        from sciconv_atm_forecast.models.zoo import make_model
+        from sciconv_atm_forecast.persist import decode_estimator
+
+        name, family = member["name"], member["family"]
+        if family not in NET_MODELS:
+            return decode_estimator(ctx.load_state(f"model-{name}"), ctx.load_arrays(f"model-{name}"))
+        model = make_model(family, int(member["dim"]), N_EXOG, int(ctx.seed), **self._params(ctx, family))
+        factory = model.model_factory or ARCHITECTURES[model.arch]
+        module = factory(row_spec(model.n_lags, model.n_exog), **(model.module_params or {}))
+        model.module_ = ctx.load_weights(f"model-{name}", module).cpu().eval()
+        for key, value in ctx.load_state(f"model-{name}").items():
+            setattr(model, f"{key}_", float(value))
+        return model
+
+    def check_compatible(self, trained: DataSpec, new: DataSpec) -> None:
+        """Series of any length are accepted (a forecast starts from the end of the given file); the number of
+        series, the sampling interval (one value a day) and the kind of task must be the run's."""
+
+        def describe(spec: DataSpec) -> str:
+            extra = dict(spec.extra or {})
+            n_days = extra.get("n_days", spec.input_shape[-1] if spec.input_shape else "?")
+            return (
+                f"{extra.get('n_series', '?')} series sampled every {extra.get('sampling_interval', '?')} "
+                f"({n_days} days, {extra.get('first_date', '?')} to {extra.get('last_date', '?')}; "
+                f"{spec.n_outputs} output, {spec.task_type})"
+            )
+
+        differ = [
+            key
+            for key in ("n_series", "sampling_interval")
+            if (trained.extra or {}).get(key) != (new.extra or {}).get(key)
+        ]
+        differ += [key for key in ("n_outputs", "task_type", "sfreq") if getattr(trained, key) != getattr(new, key)]
+        if differ:
+            raise DataError(
+                f"the run trained on {describe(trained)}; these data have {describe(new)} (different "
+                f"{', '.join(differ)}): the trained models cannot be applied to them"
+            )
+
+    def predict(self, ctx: Any, bundle: Any) -> Any:
+        """``forecast.csv``: the ``horizon`` days after the end of the given file (``split="all"``), or of the
+        run's training part (``split="test"``: the held-out horizon, scored as the run scored it), forecast by
+        the run's chosen model (or ensemble) with its fitted embedding and the run's preprocessing (same-weekday
+        median imputation, each series scaled by its mean over the history). Pooled models are the run's fitted
+        ones; ARIMA, ETS and seasonal naive are per-series methods and are fitted on each given history, as the
+        run fits them. The table ``predictions`` has one row per series and day: ``series_id``, ``date``,
+        ``model``, ``forecast`` (and ``actual`` with ``split="test"``, empty where the day is missing). With
+        ``split="test"`` the metrics are the run's ``<model>.smape`` and ``<model>.mase`` of the chosen model
+        (and of each member of a chosen ensemble)."""
+        import pandas as pd
+
+        from sciconv import PredictionResult
+        from sciconv_atm_forecast.metrics import mase_per_series, smape_per_series
+
+        table = bundle.info.get("table") if isinstance(bundle.info, Mapping) else None
+        if table is None:
+            raise DataError(
+                "atm-forecast.forecast needs a dataset giving its SeriesTable in info['table'] "
+                "(atm-forecast.nn5, atm-forecast.simulated)"
+            )
+        state = ctx.load_state("forecast")
+        h = int(state["horizon"])
+        chosen = state["chosen"]
+        if ctx.split == "test":
+            if not state["holdout"]:
+                raise DataError(
+                    "--split test: the run trained with task.params.holdout=false, so it held no days out; "
+                    "predict with --split all to forecast past the file's end"
+                )
+            n_hist = table.n_days - h
+        else:
+            n_hist = table.n_days
+        dim, lag = int(state["embedding"]["dim"]), int(state["embedding"]["lag"])
+        needed = max((dim - 1) * lag + 1, 2 * 7)
+        if n_hist < needed:
+            held = f" after the {h} held-out days" if ctx.split == "test" else ""
+            raise DataError(
+                f"{table.source}: {n_hist} days of history{held}, but the run's models (embedding m={dim}, "
+                f"tau={lag}, weekly season) need at least {needed}"
+            )
+        history, hist_dates = table.values[:, :n_hist], table.dates[:n_hist]
+        empty = np.flatnonzero(np.isnan(history).all(axis=1))
+        if len(empty):
+            raise DataError(
+                f"{table.source}: series {', '.join(table.ids[i] for i in empty[:5])} has no observed day in the "
+                "history to forecast from"
+            )
+        future = self._future_dates(table.dates, n_hist, h)
+        filled, scale, z = scaled_history(history, hist_dates)
+        forecasts: dict[str, np.ndarray] = {}
+        for member in state["members"]:
+            name, family = member["name"], member["family"]
+            if member["kind"] == "pooled":
+                model = self._load_pooled(ctx, member)
+                forecasts[name] = recursive_forecast(model, z, future, int(member["dim"]), int(member["lag"])) * scale
+            else:
+                variants = self._variants(dim, lag)
+                for run_name, extra in series_runs(family, self._params(ctx, family), variants):
+                    if run_name == name:
+                        batch = self._forecast_series(ctx, family, name, filled, h, extra)
+                        forecasts[name] = np.clip(batch.values, 0.0, None)
+            ctx.log(f"  forecast: {name}")
+        if chosen == "ensemble":
+            forecasts["ensemble"] = np.mean([forecasts[m["name"]] for m in state["members"]], axis=0)
+        forecast = forecasts[chosen]
+
+        metrics: dict[str, float] = {}
+        frame = pd.DataFrame(
+            {
+                "series_id": np.repeat(list(table.ids), h),
+                "date": np.tile([str(d) for d in future], table.n_series),
+                "model": chosen,
+                "forecast": forecast.reshape(-1),
+            }
+        )
+        if ctx.split == "test":
+            actual = table.values[:, n_hist:]
+            frame["actual"] = actual.reshape(-1)
+            for name, values in forecasts.items():
+                metrics[f"{name}.smape"] = float(np.nanmean(smape_per_series(actual, values)))
+                metrics[f"{name}.mase"] = float(np.nanmean(mase_per_series(actual, values, history, 7)))
+        path = ctx.out_dir / "forecast.csv"
+        self._write_forecast(path, table.ids, future, forecast)
+        members = ", ".join(m["name"] for m in state["members"])
+        how = f"the ensemble of {members}" if chosen == "ensemble" else chosen
+        section = (
+            f"{table.n_series} series, {n_hist} days of history ({table.dates[0]} to {table.dates[n_hist - 1]}); "
+            f"forecast of the {h} days {future[0]} to {future[-1]} by {how} (the run's "
+            f"{'best validated' if chosen == state['best_model'] else 'chosen'} model), embedding m={dim}, "
+            f"tau={lag}. Pooled models are the run's fitted ones; per-series methods (ARIMA, ETS, seasonal naive) "
+            "are fitted on each history they forecast from, as in the run."
+        )
+        return PredictionResult(
+            tables={"predictions": frame}, metrics=metrics, files=[path], sections={"Forecast": section}
+        )
+
     # -- steps ------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -496,40 +743,24 @@ class ForecastTask(TaskBase):
         emb: Embedding,
         families: Sequence[str],
         label: str,
+        keep_models: bool = False,
     ) -> Round:
         """Fit every model on the days ``raw`` (n_series, n), dated ``fit_dates`` (n,), and forecast the ``h`` days
-        ``target_dates`` (h,) that follow them."""
+        ``target_dates`` (h,) that follow them (``keep_models``: keep the fitted pooled models in the round)."""
         import warnings
 
-        from sciconv_atm_forecast.features import make_design, next_row
+        from sciconv_atm_forecast.features import make_design
         from sciconv_atm_forecast.models.zoo import family_kind, make_model
-        from sciconv_atm_forecast.nn5_io import impute_same_weekday_median
 
-        n, h = raw.shape[1], len(target_dates)
-        filled, _ = impute_same_weekday_median(raw, fit_dates)
-        scale = filled.mean(axis=1, keepdims=True)
-        scale[~(scale > 0)] = 1.0
-        z = filled / scale
+        h = len(target_dates)
+        filled, scale, z = scaled_history(raw, fit_dates)
         out = Round()
-        variants = [
-            (v, (emb.dim, emb.lag) if v == "chaos" else (1, 1)) for v in ("chaos", "nochaos") if v in self.variants
-        ]
+        variants = self._variants(emb.dim, emb.lag)
         seed = int(ctx.seed)
         for family in families:
             params = self._params(ctx, family)
             if family_kind(family) == "series":
-                runs: list[tuple[str, dict[str, Any]]] = []
-                if family == "arima":
-                    for variant, (dim, lag) in variants:
-                        name = "arima" if variant == "chaos" else "arima_nochaos"
-                        extra = dict(params)
-                        if variant == "chaos":
-                            ar = [1 + k * lag for k in range(dim)]
-                            extra.setdefault("orders", [(ar, 0, 0), (ar, 0, 1)])
-                        runs.append((name, extra))
-                else:
-                    runs.append((family, params))
-                for name, extra in runs:
+                for name, extra in series_runs(family, params, variants):
                     start = time.perf_counter()
                     batch = self._forecast_series(ctx, family, name, filled, h, extra)
                     out.forecasts[name] = np.clip(batch.values, 0.0, None)
@@ -548,12 +779,9 @@ class ForecastTask(TaskBase):
                     model.fit(design.X, design.y)
                 if family in NETWORK_FAMILIES:
                     out.networks[name] = network_settings(family, model, self._network_source(ctx, family))
-                history = np.empty((z.shape[0], n + h))
-                history[:, :n] = z
-                for step in range(h):
-                    row = next_row(history[:, : n + step], target_dates[step], dim, lag, dow=True)
-                    history[:, n + step] = np.maximum(model.predict(row), 0.0)
-                out.forecasts[name] = history[:, n:] * scale
+                out.forecasts[name] = recursive_forecast(model, z, target_dates, dim, lag) * scale
+                if keep_models:
+                    out.models[name] = model
                 out.seconds[name] = time.perf_counter() - start
                 ctx.log(f"  {label}: {name} in {out.seconds[name]:.1f} s")
         return out
