@@ -337,6 +337,19 @@ def save_volume(data: np.ndarray, affine: np.ndarray, path: Path) -> None:
         nib.save(img, tmp)
 
 
+def save_label_map(label: np.ndarray, reference: str | Path, path: Path) -> None:
+    """Save a predicted label map (uint8 ``(X, Y, Z)``) as gzip NIfTI with the affine and header of the case's own
+    input file ``reference`` (its qform/sform codes, units, orientation, description), the data type set to uint8
+    and any intensity scaling dropped: the map lies on the input's grid, as the official ``test.py`` writes it."""
+    ref = nib.load(reference)
+    header = ref.header.copy()
+    img = nib.Nifti1Image(np.asarray(label, dtype=np.uint8), ref.affine, header=header)
+    img.set_data_dtype(np.uint8)
+    img.header.set_slope_inter(1.0, 0.0)
+    with atomic_path(path, suffix=".nii.gz") as tmp:
+        nib.save(img, tmp)
+
+
 def write_case(
     root: str | Path,
     case_id: str,

@@ -51,6 +51,8 @@ from sciconv.spec import DataSpec
 from sciconv_medseg.published import BRATS_TASK
 
 REGION_NAMES: tuple[str, ...] = ("tc", "wt", "et")
+WEIGHTS = "swin_unetr"
+"""Name of the trained network's weights in the run's ``trained/`` folder (``trained/swin_unetr.safetensors``)."""
 BRATS_MAX_HD95_MM = 373.13
 """HD95 (mm) the BraTS challenge assigns when a region is missing from exactly one of prediction and reference."""
 
@@ -272,6 +274,7 @@ class BratsSegmentationTask(TaskBase):
         fit = ctx.fit(model, train, val_crops, loss_fn=loss_fn, metrics={"dice": mean_dice}, name="swin_unetr")
         train_s = time.perf_counter() - t0
         model = fit.model
+        ctx.save_weights(WEIGHTS, model)  # what `pipeline predict` applies (sliding windows, as below)
         ctx.log(f"trained Swin UNETR for {len(fit.history)} epochs in {train_s:.0f} s; sliding-window inference")
 
         t0 = time.perf_counter()
@@ -313,41 +316,125 @@ class BratsSegmentationTask(TaskBase):
         sections = {"Protocol": self._protocol(ctx, data, fit, train_s)}
         return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
 
-    def _score(self, ctx: Any, model: Any, cases: Any, split: str) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    def infer(self, model: Any, image: Any, device: Any) -> np.ndarray:
+        """Thresholded region channels, bool ``(3, X, Y, Z)`` (TC, WT, ET), of one case's ``image`` ``(4, X, Y, Z)``
+        (scanner units): per-channel z-score over the brain, sliding windows of ``roi_size``, sigmoid > threshold
+        (module docstring, step 4). The run's scores and ``predict`` both go through here."""
         import torch
         from monai.inferers import sliding_window_inference
         from monai.transforms import NormalizeIntensity
 
+        normalise = NormalizeIntensity(nonzero=True, channel_wise=True)
+        x = _plain(normalise(image))[None].to(device)
+        with torch.no_grad():
+            logits = sliding_window_inference(
+                x,
+                roi_size=[int(self.roi_size)] * 3,
+                sw_batch_size=int(self.sw_batch_size),
+                predictor=model,
+                overlap=float(self.overlap),
+                mode=self.blend,
+            )
+        return (torch.as_tensor(logits)[0].sigmoid() > float(self.threshold)).cpu().numpy()
+
+    def _score(self, ctx: Any, model: Any, cases: Any, split: str) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
         from sciconv_medseg.brats_datasets import spacing_of
         from sciconv_medseg.brats_io import to_regions
 
-        normalise = NormalizeIntensity(nonzero=True, channel_wise=True)
-        roi = [int(self.roi_size)] * 3
         rows: list[dict[str, Any]] = []
         preds: list[np.ndarray] = []
         model.eval()
-        device = ctx.device
         for i in range(len(cases)):
             image, regions = cases[i]
-            x = _plain(normalise(image))[None].to(device)
-            with torch.no_grad():
-                logits = sliding_window_inference(
-                    x,
-                    roi_size=roi,
-                    sw_batch_size=int(self.sw_batch_size),
-                    predictor=model,
-                    overlap=float(self.overlap),
-                    mode=self.blend,
-                )
-            channels = (torch.as_tensor(logits)[0].sigmoid() > float(self.threshold)).cpu().numpy()
             # Scored as the label map the run writes (and the BraTS challenge scores): nested ET in TC in WT.
             convention = cases.cases[i].convention
-            pred = to_regions(regions_to_labels(channels, convention), convention)
+            pred = to_regions(regions_to_labels(self.infer(model, image, ctx.device), convention), convention)
             ref = regions.numpy() > 0.5
             scores = region_scores(pred, ref, spacing_of(cases.affine(i)))
             rows.append({"case": cases.case_ids[i], "split": split, **scores})
             preds.append(pred)
         return rows, preds
+
+    # -- predict ---------------------------------------------------------------------------------------
+
+    def check_compatible(self, trained: DataSpec, new: DataSpec) -> None:
+        """Sliding windows take volumes of any size, so the grid may differ from the training data's; the
+        modalities (channels), the regions (classes), the task and the voxel spacing (the network does not
+        resample: a different spacing shows it differently sized anatomy, within 5 %) must agree."""
+        from sciconv.errors import DataError
+        from sciconv.spec import check_compatible, describe_spec
+
+        check_compatible(trained, new, fields=("n_outputs", "task_type", "channels", "classes"))
+        if trained.input_shape[0] != new.input_shape[0]:
+            raise DataError(
+                f"the run trained on {describe_spec(trained)}; these data have {describe_spec(new)} "
+                f"({new.input_shape[0]} modalities, not {trained.input_shape[0]}): the trained model cannot be applied"
+            )
+        a, b = trained.extra.get("spacing_mm"), new.extra.get("spacing_mm")
+        if a and b and not np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=0.05, atol=0.0):
+            shown = ["x".join(f"{v:g}" for v in side) for side in (a, b)]
+            raise DataError(
+                f"the run trained on volumes of {shown[0]} mm voxels ({describe_spec(trained)}); these data have "
+                f"{shown[1]} mm voxels ({describe_spec(new)}): resample them to the training spacing first"
+            )
+
+    def predict(self, ctx: Any, bundle: Any) -> Any:
+        """A NIfTI label map per case (``<case>.nii.gz`` in the case's own label convention, on its grid with the
+        affine and header of its first modality file), by the run's sliding-window inference with the run's
+        weights (``trained/swin_unetr.safetensors``). Table ``predictions``: one row per case (``case``, ``split``,
+        ``label_map``, ``convention``, ``shape``, ``volume_ml_tc`` / ``_wt`` / ``_et``; with labels ``dice_*`` and
+        ``hd95_*``). Metrics: with ``--split test`` the run's test keys (``dice_tc`` ... ``hd95_et``,
+        ``dice_mean``, ``n_test``), reproduced exactly; over every split ``all.<key>``."""
+        import pandas as pd
+
+        from sciconv import PredictionResult
+        from sciconv.errors import DataError
+        from sciconv_medseg.brats_datasets import spacing_of
+        from sciconv_medseg.brats_io import save_label_map, to_regions
+
+        self.validate()
+        spec = ctx.spec or bundle.spec
+        model = ctx.load_weights(WEIGHTS, ctx.build_model(self.model_spec(spec))).to(ctx.device)
+        names = ("test",) if ctx.split == "test" else ("train", "val", "test")
+        parts = [(name, part) for name in names if (part := getattr(bundle, name)) is not None and len(part)]
+        if not parts:
+            where = " in a test split" if names == ("test",) else ""
+            raise DataError(f"the BraTS data hold no case to predict{where}")
+        rows: list[dict[str, Any]] = []
+        files: list[Path] = []
+        for split, cases in parts:
+            for i in range(len(cases)):
+                case = cases.cases[i]
+                image, regions = cases[i]
+                affine = cases.affine(i)
+                label = regions_to_labels(self.infer(model, image, ctx.device), case.convention)
+                path = Path(ctx.out_dir) / f"{case.case_id}.nii.gz"
+                save_label_map(label, case.modalities[0], path)
+                files.append(path)
+                pred = to_regions(label, case.convention)
+                voxel_ml = float(np.prod(spacing_of(affine))) / 1000.0
+                row: dict[str, Any] = {
+                    "case": case.case_id,
+                    "split": split,
+                    "label_map": path.name,
+                    "convention": case.convention,
+                    "shape": "x".join(str(int(n)) for n in label.shape),
+                    **{f"volume_ml_{r}": float(pred[k].sum()) * voxel_ml for k, r in enumerate(REGION_NAMES)},
+                }
+                if regions is not None:
+                    row.update(region_scores(pred, regions.numpy() > 0.5, spacing_of(affine)))
+                rows.append(row)
+                ctx.log(f"{case.case_id}: predicted ({split})")
+        table = pd.DataFrame(rows)
+        metrics: dict[str, float] = {}
+        scored = [row for row in rows if "dice_tc" in row]
+        if scored:
+            prefix = "" if ctx.split == "test" else "all."
+            for key in (f"{m}_{r}" for m in ("dice", "hd95") for r in REGION_NAMES):
+                metrics[prefix + key] = float(np.mean([row[key] for row in scored]))
+            metrics[prefix + "dice_mean"] = float(np.mean([metrics[prefix + f"dice_{r}"] for r in REGION_NAMES]))
+            metrics[prefix + ("n_test" if ctx.split == "test" else "n_cases")] = float(len(scored))
+        return PredictionResult(tables={"predictions": table}, metrics=metrics, files=files)
 
     @staticmethod
     def _write_per_case(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -71,6 +71,11 @@ UNET_MODEL = "medseg.unet"
 _UNET_MODEL_KEYS = ("channels", "strides", "num_res_units", "kernel_size", "norm", "dropout")
 _UNET_FIT_KEYS = ("epochs", "lr", "batch_size")
 
+HYBRIDGNET_WEIGHTS = "hybridgnet"
+UNET_WEIGHTS = "unet"
+MEAN_SHAPE = "mean_shape"
+"""Names in the run's ``trained/`` folder: the two networks' weights and the training set's mean landmarks."""
+
 
 class MaskSplit:
     """A landmark split as ``(image, masks)`` items for a pixel model: ``masks`` float32 ``(3, S, S)``, the organ
@@ -337,7 +342,121 @@ class ChestAnatomyTask(TaskBase):
                 unet, train_masks, val_masks, loss_fn=DiceCELoss(sigmoid=True), name="unet", **unet_fit
             ).model
 
+        ctx.save_weights(HYBRIDGNET_WEIGHTS, model)  # what `pipeline predict` applies
+        if unet is not None:
+            ctx.save_weights(UNET_WEIGHTS, unet)
+        mean_shape = data.train.landmarks.mean(dim=0)
+        ctx.save_arrays(MEAN_SHAPE, {"landmarks": mean_shape})
+
         # 3-4. scores on the three test sets
+        metrics, kept, reference = self._evaluate(ctx, model, unet, sets, mean_shape)
+        plots = []
+        if self.n_overlays > 0:
+            plots.append(self._overlays(ctx, sets, kept))
+        table = self._table(kept, reference)
+        sections = self._sections(ctx, data, kept, n_test, fit)
+        h = kept[("hybridgnet", "occluded")]
+        line = f"occluded: HybridGNet Dice lungs {h['dice_lungs']:.3f}, invalid masks {h['invalid_masks']}/{n_test}"
+        if ("unet", "occluded") in kept:
+            u = kept[("unet", "occluded")]
+            line += f"; UNet Dice lungs {u['dice_lungs']:.3f}, invalid masks {u['invalid_masks']}/{n_test}"
+        ctx.log(line)
+        return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
+
+    # -- predict ----------------------------------------------------------------------------------------
+
+    def predict(self, ctx: Any, bundle: Any) -> Any:
+        """HybridGNet's 120 landmarks and organ masks for each radiograph, with the run's weights
+        (``trained/hybridgnet.safetensors``; the UNet's, ``trained/unet.safetensors``, where the run trained it).
+
+        Writes ``masks/<organ>/<case>.png`` (organ ``RL``, ``LL``, ``H``, as the landmark layout names them): the
+        predicted ring filled at the stored image's size, 8-bit 0/255 (the organs overlap, so one PNG per organ).
+        Tables: ``landmarks`` (``case``, ``organ``, ``index``, ``x``, ``y`` in pixels of the stored image, 120 rows
+        per image) and ``predictions`` (one row per image: ``case``, ``split``, ``height``, ``width``,
+        ``crossed_ring``, ``invalid_rl`` / ``_ll`` / ``_h``; with labels ``landmark_error_px``, ``dice_lungs``,
+        ``dice_heart``, and the UNet's ``unet_dice_lungs``, ``unet_dice_heart``, ``unet_invalid``).
+
+        Metrics: with ``--split test`` the run's test metrics (clean, occluded and shifted test sets, the mean-shape
+        reference from the training set's saved mean landmarks), reproduced exactly; otherwise the clean scores of
+        every image as ``all.<model>.<metric>``.
+        """
+        import pandas as pd
+        from PIL import Image
+
+        from sciconv import PredictionResult
+        from sciconv.errors import DataError
+        from sciconv_medseg.chest_landmarks_io import ORGANS, landmarks_to_masks, organ_slices, ring_crossings
+
+        self.validate()
+        spec = ctx.spec or bundle.spec
+        model = ctx.load_weights(HYBRIDGNET_WEIGHTS, ctx.build_model(spec))
+        unet = None
+        if ctx.trained.has(UNET_WEIGHTS):
+            unet = ctx.load_weights(UNET_WEIGHTS, ctx.build_model(spec, name=UNET_MODEL, **self._unet_params()[0]))
+        mean_shape = torch.from_numpy(ctx.load_arrays(MEAN_SHAPE)["landmarks"])
+        if ctx.split == "test":
+            if bundle.test is None or not len(bundle.test):
+                raise DataError("--split test: the chest data have no test images")
+            sets = {"clean": bundle.test}
+            for condition in ("occluded", "shifted"):
+                extra = bundle.info.get(f"test_{condition}")
+                if extra is not None and len(extra) == len(bundle.test):
+                    sets[condition] = extra
+            split_names = ["test"] * len(bundle.test)
+            metrics, kept, _ = self._evaluate(ctx, model, unet, sets, mean_shape)
+        else:
+            parts = [(name, p) for name in ("train", "val", "test") if (p := getattr(bundle, name)) is not None]
+            parts = [(name, p) for name, p in parts if len(p)]
+            if not parts:
+                raise DataError("the chest data hold no image to predict")
+            sets = {"clean": _concat_splits([p for _, p in parts])}
+            split_names = [name for name, p in parts for _ in range(len(p))]
+            scores, kept, _ = self._evaluate(ctx, model, unet, sets, mean_shape)
+            metrics = {f"all.{k}": v for k, v in scores.items() if k != "n_test" and not k.startswith("mean_shape.")}
+            metrics["all.n_images"] = len(sets["clean"])
+        clean = sets["clean"]
+        hgn = kept[("hybridgnet", "clean")]
+        pixels = clean.pixels(hgn["landmarks"])
+        slices = organ_slices()
+        rows, marks = [], []
+        folder = Path(ctx.out_dir) / "masks"
+        for i, case in enumerate(clean.case_ids):
+            h, w = (int(v) for v in clean.sizes[i])
+            masks = landmarks_to_masks(pixels[i], (h, w))
+            for organ in ORGANS:
+                (folder / organ).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(masks[organ].astype(np.uint8) * 255).save(folder / organ / f"{case}.png")
+                for k, (x, y) in enumerate(pixels[i, slices[organ]]):
+                    marks.append({"case": case, "organ": organ, "index": k, "x": float(x), "y": float(y)})
+            invalid = hgn["per_image"]["invalid"][i]
+            row: dict[str, Any] = {
+                "case": case,
+                "split": split_names[i],
+                "height": h,
+                "width": w,
+                "crossed_ring": any(ring_crossings(pixels[i, s]) for s in slices.values()),
+                **{f"invalid_{_ORGAN_KEYS[o]}": bool(invalid[k]) for k, o in enumerate(ORGANS)},
+                "landmark_error_px": float(hgn["landmark_error_per_image"][i]),
+                "dice_lungs": float(hgn["per_image"]["dice_lungs"][i]),
+                "dice_heart": float(hgn["per_image"]["dice_heart"][i]),
+            }
+            if ("unet", "clean") in kept:
+                u = kept[("unet", "clean")]["per_image"]
+                row["unet_dice_lungs"] = float(u["dice_lungs"][i])
+                row["unet_dice_heart"] = float(u["dice_heart"][i])
+                row["unet_invalid"] = bool(u["invalid"][i].any())
+            rows.append(row)
+        ctx.log(f"medseg.chest-anatomy: landmarks and masks of {len(rows)} image(s)")
+        tables = {"predictions": pd.DataFrame(rows), "landmarks": pd.DataFrame(marks)}
+        return PredictionResult(tables=tables, metrics=metrics, files=[folder])
+
+    def _evaluate(
+        self, ctx: Any, model: Any, unet: Any, sets: Mapping[str, Any], mean_shape: torch.Tensor
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
+        """The run's test metrics (module docstring, steps 3-4) of the trained models on the paired test ``sets``
+        (``clean``, and ``occluded`` / ``shifted`` where given), the per-condition scores, and the mean-shape
+        reference's scores. ``run`` and ``predict --split test`` both score through here."""
+        n_test = len(sets["clean"])
         metrics: dict[str, Any] = {"n_test": n_test}
         kept: dict[tuple[str, str], dict[str, Any]] = {}
         for condition, split in sets.items():
@@ -349,6 +468,7 @@ class ChestAnatomyTask(TaskBase):
             )
             errors = landmark_error_px(split.pixels(pred_lm), split.pixels())
             hgn["landmark_error_px"] = float(errors.mean())
+            hgn["landmark_error_per_image"] = errors.mean(axis=1)
             hgn["crossed_rings"] = crossed_rings(split.model_pixels(pred_lm))
             hgn["landmarks"] = pred_lm
             kept[("hybridgnet", condition)] = hgn
@@ -360,7 +480,7 @@ class ChestAnatomyTask(TaskBase):
                 kept[("unet", condition)] = scored
         # the reference every image model must beat: the training set's mean shape, whatever the image
         clean = sets["clean"]
-        mean = data.train.landmarks.mean(dim=0, keepdim=True).repeat(n_test, 1, 1).numpy()
+        mean = mean_shape[None].repeat(n_test, 1, 1).numpy()
         reference = score_masks(
             rings_to_masks(clean.model_pixels(mean), clean.image_size), gt_masks(clean), clean.sizes, self.hd_percentile
         )
@@ -380,19 +500,7 @@ class ChestAnatomyTask(TaskBase):
                 for key in ("dice_lungs", "dice_heart", "landmark_error_px", "invalid_masks"):
                     if key in occluded:
                         metrics[f"{model_name}.{key}"] = occluded[key]
-
-        plots = []
-        if self.n_overlays > 0:
-            plots.append(self._overlays(ctx, sets, kept))
-        table = self._table(kept, reference)
-        sections = self._sections(ctx, data, kept, n_test, fit)
-        h = kept[("hybridgnet", "occluded")]
-        line = f"occluded: HybridGNet Dice lungs {h['dice_lungs']:.3f}, invalid masks {h['invalid_masks']}/{n_test}"
-        if ("unet", "occluded") in kept:
-            u = kept[("unet", "occluded")]
-            line += f"; UNet Dice lungs {u['dice_lungs']:.3f}, invalid masks {u['invalid_masks']}/{n_test}"
-        ctx.log(line)
-        return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
+        return metrics, kept, reference
 
     # -- report -----------------------------------------------------------------------------------------
 
@@ -528,3 +636,17 @@ class ChestAnatomyTask(TaskBase):
             "(red) and the UNet's mask outlines (blue, no post-processing)."
         )
         return path, caption
+
+
+def _concat_splits(splits: list[Any]) -> Any:
+    """One :class:`~sciconv_medseg.chest_datasets.ChestSplit` of several, in order."""
+    from sciconv_medseg.chest_datasets import ChestSplit
+
+    if len(splits) == 1:
+        return splits[0]
+    return ChestSplit(
+        images=torch.cat([s.images for s in splits]),
+        landmarks=torch.cat([s.landmarks for s in splits]),
+        sizes=np.concatenate([s.sizes for s in splits]),
+        case_ids=[c for s in splits for c in s.case_ids],
+    )
