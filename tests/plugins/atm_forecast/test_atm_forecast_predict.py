@@ -136,6 +136,12 @@ def test_the_nn5_pipeline_predicts_a_new_file(tmp_path: Path) -> None:
     wide = pd.read_csv(tmp_path / "out" / "forecast.csv", index_col="series_id")
     assert wide.shape == (3, 14) and len(prediction.tables["predictions"]) == 3 * 14
     assert wide.columns[0] == str(np.datetime64("1996-03-18") + np.timedelta64(150, "D"))
+    # an empty folder, or a folder that does not exist, is refused naming it, and nothing is written
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "empty", tmp_path / "absent"):
+        with pytest.raises(DataError, match=str(root)):
+            predict_run(run_dir, [f"dataset.params.root={root}"], out=tmp_path / "refused")
+        assert not (tmp_path / "refused").exists()
 
 
 @pytest.mark.parametrize("family", ["rf", "svr", "mlp", "gmdh", "grnn"])
