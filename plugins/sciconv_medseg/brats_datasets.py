@@ -14,10 +14,14 @@ returns a :class:`~sciconv.DataBundle`:
   ``test_fraction`` (the official Swin UNETR code uses 5-fold cross-validation over the 1251 training cases).
   Unlabelled cases (BraTS' validation release has no ``seg``) cannot be trained or scored; they are left out and
   counted in ``info["unlabelled"]``.
-- ``spec``: ``input_shape`` the first training case's ``(4, H, W, D)`` (BraTS volumes share one
-  240 x 240 x 155 grid; a collection whose cases differ in shape still works, as the task crops and slides
-  windows, and ``spec.extra["shapes_differ"]`` says so), ``n_outputs`` 3, ``task_type`` segmentation, the voxel
-  spacing (mm) in ``spec.extra["spacing_mm"]``.
+- New, unlabelled cases for ``pipeline predict`` (``labels="optional"``): every case is kept, with or without a
+  ``seg`` file; a flat folder's cases all go to ``test`` (no random split, nothing to train on; ``train`` and ``val``
+  are empty), a folder with ``train/``, ``val/``, ``test/`` keeps those splits. An unlabelled case's item is
+  ``(image, None)``. A run refuses such a bundle (``info["labels"] == "optional"``): training needs labels.
+- ``spec``: ``input_shape`` the first training case's (with ``labels="optional"``: the first case's)
+  ``(4, H, W, D)`` (BraTS volumes share one 240 x 240 x 155 grid; a collection whose cases differ in shape still
+  works, as the task crops and slides windows, and ``spec.extra["shapes_differ"]`` says so), ``n_outputs`` 3,
+  ``task_type`` segmentation, the voxel spacing (mm) in ``spec.extra["spacing_mm"]``.
 
 Simulated collections are written once per set of simulator settings into the simulation cache
 (:func:`sciconv.kit.cached_simulation`: ``<cache>/brats-<hash of the settings>``, written atomically; ``cache_dir``,
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -54,13 +58,16 @@ ROOT_EXPECTED = "a folder of BraTS case folders (or train/, val/, test/ sub-fold
 class BratsCases:
     """Map-style dataset of BraTS cases: item ``i`` is ``(image (4, H, W, D), regions (3, H, W, D))``, float32
     tensors (see the module docstring). Reads from disk on every access unless built with ``in_memory=True``.
+    With ``allow_unlabelled``, a case without a segmentation file is ``(image, None)``; otherwise reading it is a
+    DataError.
 
     Attributes:
         cases: the :class:`~sciconv_medseg.brats_io.BratsCase` records, in item order.
     """
 
-    def __init__(self, cases: Sequence[Any], in_memory: bool = False) -> None:
+    def __init__(self, cases: Sequence[Any], in_memory: bool = False, allow_unlabelled: bool = False) -> None:
         self.cases = list(cases)
+        self.allow_unlabelled = allow_unlabelled
         self._cache: list[tuple[Any, Any, np.ndarray]] | None = None
         if in_memory:
             self._cache = [self._read(i) for i in range(len(self.cases))]
@@ -80,6 +87,8 @@ class BratsCases:
 
         case = self.cases[index]
         image, label, affine = read_case(case)
+        if label is None and self.allow_unlabelled:
+            return torch.from_numpy(image), None, affine
         if label is None:
             raise DataError(f"BraTS case {case.case_id}: no segmentation file; a labelled case is needed here")
         regions = to_regions(label, case.convention, f"BraTS case {case.case_id}: seg")
@@ -121,6 +130,11 @@ class BratsDataset(DatasetBase):
         cache_dir: the simulation cache's folder (default ``None``: ``$SCICONV_CACHE_DIR/simulations`` or
             ``~/.cache/sciconv/simulations``); the collection is kept in a sub-folder named by a hash of the
             simulator settings and reused on later runs.
+        labels: ``required`` (the default): cases need a ``seg`` file; unlabelled ones are left out (counted in
+            ``info["unlabelled"]``) and a folder needs 3 labelled cases. ``optional``: for ``pipeline predict`` on
+            new cases: every case is kept, labelled or not (an unlabelled case is ``(image, None)``, predicted and
+            not scored), all in ``test`` unless ``root`` has split sub-folders; a run refuses such data. Needs
+            ``root``.
     """
 
     def __init__(
@@ -137,6 +151,7 @@ class BratsDataset(DatasetBase):
         split_seed: int = 0,
         in_memory: bool | None = None,
         cache_dir: str | None = None,
+        labels: Literal["required", "optional"] = "required",
     ) -> None:
         self.root = root
         self.n_cases = n_cases
@@ -150,6 +165,7 @@ class BratsDataset(DatasetBase):
         self.split_seed = split_seed
         self.in_memory = in_memory
         self.cache_dir = cache_dir
+        self.labels = labels
 
     # -- parameters ------------------------------------------------------------------------------------
 
@@ -165,6 +181,11 @@ class BratsDataset(DatasetBase):
         if self.root is not None:
             require_root(self.root, "medseg.brats", ROOT_EXPECTED)
             return
+        if self.labels == "optional":
+            raise ConfigError(
+                "dataset.params.labels=optional: reads new, possibly unlabelled cases from a folder; give "
+                "dataset.params.root (simulated cases always carry labels)"
+            )
         from sciconv_medseg.brats_io import check_convention
 
         try:
@@ -226,6 +247,7 @@ class BratsDataset(DatasetBase):
     def _split(self, root: Path) -> tuple[dict[str, list[Any]], int, str]:
         from sciconv_medseg.brats_io import list_cases
 
+        optional = self.labels == "optional"
         subfolders = {s: root / s for s in ("train", "val", "test")}
         if subfolders["train"].is_dir() and subfolders["test"].is_dir():
             splits: dict[str, list[Any]] = {}
@@ -233,17 +255,24 @@ class BratsDataset(DatasetBase):
             for split, folder in subfolders.items():
                 cases = list_cases(folder) if folder.is_dir() else []
                 unlabelled += sum(c.seg is None for c in cases)
-                splits[split] = [c for c in cases if c.seg is not None]
-            if not splits["train"]:
+                splits[split] = [c for c in cases if optional or c.seg is not None]
+            if not splits["train"] and not optional:
                 raise DataError(f"BraTS root {root}: train/ holds no labelled case (no *seg.nii.gz files)")
             return splits, unlabelled, "the train/val/test sub-folders"
         cases = list_cases(root)
         labelled = [c for c in cases if c.seg is not None]
         unlabelled = len(cases) - len(labelled)
+        if optional:
+            return {"train": [], "val": [], "test": cases}, unlabelled, "every case in test (labels optional)"
         if len(labelled) < 3:
+            hint = (
+                "; to predict on unlabelled cases, give dataset.params.labels=optional to `pipeline predict`"
+                if unlabelled
+                else ""
+            )
             raise DataError(
                 f"BraTS root {root}: {len(labelled)} labelled case(s) (with a seg file); at least 3 are needed "
-                f"to train, validate and test ({unlabelled} unlabelled case(s) found)"
+                f"to train, validate and test ({unlabelled} unlabelled case(s) found){hint}"
             )
         try:
             index = random_split(
@@ -269,9 +298,13 @@ class BratsDataset(DatasetBase):
             for cases in splits.values():
                 for case in cases:
                     check_case_geometry(case)
-        data = {split: BratsCases(cases, in_memory=in_memory) for split, cases in splits.items()}
-        first_image, _ = data["train"][0]
-        affine = data["train"].affine(0)
+        optional = self.labels == "optional"
+        data = {
+            split: BratsCases(cases, in_memory=in_memory, allow_unlabelled=optional) for split, cases in splits.items()
+        }
+        first = next(d for d in data.values() if len(d))  # train's first case; with labels optional, any split's
+        first_image, _ = first[0]
+        affine = first.affine(0)
         shapes = {tuple(int(s) for s in first_image.shape)}
         if in_memory:
             shapes |= {tuple(int(s) for s in d[i][0].shape) for d in data.values() for i in range(len(d))}
@@ -297,6 +330,7 @@ class BratsDataset(DatasetBase):
             "unlabelled": unlabelled,
             "case_ids": {split: d.case_ids for split, d in data.items()},
             "simulator": simulated,
+            "labels": str(self.labels),
         }
         val = data["val"] if len(data["val"]) else None
         test = data["test"] if len(data["test"]) else None

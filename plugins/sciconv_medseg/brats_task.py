@@ -133,6 +133,19 @@ def _plain(value: Any) -> Any:
     return tensor.float().contiguous()
 
 
+def refuse_unlabelled(data: Any, task: str, what: str) -> None:
+    """A ConfigError when ``data`` was loaded with ``dataset.params.labels=optional`` (new data for ``pipeline
+    predict``, possibly unlabelled, every case in one split): a run trains and scores, and needs labels."""
+    if data.info.get("labels") != "optional":
+        return
+    n = sum(len(part) for part in (data.train, data.val, data.test) if part is not None)
+    raise ConfigError(
+        f"{task}: dataset.params.labels=optional loads new {what}s for `pipeline predict` ({n} {what}(s), labels "
+        "not required); a run trains on labelled data: drop dataset.params.labels (or set it to required), or "
+        "apply a finished run with `pipeline predict RUN_DIR dataset.params.root=... dataset.params.labels=optional`"
+    )
+
+
 def mean_dice(outputs: Any, targets: Any) -> float:
     """Mean Dice over regions and cases of thresholded sigmoid ``outputs`` (logits ``(N, 3, ...)``) against
     ``targets`` (``(N, 3, ...)`` in {0, 1}), empty-reference convention of BraTS."""
@@ -257,6 +270,7 @@ class BratsSegmentationTask(TaskBase):
 
         self.validate()
         data = ctx.load_data()
+        refuse_unlabelled(data, "medseg.brats-segmentation", "case")
         if data.test is None or len(data.test) == 0:
             raise ConfigError("the dataset has no test cases; give dataset.params.test_fraction > 0 or a test/ folder")
         spec = self.model_spec(data.spec)
@@ -384,7 +398,9 @@ class BratsSegmentationTask(TaskBase):
         weights (``trained/swin_unetr.safetensors``). Table ``predictions``: one row per case (``case``, ``split``,
         ``label_map``, ``convention``, ``shape``, ``volume_ml_tc`` / ``_wt`` / ``_et``; with labels ``dice_*`` and
         ``hd95_*``). Metrics: with ``--split test`` the run's test keys (``dice_tc`` ... ``hd95_et``,
-        ``dice_mean``, ``n_test``), reproduced exactly; over every split ``all.<key>``."""
+        ``dice_mean``, ``n_test``), reproduced exactly; over every split ``all.<key>``. Cases without a ``seg`` file
+        (``dataset.params.labels=optional``) are predicted and not scored: no ``dice_*`` / ``hd95_*`` in their rows,
+        metrics over the labelled cases only (none when no case has one)."""
         import pandas as pd
 
         from sciconv import PredictionResult

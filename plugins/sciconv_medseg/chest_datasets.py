@@ -33,6 +33,12 @@ splits. Otherwise the cases of ``root`` are split at random with ``seed`` (:func
 ``test_fraction`` for test, ``val_fraction`` for validation (a fraction ``f > 0`` of ``n`` cases gives
 ``max(1, round(f n))`` of them), the rest for training.
 
+New radiographs for ``pipeline predict`` (``labels="optional"``): images without landmark files (or a folder
+without ``landmarks/``) are kept as unlabelled cases, their landmarks NaN (an image with some but not all organ
+files is still an error); a flat folder's cases all go to ``test`` (no random split, nothing to train on), a folder
+with split sub-folders keeps them; there are no occluded or shifted test sets (``info["test_occluded"]`` and
+``info["test_shifted"]`` are ``None``). A run refuses such a bundle (``info["labels"] == "optional"``).
+
 Checks beyond the reader's (which names the case and file for a wrong landmark count, a transposed array, a colour or
 multi-frame image, landmarks outside the image): each organ's ring must not cross itself (landmarks out of outline
 order), and every case's rings must run the same way round as most cases' rings of that organ (a ring stored in
@@ -45,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -136,14 +142,27 @@ def make_split(
     return ChestSplit(images=x, landmarks=y, sizes=sizes, case_ids=list(case_ids))
 
 
-def _read_cases(root: Path, only: Sequence[str] | None = None) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
-    """Read the cases of a layout folder (all, or the ids ``only`` in that order), checking landmark order."""
-    from sciconv_medseg.chest_landmarks_io import check_landmark_order, list_chest_cases, read_chest_case
+def _read_cases(
+    root: Path, only: Sequence[str] | None = None, require_landmarks: bool = True
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Read the cases of a layout folder (all, or the ids ``only`` in that order), checking landmark order. With
+    ``require_landmarks=False`` a case without landmark files gets NaN landmarks ``(120, 2)``."""
+    from sciconv_medseg.chest_landmarks_io import (
+        N_LANDMARKS,
+        check_landmark_order,
+        list_chest_cases,
+        read_chest_case,
+        read_chest_image,
+    )
 
-    cases = {c.case_id: c for c in list_chest_cases(root)}
+    cases = {c.case_id: c for c in list_chest_cases(root, require_landmarks=require_landmarks)}
     ids = list(cases) if only is None else list(only)
     images, marks = [], []
     for case_id in ids:
+        if not cases[case_id].labelled:
+            images.append(read_chest_image(cases[case_id]))
+            marks.append(np.full((N_LANDMARKS, 2), np.nan, np.float32))
+            continue
         image, lm = read_chest_case(cases[case_id])
         check_landmark_order(lm, f"case {case_id!r} ({root})")
         images.append(image)
@@ -194,6 +213,10 @@ class ChestLandmarkDataset(DatasetBase):
         cache_dir: the simulation cache's folder (default ``None``: ``$SCICONV_CACHE_DIR/simulations`` or
             ``~/.cache/sciconv/simulations``); simulated data are kept in a sub-folder named by a hash of the
             simulation's parameters and reused.
+        labels: ``required`` (the default): every image needs its landmark files. ``optional``: for ``pipeline
+            predict`` on new radiographs: images without landmarks are kept (NaN landmarks; predicted, not scored),
+            all in ``test`` unless ``root`` has split sub-folders, with no occluded or shifted test sets; a run
+            refuses such data. Needs ``root``.
     """
 
     def __init__(
@@ -211,6 +234,7 @@ class ChestLandmarkDataset(DatasetBase):
         occlusion_size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2,
         shift: str | Mapping[str, float] = "strong",
         cache_dir: str | None = None,
+        labels: Literal["required", "optional"] = "required",
     ) -> None:
         self.root = root
         self.n_train = n_train
@@ -225,6 +249,7 @@ class ChestLandmarkDataset(DatasetBase):
         self.occlusion_size = occlusion_size
         self.shift = shift
         self.cache_dir = cache_dir
+        self.labels = labels
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -254,6 +279,11 @@ class ChestLandmarkDataset(DatasetBase):
             ) from None
         if self.root is not None:
             require_root(self.root, "medseg.chest", ROOT_EXPECTED)
+        elif self.labels == "optional":
+            raise ConfigError(
+                "dataset.params.labels=optional: reads new, possibly unlabelled radiographs from a folder; give "
+                "dataset.params.root (simulated radiographs always carry landmarks)"
+            )
 
     # -- loading ------------------------------------------------------------------------------------
 
@@ -283,7 +313,7 @@ class ChestLandmarkDataset(DatasetBase):
             },
         )
 
-    def _info(self, test_occluded: ChestSplit, test_shifted: ChestSplit, **extra: Any) -> dict[str, Any]:
+    def _info(self, test_occluded: ChestSplit | None, test_shifted: ChestSplit | None, **extra: Any) -> dict[str, Any]:
         from sciconv_medseg.chest_simulator import DomainShift
 
         return {
@@ -293,6 +323,7 @@ class ChestLandmarkDataset(DatasetBase):
             "occlusion_size": float(self.occlusion_size),
             "shift": asdict(DomainShift.coerce(self.shift)),
             "shift_name": self.shift if isinstance(self.shift, str) else "custom",
+            "labels": str(self.labels),
             **extra,
         }
 
@@ -370,6 +401,7 @@ class ChestLandmarkDataset(DatasetBase):
         from sciconv_medseg.chest_simulator import apply_domain_shift, apply_occlusions
 
         s = int(self.image_size)
+        optional = self.labels == "optional"
         found = {
             split: next((root / n for n in names if (root / n).is_dir()), None) for split, names in _SPLIT_DIRS.items()
         }
@@ -382,8 +414,11 @@ class ChestLandmarkDataset(DatasetBase):
                 )
             for split, folder in found.items():
                 if folder is not None:
-                    parts[split] = _read_cases(folder)
+                    parts[split] = _read_cases(folder, require_landmarks=not optional)
             how = "the folder's train/, val/ and test/ sub-folders"
+        elif optional:
+            parts["test"] = _read_cases(root, require_landmarks=False)
+            how = "every case in test (labels optional)"
         else:
             images, marks, ids = _read_cases(root)
             try:
@@ -396,9 +431,18 @@ class ChestLandmarkDataset(DatasetBase):
                 rows = index[split]
                 parts[split] = ([images[i] for i in rows], [marks[i] for i in rows], [ids[i] for i in rows])
             how = f"a random split with seed {self.seed}: test {self.test_fraction:g}, validation {self.val_fraction:g}"
-        every_mark = [lm for p in parts.values() for lm in p[1]]
-        every_id = [i for p in parts.values() for i in p[2]]
-        check_orientations(every_mark, every_id, str(root))
+        labelled = [(lm, i) for p in parts.values() for lm, i in zip(p[1], p[2], strict=True) if np.isfinite(lm).all()]
+        check_orientations([lm for lm, _ in labelled], [i for _, i in labelled], str(root))
+        splits = {split: make_split(*p, s) for split, p in parts.items()}
+        source = f"chest X-ray landmark folder {root}"
+        if optional:  # new radiographs for predict: no stress-test sets (occlusions are placed by the landmarks)
+            return DataBundle(
+                train=splits.get("train", make_split([], [], [], s)),
+                val=splits.get("val") if splits.get("val") is not None and len(splits["val"]) else None,
+                test=splits["test"],
+                spec=self._spec(source),
+                info=self._info(None, None, source=source, simulated=False, split=how),
+            )
 
         test_images, test_marks, test_ids = parts["test"]
         occluded, shifted = [], []
@@ -406,8 +450,6 @@ class ChestLandmarkDataset(DatasetBase):
             rng = np.random.default_rng([self.seed, k, 1])
             occluded.append(apply_occlusions(image, lm, rng, float(self.occlusion), float(self.occlusion_size))[0])
             shifted.append(apply_domain_shift(image, self.shift, np.random.default_rng([self.seed, k, 2])))
-        splits = {split: make_split(*p, s) for split, p in parts.items()}
-        source = f"chest X-ray landmark folder {root}"
         return DataBundle(
             train=splits["train"],
             val=splits.get("val") if splits.get("val") is not None and len(splits["val"]) else None,

@@ -62,13 +62,19 @@ class ChestCase:
     """One image of the layout and where its landmarks are.
 
     ``organ_files`` maps each organ of :data:`ORGANS` to its ``.npy`` (per-organ form); ``combined_file`` is the
-    one ``(120, 2)`` file (combined form). Exactly one of the two is set.
+    one ``(120, 2)`` file (combined form). Exactly one of the two is set, except for an unlabelled case (listed with
+    ``require_landmarks=False``, no landmark file at all): neither.
     """
 
     case_id: str
     image_file: Path
     organ_files: dict[str, Path] = field(default_factory=dict)
     combined_file: Path | None = None
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the case has landmark files (to read with :func:`read_chest_case`)."""
+        return bool(self.organ_files) or self.combined_file is not None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -186,10 +192,13 @@ def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def list_chest_cases(root: str | os.PathLike[str]) -> list[ChestCase]:
+def list_chest_cases(root: str | os.PathLike[str], require_landmarks: bool = True) -> list[ChestCase]:
     """The cases of a landmark-layout folder, sorted by id: one per image file in ``images/``.
 
-    Landmark files are located, not read: a missing one is reported by :func:`read_chest_case`.
+    Landmark files are located, not read: a missing one is reported by :func:`read_chest_case`. With
+    ``require_landmarks=False`` (new radiographs to predict on) ``landmarks/`` may be absent and an image without any
+    landmark file is an unlabelled case (:attr:`ChestCase.labelled` false; read its image with
+    :func:`read_chest_image`); an image with some but not all organ files is still an error when read.
     """
     root = Path(root)
     if not root.is_dir():
@@ -199,11 +208,16 @@ def list_chest_cases(root: str | os.PathLike[str]) -> list[ChestCase]:
         )
     image_dir = _find_dir(root, _IMAGE_DIRS)
     landmark_dir = _find_dir(root, _LANDMARK_DIRS)
-    if image_dir is None or landmark_dir is None:
+    if image_dir is None or (landmark_dir is None and require_landmarks):
         missing = "images/" if image_dir is None else "landmarks/"
+        hint = (
+            "; to predict on radiographs without landmarks, give dataset.params.labels=optional to `pipeline predict`"
+            if image_dir is not None
+            else ""
+        )
         raise DataError(
             f"{root}: no {missing} folder; expected images/<id>.png and landmarks/RL|LL|H/<id>.npy "
-            "(or landmarks/<id>.npy of (120, 2))"
+            f"(or landmarks/<id>.npy of (120, 2)){hint}"
         )
     images: dict[str, Path] = {}
     for path in sorted(image_dir.iterdir()):
@@ -218,9 +232,14 @@ def list_chest_cases(root: str | os.PathLike[str]) -> list[ChestCase]:
         raise DataError(f"{image_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
     cases = []
     for case_id, image_file in images.items():
+        if landmark_dir is None:
+            cases.append(ChestCase(case_id, image_file))
+            continue
         organ_files = {organ: landmark_dir / organ / f"{case_id}.npy" for organ in ORGANS}
         combined = landmark_dir / f"{case_id}.npy"
-        if any(p.is_file() for p in organ_files.values()) or not combined.is_file():
+        if not require_landmarks and not combined.is_file() and not any(p.is_file() for p in organ_files.values()):
+            cases.append(ChestCase(case_id, image_file))
+        elif any(p.is_file() for p in organ_files.values()) or not combined.is_file():
             cases.append(ChestCase(case_id, image_file, organ_files=organ_files))
         else:
             cases.append(ChestCase(case_id, image_file, combined_file=combined))
@@ -269,6 +288,12 @@ def _read_image(case: ChestCase) -> np.ndarray:
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
         raise DataError(f"{where}: a floating-point image must hold finite values in [0, 1]")
     return values
+
+
+def read_chest_image(case: ChestCase) -> np.ndarray:
+    """The radiograph of one case, float32 ``(H, W)`` in ``[0, 1]`` (as :func:`read_chest_case` reads it), whether or
+    not the case has landmarks."""
+    return _read_image(case)
 
 
 def _load_npy(case_id: str, path: Path, what: str) -> np.ndarray:
@@ -325,6 +350,8 @@ def read_chest_case(case: ChestCase) -> tuple[np.ndarray, np.ndarray]:
     ``image`` float32 ``(H, W)`` in ``[0, 1]``; ``landmarks`` float32 ``(120, 2)`` of ``(x, y)`` pixels, rows in
     the organ order right lung 44, left lung 50, heart 26 (:func:`organ_slices`).
     """
+    if not case.labelled:
+        raise DataError(f"case {case.case_id!r}: {case.image_file} has no landmark files; a labelled case is needed")
     image = _read_image(case)
     if case.combined_file is not None:
         raw = _load_npy(case.case_id, case.combined_file, "combined")

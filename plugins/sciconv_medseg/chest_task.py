@@ -294,10 +294,12 @@ class ChestAnatomyTask(TaskBase):
     def run(self, ctx: Any) -> TaskResult:
         from monai.losses import DiceCELoss
 
+        from sciconv_medseg.brats_task import refuse_unlabelled
         from sciconv_medseg.models.hybridgnet import HybridGNet, HybridGNetLoss
 
         self.validate()
         data = ctx.load_data()
+        refuse_unlabelled(data, "medseg.chest-anatomy", "radiograph")
         sets = {
             "clean": data.test,
             "occluded": data.info.get("test_occluded"),
@@ -379,6 +381,11 @@ class ChestAnatomyTask(TaskBase):
         Metrics: with ``--split test`` the run's test metrics (clean, occluded and shifted test sets, the mean-shape
         reference from the training set's saved mean landmarks), reproduced exactly; otherwise the clean scores of
         every image as ``all.<model>.<metric>``.
+
+        Images without landmarks (``dataset.params.labels=optional``) are predicted and not scored: their rows have
+        no ``landmark_error_px`` / ``dice_*`` (the UNet's ``unet_invalid`` needs no labels); the metrics are the
+        clean scores of the labelled images only (``n_test`` / ``all.n_images`` counts them), none when no image
+        has landmarks.
         """
         import pandas as pd
         from PIL import Image
@@ -394,6 +401,12 @@ class ChestAnatomyTask(TaskBase):
         if ctx.trained.has(UNET_WEIGHTS):
             unet = ctx.load_weights(UNET_WEIGHTS, ctx.build_model(spec, name=UNET_MODEL, **self._unet_params()[0]))
         mean_shape = torch.from_numpy(ctx.load_arrays(MEAN_SHAPE)["landmarks"])
+        unlabelled = [
+            p for name in (("test",) if ctx.split == "test" else ("train", "val", "test"))
+            if (p := getattr(bundle, name)) is not None and len(p) and not torch.isfinite(p.landmarks).all()
+        ]  # fmt: skip
+        if unlabelled:
+            return self._predict_unlabelled(ctx, bundle, model, unet, mean_shape)
         if ctx.split == "test":
             if bundle.test is None or not len(bundle.test):
                 raise DataError("--split test: the chest data have no test images")
@@ -447,6 +460,91 @@ class ChestAnatomyTask(TaskBase):
                 row["unet_invalid"] = bool(u["invalid"][i].any())
             rows.append(row)
         ctx.log(f"medseg.chest-anatomy: landmarks and masks of {len(rows)} image(s)")
+        tables = {"predictions": pd.DataFrame(rows), "landmarks": pd.DataFrame(marks)}
+        return PredictionResult(tables=tables, metrics=metrics, files=[folder])
+
+    def _predict_unlabelled(self, ctx: Any, bundle: Any, model: Any, unet: Any, mean_shape: torch.Tensor) -> Any:
+        """``predict`` on data of which some images have no landmarks (NaN): landmarks, masks and the label-free
+        columns for every image; scores (clean condition) for the labelled ones only."""
+        import pandas as pd
+        from PIL import Image
+
+        from sciconv import PredictionResult
+        from sciconv.errors import DataError
+        from sciconv_medseg.chest_landmarks_io import (
+            ORGANS,
+            invalid_mask,
+            landmarks_to_masks,
+            organ_slices,
+            ring_crossings,
+        )
+
+        names = ("test",) if ctx.split == "test" else ("train", "val", "test")
+        parts = [(name, p) for name in names if (p := getattr(bundle, name)) is not None and len(p)]
+        if not parts:
+            raise DataError("the chest data hold no image to predict")
+        clean = _concat_splits([p for _, p in parts])
+        split_names = [name for name, p in parts for _ in range(len(p))]
+        pred_lm = ctx.predict(model, clean)[0].numpy()
+        size = clean.image_size
+        pred_masks = rings_to_masks(clean.model_pixels(pred_lm), size)
+        invalid = np.array([[invalid_mask(m[k]) for k in range(3)] for m in pred_masks], dtype=bool).reshape(-1, 3)
+        unet_invalid = None
+        if unet is not None:
+            logits = ctx.predict(unet, clean)[0].numpy()  # the UNet sees the image only
+            unet_invalid = [any(invalid_mask(m[k]) for k in range(3)) for m in logits > 0.0]
+
+        labelled = np.flatnonzero(torch.isfinite(clean.landmarks).all(dim=2).all(dim=1).numpy())
+        metrics: dict[str, Any] = {}
+        scores: dict[int, dict[str, Any]] = {}
+        if len(labelled):
+            sub = _subset(clean, labelled)
+            found, kept, _ = self._evaluate(ctx, model, unet, {"clean": sub}, mean_shape)
+            if ctx.split == "test":
+                metrics = found
+            else:
+                metrics = {f"all.{k}": v for k, v in found.items() if k != "n_test" and not k.startswith("mean_shape.")}
+                metrics["all.n_images"] = len(sub)
+            hgn = kept[("hybridgnet", "clean")]
+            for j, i in enumerate(labelled):
+                scores[int(i)] = {
+                    "landmark_error_px": float(hgn["landmark_error_per_image"][j]),
+                    "dice_lungs": float(hgn["per_image"]["dice_lungs"][j]),
+                    "dice_heart": float(hgn["per_image"]["dice_heart"][j]),
+                }
+                if ("unet", "clean") in kept:
+                    u = kept[("unet", "clean")]["per_image"]
+                    scores[int(i)]["unet_dice_lungs"] = float(u["dice_lungs"][j])
+                    scores[int(i)]["unet_dice_heart"] = float(u["dice_heart"][j])
+
+        pixels = clean.pixels(pred_lm)
+        slices = organ_slices()
+        rows, marks = [], []
+        folder = Path(ctx.out_dir) / "masks"
+        for i, case in enumerate(clean.case_ids):
+            h, w = (int(v) for v in clean.sizes[i])
+            masks = landmarks_to_masks(pixels[i], (h, w))
+            for organ in ORGANS:
+                (folder / organ).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(masks[organ].astype(np.uint8) * 255).save(folder / organ / f"{case}.png")
+                for k, (x, y) in enumerate(pixels[i, slices[organ]]):
+                    marks.append({"case": case, "organ": organ, "index": k, "x": float(x), "y": float(y)})
+            row: dict[str, Any] = {
+                "case": case,
+                "split": split_names[i],
+                "height": h,
+                "width": w,
+                "crossed_ring": any(ring_crossings(pixels[i, s]) for s in slices.values()),
+                **{f"invalid_{_ORGAN_KEYS[o]}": bool(invalid[i, k]) for k, o in enumerate(ORGANS)},
+                **scores.get(i, {}),
+            }
+            if unet_invalid is not None:
+                row["unet_invalid"] = bool(unet_invalid[i])
+            rows.append(row)
+        ctx.log(
+            f"medseg.chest-anatomy: landmarks and masks of {len(rows)} image(s), {len(rows) - len(labelled)} without "
+            "landmarks (not scored)"
+        )
         tables = {"predictions": pd.DataFrame(rows), "landmarks": pd.DataFrame(marks)}
         return PredictionResult(tables=tables, metrics=metrics, files=[folder])
 
@@ -636,6 +734,19 @@ class ChestAnatomyTask(TaskBase):
             "(red) and the UNet's mask outlines (blue, no post-processing)."
         )
         return path, caption
+
+
+def _subset(split: Any, index: Any) -> Any:
+    """The items ``index`` (in that order) of a :class:`~sciconv_medseg.chest_datasets.ChestSplit`."""
+    from sciconv_medseg.chest_datasets import ChestSplit
+
+    rows = [int(i) for i in index]
+    return ChestSplit(
+        images=split.images[rows],
+        landmarks=split.landmarks[rows],
+        sizes=split.sizes[rows],
+        case_ids=[split.case_ids[i] for i in rows],
+    )
 
 
 def _concat_splits(splits: list[Any]) -> Any:

@@ -133,3 +133,139 @@ def test_chest_predict_refuses_another_model_image_size_and_writes_nothing(chest
     with pytest.raises(DataError, match=r"the run trained on .*\(1, 32, 32\).*these data have .*\(1, 64, 64\)"):
         sciconv.load_run(chest_run).predict({"dataset.params.image_size": 64}, out=out)
     assert not out.exists()
+
+
+# -- unlabelled new data (dataset.params.labels=optional) -----------------------------------------------
+
+
+def _unlabelled_brats(root: Path, n_cases: int = 3, keep: int = 0) -> list[str]:
+    """Simulated BraTS cases in the real layout, every ``*_seg.nii.gz`` but the first ``keep`` cases' deleted."""
+    from sciconv_medseg.brain_simulator import write_simulated_brats
+
+    folders = write_simulated_brats(root, n_cases=n_cases, shape=(32, 32, 32), seed=21, spacing=3.0)
+    for folder in folders[keep:]:
+        for seg in Path(folder).glob("*seg.nii*"):
+            seg.unlink()
+    return [Path(f).name for f in folders]
+
+
+def test_brats_predict_on_unlabelled_cases_writes_a_label_map_per_case_and_no_metrics(
+    swin_run: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "new"
+    cases = _unlabelled_brats(root)
+    out = tmp_path / "out"
+    pred = sciconv.load_run(swin_run).predict(
+        {"dataset.params.root": str(root), "dataset.params.labels": "optional"}, out=out
+    )
+    table = pred.tables["predictions"]
+    assert sorted(table["case"]) == sorted(cases) and set(table["split"]) == {"test"}
+    assert list(table.columns) == [
+        "case", "split", "label_map", "convention", "shape", "volume_ml_tc", "volume_ml_wt", "volume_ml_et"
+    ]  # fmt: skip
+    assert pred.metrics == {} and not (out / "metrics.json").exists()
+    assert sorted(pred.files) == sorted(out / f"{case}.nii.gz" for case in cases)
+    for case in cases:
+        assert nib.load(out / f"{case}.nii.gz").shape == (32, 32, 32)
+    # --split test predicts the same cases: every case of an unlabelled folder is in one split
+    again = sciconv.load_run(swin_run).predict(
+        {"dataset.params.root": str(root), "dataset.params.labels": "optional"}, split="test"
+    )
+    assert sorted(again.tables["predictions"]["case"]) == sorted(cases) and again.metrics == {}
+
+
+def test_brats_predict_on_partly_labelled_cases_scores_only_the_labelled_ones(swin_run: Path, tmp_path: Path) -> None:
+    root = tmp_path / "new"
+    cases = _unlabelled_brats(root, keep=1)
+    pred = sciconv.load_run(swin_run).predict({"dataset.params.root": str(root), "dataset.params.labels": "optional"})
+    table = pred.tables["predictions"].set_index("case")
+    assert len(table) == 3 and np.isfinite(table.loc[cases[0], "dice_wt"])
+    assert table.loc[cases[1:], "dice_wt"].isna().all()
+    assert pred.metrics["all.n_cases"] == 1 and pred.metrics["all.dice_wt"] == table.loc[cases[0], "dice_wt"]
+
+
+def test_brats_run_on_unlabelled_cases_is_refused_in_one_line(tmp_path: Path) -> None:
+    from sciconv.errors import ConfigError
+
+    root = tmp_path / "new"
+    _unlabelled_brats(root)
+    overrides = {**BRATS_TINY, "dataset.params.root": str(root)}
+    with pytest.raises(DataError, match=r"0 labelled case.*dataset\.params\.labels=optional") as err:
+        sciconv.run("medseg-swin-unetr", overrides=overrides, run_dir=tmp_path / "run1")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"dataset\.params\.labels=optional.*a run trains on labelled") as err2:
+        sciconv.run(
+            "medseg-swin-unetr", overrides={**overrides, "dataset.params.labels": "optional"}, run_dir=tmp_path / "r2"
+        )
+    assert "\n" not in str(err2.value)
+
+
+def _unlabelled_chest(root: Path, n_cases: int, keep: int = 0) -> list[str]:
+    """Simulated radiographs in the landmark layout, the landmark files of all but the first ``keep`` deleted (the
+    whole ``landmarks/`` folder when ``keep`` is 0)."""
+    import shutil
+
+    from sciconv_medseg.chest_simulator import write_simulated_chest
+
+    ids = write_simulated_chest(root, n_cases, (80, 72), seed=13)
+    if keep == 0:
+        shutil.rmtree(root / "landmarks")
+    for case in ids[keep:]:
+        for path in root.glob(f"landmarks/*/{case}.npy"):
+            path.unlink()
+    return ids
+
+
+def test_chest_predict_on_unlabelled_radiographs_writes_landmarks_and_masks_and_no_metrics(
+    chest_run: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    root = tmp_path / "new"
+    ids = _unlabelled_chest(root, 3)
+    out = tmp_path / "out"
+    pred = sciconv.load_run(chest_run).predict(
+        {"dataset.params.root": str(root), "dataset.params.labels": "optional"}, out=out
+    )
+    table = pred.tables["predictions"]
+    assert sorted(table["case"]) == sorted(ids) and set(table["split"]) == {"test"}
+    assert list(table.columns) == [
+        "case", "split", "height", "width", "crossed_ring", "invalid_rl", "invalid_ll", "invalid_h", "unet_invalid"
+    ]  # fmt: skip
+    assert pred.metrics == {} and not (out / "metrics.json").exists()
+    landmarks = pred.tables["landmarks"]
+    assert len(landmarks) == 3 * 120 and np.isfinite(landmarks[["x", "y"]].to_numpy()).all()
+    for organ in ("RL", "LL", "H"):
+        for case in ids:
+            assert np.asarray(Image.open(out / "masks" / organ / f"{case}.png")).shape == (80, 72)
+    again = sciconv.load_run(chest_run).predict(
+        {"dataset.params.root": str(root), "dataset.params.labels": "optional"}, split="test"
+    )
+    assert sorted(again.tables["predictions"]["case"]) == sorted(ids) and again.metrics == {}
+
+
+def test_chest_predict_on_partly_labelled_radiographs_scores_only_the_labelled_ones(
+    chest_run: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "new"
+    ids = _unlabelled_chest(root, 3, keep=2)
+    pred = sciconv.load_run(chest_run).predict({"dataset.params.root": str(root), "dataset.params.labels": "optional"})
+    table = pred.tables["predictions"].set_index("case")
+    assert np.isfinite(table.loc[ids[:2], "dice_lungs"]).all() and np.isnan(table.loc[ids[2], "dice_lungs"])
+    assert pred.metrics["all.n_images"] == 2 and "all.hybridgnet.clean.dice_lungs" in pred.metrics
+
+
+def test_chest_run_on_unlabelled_radiographs_is_refused_in_one_line(tmp_path: Path) -> None:
+    from sciconv.errors import ConfigError
+
+    root = tmp_path / "new"
+    _unlabelled_chest(root, 4)
+    overrides = {**TINY_HYBRIDGNET, "task.params.n_overlays": 0, "dataset.params.root": str(root)}
+    with pytest.raises(DataError, match=r"no landmarks/ folder.*dataset\.params\.labels=optional") as err:
+        sciconv.run("medseg-hybridgnet", overrides=overrides, run_dir=tmp_path / "run1")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"dataset\.params\.labels=optional.*a run trains on labelled") as err2:
+        sciconv.run(
+            "medseg-hybridgnet", overrides={**overrides, "dataset.params.labels": "optional"}, run_dir=tmp_path / "r2"
+        )
+    assert "\n" not in str(err2.value)
