@@ -14,6 +14,11 @@ Both return a :class:`~sciconv.DataBundle` built by :func:`bundle_from` from the
 - ``spec``: ``input_shape = (total features,)``, the classes, and in ``spec.extra`` the ``modalities`` and
   their ``n_features`` (what :class:`~sciconv_omics_sguq.models.mogonet.MOGONETNet` sizes itself from), the dataset's
   ``name`` and the sizes of its splits.
+
+Unlabelled data (``MOGONETDataset(unlabelled=True)``, new patients to apply a finished run to with ``pipeline
+predict``): every sample is in ``test`` with target ``-1`` (:data:`~sciconv_omics_sguq.mogonet_io.UNLABELLED`),
+``train`` is ``None``, the spec is the one labelled data of the same omics would give, its classes the given
+``class_names``, with ``spec.extra["unlabelled"] = True``. Such a bundle can be predicted, not trained on.
 """
 
 from __future__ import annotations
@@ -29,11 +34,20 @@ from sciconv.errors import ConfigError, DataError
 from sciconv.kit import cached_simulation, require_root
 
 _FILE_SUFFIXES = (".h5mu", ".h5ad")
+_NEED_CLASS_NAMES = (
+    "dataset.params.class_names: {source} is read with dataset.params.unlabelled=true, so its samples cannot tell "
+    "the classes; give the trained run's class names, e.g. dataset.params.class_names=[NC,AD] (see the run's "
+    "config.yaml)"
+)
 
 
-def bundle_from(mdata: Any, name: str, class_names: Sequence[str] | None = None, source: str = "") -> DataBundle:
+def bundle_from(
+    mdata: Any, name: str, class_names: Sequence[str] | None = None, source: str = "", unlabelled: bool = False
+) -> DataBundle:
     """Wrap a MuData in the form of :mod:`~sciconv_omics_sguq.mogonet_io` as a :class:`DataBundle` (see the
-    module docstring). ``class_names`` name the classes 0..C-1 (default ``"0"``, ``"1"``, ...)."""
+    module docstring). ``class_names`` name the classes 0..C-1 (default ``"0"``, ``"1"``, ...). ``unlabelled``:
+    the MuData was read with ``unlabelled=True`` (every sample a test sample with label -1); ``class_names``
+    are then required (the data cannot tell the classes)."""
     import numpy as np
     import torch
     from torch.utils.data import TensorDataset
@@ -42,7 +56,12 @@ def bundle_from(mdata: Any, name: str, class_names: Sequence[str] | None = None,
 
     modalities = list(mdata.mod)
     y = labels(mdata)
-    n_classes = int(y.max()) + 1
+    if unlabelled:
+        if class_names is None:
+            raise ConfigError(_NEED_CLASS_NAMES.format(source=source or name))
+        n_classes = len(class_names)
+    else:
+        n_classes = int(y.max()) + 1
     if class_names is None:
         class_names = tuple(str(c) for c in range(n_classes))
     elif len(class_names) != n_classes:
@@ -54,7 +73,7 @@ def bundle_from(mdata: Any, name: str, class_names: Sequence[str] | None = None,
     x = np.nan_to_num(np.concatenate(blocks, axis=1), nan=0.0).astype(np.float32)
     available = modality_mask(mdata).to_numpy()
     train, test = split_mask(mdata, "train"), split_mask(mdata, "test")
-    if not train.any():
+    if not train.any() and not unlabelled:
         raise DataError(f"{source or name}: no training samples (obs['split'] == 'train')")
     spec = DataSpec(
         input_shape=(x.shape[1],),
@@ -68,6 +87,7 @@ def bundle_from(mdata: Any, name: str, class_names: Sequence[str] | None = None,
             "n_features": [int(b.shape[1]) for b in blocks],
             "n_train": int(train.sum()),
             "n_test": int(test.sum()),
+            **({"unlabelled": True} if unlabelled else {}),
         },
     )
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
@@ -112,6 +132,13 @@ class MOGONETDataset(DatasetBase):
         class_names: names of classes 0, 1, ... (ROSMAP: ``[NC, AD]``); default the indices. With names, a label
             outside 0..len(class_names)-1 is a DataError naming its file and line (or sample).
         name: the dataset's name in reports (default the folder's or file's name).
+        unlabelled: ``False`` (the default): the data carry labels and their train/test split, as above.
+            ``True``: new patients to predict with a finished run (``pipeline predict RUN_DIR
+            dataset.params.root=NEW dataset.params.unlabelled=true``): a folder needs only the omics files
+            ``{i}_te.csv`` (``{i}_tr.csv`` are read too where present; ``{i}_featname.csv`` optional) and no label
+            files, a file no ``obs['label']`` / ``obs['split']``; labels there are ignored. Every sample is a
+            test sample with target -1 (no metrics), and ``class_names`` must name the run's classes. A run cannot
+            be trained on such data.
     """
 
     def __init__(
@@ -120,11 +147,13 @@ class MOGONETDataset(DatasetBase):
         modalities: tuple[str, ...] | None = None,
         class_names: tuple[str, ...] | None = None,
         name: str | None = None,
+        unlabelled: bool = False,
     ) -> None:
         self.root = root
         self.modalities = modalities
         self.class_names = class_names
         self.name = name
+        self.unlabelled = unlabelled
 
     def _path(self) -> Path:
         path = require_root(
@@ -138,9 +167,11 @@ class MOGONETDataset(DatasetBase):
         return path
 
     def validate(self) -> None:
-        self._path()
+        path = self._path()
         _check_modalities(self.modalities)
         _check_class_names(self.class_names)
+        if self.unlabelled and self.class_names is None:
+            raise ConfigError(_NEED_CLASS_NAMES.format(source=path))
 
     def load(self) -> DataBundle:
         from sciconv_omics_sguq.mogonet_io import read_omics
@@ -152,9 +183,10 @@ class MOGONETDataset(DatasetBase):
             None if self.modalities is None else list(self.modalities),
             class_names=None if self.class_names is None else list(self.class_names),
             classes_from="dataset.params.class_names",
+            unlabelled=self.unlabelled,
         )
         name = self.name or (path.name if path.is_dir() else path.stem)
-        return bundle_from(mdata, name, self.class_names, source=str(path))
+        return bundle_from(mdata, name, self.class_names, source=str(path), unlabelled=self.unlabelled)
 
 
 class SimulatedCohortDataset(DatasetBase):

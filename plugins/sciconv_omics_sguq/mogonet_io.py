@@ -34,6 +34,12 @@ column: MOGONET's preprocessing leaves no partial NaNs, so impute such values be
 matrix for every modality) and in an ``.h5mu``, a row of a modality that is entirely NaN likewise means the
 modality is missing for that sample. Every sample must have at least one modality.
 
+Unlabelled data (new patients to apply a finished run to): every reader takes ``unlabelled=True``. A folder then
+holds only omics files, ``{i}_te.csv`` (the new patients; ``{i}_tr.csv`` too if present, read the same way), and
+no label files are read (any there are ignored); an ``.h5mu`` / ``.h5ad`` needs no ``obs['label']`` nor
+``obs['split']`` (ignored if present). Every sample then has ``label`` ``UNLABELLED`` (-1) and ``split``
+``"test"``: there is no training split, and such a MuData can only be predicted, not trained on or written.
+
 Every problem with the data is a :class:`~sciconv.errors.DataError` naming the file (or the input) and what
 was expected; a bad argument is a :class:`~sciconv.errors.ConfigError`.
 """
@@ -58,6 +64,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODALITIES: tuple[str, ...] = ("mrna", "meth", "mirna")
 SPLITS: tuple[str, ...] = ("train", "test")
+UNLABELLED = -1
+"""The label of every sample read with ``unlabelled=True`` (no class)."""
 _SUFFIX = {"train": "tr", "test": "te"}
 _NA_STRINGS = ("", "nan", "NaN", "NAN", "NA", "na")
 
@@ -346,12 +354,14 @@ def _normalize(
     modalities: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     classes_from: str = "class_names",
+    unlabelled: bool = False,
 ) -> MuData:
     """Check a MuData against the form documented at the top of this module and return it in that form.
 
     Rows of a modality that are entirely NaN are dropped (the modality is missing for that sample); the
     modalities are made dense float32; ``label`` becomes int64 and ``split`` categorical. The sample order
-    is ``mdata.obs_names``'s.
+    is ``mdata.obs_names``'s. With ``unlabelled``, ``obs['label']`` and ``obs['split']`` are not read: every
+    sample gets label :data:`UNLABELLED` and split ``"test"``.
     """
     import mudata as md
 
@@ -371,18 +381,23 @@ def _normalize(
                 )
         names = list(wanted)
     obs = mdata.obs
-    for column in ("label", "split"):
+    for column in () if unlabelled else ("label", "split"):
         if column not in obs.columns:
             raise DataError(
                 f"{source}: no {column!r} column in the MuData's obs (it has: "
                 f"{', '.join(map(str, obs.columns)) or 'none'}); "
-                "the class label (int 0..C-1) and the split ('train'/'test') belong on the MuData's own obs"
+                "the class label (int 0..C-1) and the split ('train'/'test') belong on the MuData's own obs (new, "
+                "unlabelled samples are read with the unlabelled option, dataset.params.unlabelled=true)"
             )
     if not obs.index.is_unique:
         dup = obs.index[obs.index.duplicated()][0]
         raise DataError(f"{source}: sample id {dup!r} appears more than once")
-    label = _label_column(obs["label"], source, class_names, classes_from)
-    split = _split_column(obs["split"], source)
+    if unlabelled:
+        label = np.full(mdata.n_obs, UNLABELLED, dtype=np.int64)
+        split = pd.Categorical(["test"] * mdata.n_obs, categories=list(SPLITS))
+    else:
+        label = _label_column(obs["label"], source, class_names, classes_from)
+        split = _split_column(obs["split"], source)
 
     mods = {}
     present = np.zeros(mdata.n_obs, dtype=bool)
@@ -440,6 +455,7 @@ def read_mogonet(
     *,
     class_names: Sequence[str] | None = None,
     classes_from: str = "class_names",
+    unlabelled: bool = False,
 ) -> MuData:
     """Read a folder in MOGONET's layout (see the module docstring) into the MuData form.
 
@@ -452,6 +468,10 @@ def read_mogonet(
             0..len(class_names)-1 is a DataError naming its file and line; ``None``: any labels 0..C-1.
         classes_from: how an error names where ``class_names`` came from (the dataset passes its override key,
             ``dataset.params.class_names``).
+        unlabelled: the folder holds new samples without labels: ``{i}_te.csv`` (and ``{i}_tr.csv`` where
+            present: the training files are not needed), no label files (any there are not read); the omics
+            files of a split must then agree on their number of rows. Every sample is in split ``"test"`` with
+            label :data:`UNLABELLED`.
 
     Returns:
         A ``mudata.MuData`` with ``n_train + n_test`` samples (``tr0000``.., then ``te0000``..) and one modality
@@ -471,15 +491,15 @@ def read_mogonet(
         raise DataError(f"{root}: the MOGONET folder does not exist")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; expected a MOGONET folder of {{i}}_tr.csv, {{i}}_te.csv, labels_*.csv")
-    numbers = sorted(
-        int(m.group(1))
-        for p in root.iterdir()
-        if (m := _OMICS_FILE.match(p.name)) and m.group(2) == "tr" and p.is_file()
-    )
+    files = [m for p in root.iterdir() if (m := _OMICS_FILE.match(p.name)) and p.is_file()]
+    if unlabelled:
+        return _read_unlabelled(root, modalities, files)
+    numbers = sorted(int(m.group(1)) for m in files if m.group(2) == "tr")
     if 1 not in numbers:
         raise DataError(
             f"{root}: no 1_tr.csv; a MOGONET folder holds {{i}}_tr.csv and {{i}}_te.csv for omics i = 1, 2, ..., "
-            "optionally {i}_featname.csv, and labels_tr.csv, labels_te.csv"
+            "optionally {i}_featname.csv, and labels_tr.csv, labels_te.csv (new, unlabelled samples in {i}_te.csv "
+            "alone are read with the unlabelled option, dataset.params.unlabelled=true)"
         )
     if numbers != list(range(1, len(numbers) + 1)):
         raise DataError(
@@ -575,7 +595,90 @@ def read_mogonet(
     return _assemble(mods, obs)
 
 
-def _from_anndata(adata: AnnData, source: str) -> MuData:
+def _read_unlabelled(root: Path, modalities: Sequence[str], files: Sequence[re.Match[str]]) -> MuData:
+    """A MOGONET folder of new samples without labels (see :func:`read_mogonet`, ``unlabelled``)."""
+    import anndata as ad
+
+    splits = [split for split in SPLITS if any(m.group(2) == _SUFFIX[split] for m in files)]
+    if not splits:
+        raise DataError(
+            f"{root}: no omics files; a folder of new, unlabelled samples holds {{i}}_te.csv for omics i = 1, 2, ... "
+            "(one row per sample, one column per feature), optionally {i}_featname.csv"
+        )
+    numbers = sorted({int(m.group(1)) for m in files if m.group(2) in ("tr", "te")})
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise DataError(
+            f"{root}: omics files must be numbered consecutively from 1; found "
+            + ", ".join(sorted(m.group(0) for m in files if m.group(2) != "featname"))
+        )
+    names = _check_modality_names(modalities, len(numbers), str(root))
+    values: dict[tuple[int, str], np.ndarray] = {}
+    n_cols: dict[tuple[int, str], int | None] = {}
+    for i in numbers:
+        for split in splits:
+            values[i, split], n_cols[i, split] = _parse_matrix(root / f"{i}_{_SUFFIX[split]}.csv")
+    n_rows = {split: len(values[1, split]) for split in splits}
+    for i in numbers:
+        for split in splits:
+            if len(values[i, split]) != n_rows[split]:
+                file, first = f"{i}_{_SUFFIX[split]}.csv", f"1_{_SUFFIX[split]}.csv"
+                raise DataError(
+                    f"{root}: {file} has {len(values[i, split])} rows but {first} has {n_rows[split]}; expected one "
+                    "row per sample in every omics file, in the same order (a blank row where a sample lacks the "
+                    "omics)"
+                )
+    ids = {split: _sample_ids(split, n_rows[split]) for split in splits}
+    all_ids = [s for split in splits for s in ids[split]]
+    mods = {}
+    present = np.zeros(len(all_ids), dtype=bool)
+    for i, name in zip(numbers, names, strict=False):
+        found = {split: n_cols[i, split] for split in splits if n_cols[i, split] is not None}
+        listed = " and ".join(f"{i}_{_SUFFIX[split]}.csv" for split in splits)
+        if not found:
+            raise DataError(f"{root}: {listed} hold no values (every row is blank): modality {name!r} is empty")
+        if len(set(found.values())) > 1:
+            raise DataError(
+                f"{root}: {i}_tr.csv has {found['train']} features (columns) but {i}_te.csv has {found['test']}; "
+                "both must hold the same features"
+            )
+        n_features = next(iter(found.values()))
+        x = np.concatenate(
+            [
+                values[i, split] if n_cols[i, split] is not None else np.full((n_rows[split], n_features), np.nan)
+                for split in splits
+            ]
+        )
+        featname = root / f"{i}_featname.csv"
+        if featname.exists():
+            var_names = _read_featnames(featname, n_features, f"{i}_{_SUFFIX[next(iter(found))]}.csv")
+        else:
+            var_names = [f"{name}_{j}" for j in range(n_features)]
+        keep = ~np.isnan(x).all(axis=1)
+        present |= keep
+        mods[name] = ad.AnnData(
+            X=x[keep].astype(np.float32),
+            obs=pd.DataFrame(index=pd.Index([s for s, k in zip(all_ids, keep, strict=True) if k], dtype=object)),
+            var=pd.DataFrame(index=pd.Index(var_names, dtype=object)),
+        )
+    if not present.all():
+        k = int(np.flatnonzero(~present)[0])
+        split = "train" if all_ids[k].startswith(_SUFFIX["train"]) else "test"
+        line = k + 1 if split == splits[0] else k - n_rows[splits[0]] + 1
+        raise DataError(
+            f"{root}: sample {all_ids[k]} (line {line} of the *_{_SUFFIX[split]}.csv files) is blank in every omics "
+            f"file ({int((~present).sum())} such sample(s)); every sample needs at least one modality"
+        )
+    obs = pd.DataFrame(
+        {
+            "label": np.full(len(all_ids), UNLABELLED, dtype=np.int64),
+            "split": pd.Categorical(["test"] * len(all_ids), categories=list(SPLITS)),
+        },
+        index=pd.Index(all_ids, dtype=object),
+    )
+    return _assemble(mods, obs)
+
+
+def _from_anndata(adata: AnnData, source: str, unlabelled: bool = False) -> MuData:
     """An AnnData whose ``var['modality']`` splits its features into modalities, as a MuData."""
     import anndata as ad
 
@@ -601,9 +704,12 @@ def _from_anndata(adata: AnnData, source: str) -> MuData:
             obs=pd.DataFrame(index=obs_index.copy()),
             var=var.loc[columns].drop(columns="modality"),
         )
-    for column in ("label", "split"):
+    for column in () if unlabelled else ("label", "split"):
         if column not in adata.obs.columns:
-            raise DataError(f"{source}: no obs[{column!r}] column; an .h5ad needs obs['label'] and obs['split']")
+            raise DataError(
+                f"{source}: no obs[{column!r}] column; an .h5ad needs obs['label'] and obs['split'] (new, "
+                "unlabelled samples are read with the unlabelled option, dataset.params.unlabelled=true)"
+            )
     return _assemble(mods, adata.obs.copy(), adata.uns)
 
 
@@ -625,6 +731,7 @@ def read_omics(
     *,
     class_names: Sequence[str] | None = None,
     classes_from: str = "class_names",
+    unlabelled: bool = False,
 ) -> MuData:
     """Read a multi-omics dataset into the MuData form (see the module docstring), whatever its format.
 
@@ -638,6 +745,8 @@ def read_omics(
             file, the modalities to keep, in this order (default: all, in the file's order).
         class_names, classes_from: the classes the labels must index, and how an error names their origin (see
             :func:`read_mogonet`); a file's label outside them is a DataError naming the sample.
+        unlabelled: new samples without labels (see the module docstring): no label files or columns are read,
+            every sample is in split ``"test"`` with label :data:`UNLABELLED`.
 
     Returns:
         A ``mudata.MuData`` in the form :func:`read_mogonet` returns.
@@ -654,6 +763,7 @@ def read_omics(
             DEFAULT_MODALITIES if modalities is None else modalities,
             class_names=class_names,
             classes_from=classes_from,
+            unlabelled=unlabelled,
         )
     if not path.exists():
         raise DataError(f"{path}: does not exist; expected a MOGONET folder, an .h5mu or an .h5ad file")
@@ -676,11 +786,13 @@ def read_omics(
         raise DataError(f"{path}: cannot read it as {suffix} ({type(e).__name__}: {e})") from e
     source = str(path)
     if suffix == ".h5ad":
-        return _normalize(_from_anndata(data, source), source, modalities, class_names, classes_from)
+        return _normalize(
+            _from_anndata(data, source, unlabelled), source, modalities, class_names, classes_from, unlabelled
+        )
     order = _stored_obs_order(path)
     if order is not None and order.is_unique and set(order) == set(data.obs_names) and not order.equals(data.obs_names):
         data = _assemble(dict(data.mod), data.obs.loc[order], data.uns)
-    return _normalize(data, source, modalities, class_names, classes_from)
+    return _normalize(data, source, modalities, class_names, classes_from, unlabelled)
 
 
 # ----------------------------------------------------------------------------------------------------

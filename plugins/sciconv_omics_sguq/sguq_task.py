@@ -569,9 +569,15 @@ class StagedSGUQTask(TaskBase):
                 f"task omics-sguq.staged needs a multi-omics dataset (bundle.info['mudata']); dataset "
                 f"{ctx.config.dataset.name!r} does not provide one"
             )
+        y = labels(mdata)
+        if data.spec.extra.get("unlabelled") or (y < 0).any():
+            raise DataError(
+                f"dataset {ctx.config.dataset.name!r}: {data.info.get('source') or 'the data'} is read with "
+                "dataset.params.unlabelled=true: its samples carry no labels, and a run needs labelled training and "
+                "test samples; apply a finished run to them with pipeline predict RUN_DIR instead"
+            )
         modalities = list(mdata.mod)
         stages = self._check_stages(modalities)
-        y = labels(mdata)
         n_classes = int(y.max()) + 1
         class_names = list(data.spec.classes or [str(c) for c in range(n_classes)])
         x = {m: to_arrays(mdata, m) for m in modalities}

@@ -135,3 +135,95 @@ def test_predict_refuses_other_features_and_writes_nothing(run_dir: Path, tmp_pa
     assert "the run trained on omics mrna (12 features)" in message
     assert "these data have omics mrna (10 features)" in message and "mrna has 10 features, not 12" in message
     assert "\n" not in message and not out.exists()
+
+
+def _unlabelled_folder(folder: Path, seed: int = 9) -> Path:
+    """A MOGONET folder of 20 new patients only: the ``{i}_te.csv`` files, no labels, no training split."""
+    root = write_simulated_cohort(folder, n_train=40, n_test=20, n_features=12, seed=seed)
+    for path in root.iterdir():
+        if path.name.startswith("labels_") or path.name.endswith("_tr.csv"):
+            path.unlink()
+    return root
+
+
+def _unlabelled_params(root: Path) -> dict[str, Any]:
+    return {
+        "dataset.name": "omics-sguq.mogonet-layout",
+        "dataset.params": {"root": str(root), "class_names": ["NC", "AD"], "unlabelled": True},
+    }
+
+
+UNLABELLED_COLUMNS = [c for c in COLUMNS if c != "label"]
+
+
+@pytest.mark.parametrize("split", ["all", "test"])
+def test_predict_unlabelled_new_patients(run_dir: Path, tmp_path: Path, split: str) -> None:
+    root = _unlabelled_folder(tmp_path / "new")
+    out = tmp_path / "out"
+    prediction = sciconv.load_run(run_dir).predict(_unlabelled_params(root), split=split, out=out)
+    table = prediction.tables["predictions"]
+    assert list(table.columns) == UNLABELLED_COLUMNS and len(table) == 20
+    assert list(table["sample"]) == [f"te{k:04d}" for k in range(20)]
+    assert set(table["predicted"]) <= {"NC", "AD"} and table["decided_stage"].between(1, 3).all()
+    assert prediction.metrics == {}
+    written = pd.read_csv(out / "predictions.csv")
+    assert list(written.columns) == UNLABELLED_COLUMNS and len(written) == 20
+    assert not (out / "metrics.json").exists() or json.loads((out / "metrics.json").read_text()) == {}
+    assert "Metrics" not in (out / "report.md").read_text()
+
+
+def test_predict_unlabelled_h5mu(run_dir: Path, tmp_path: Path) -> None:
+    from sciconv_omics_sguq.mogonet_io import read_mogonet
+
+    mdata = read_mogonet(write_simulated_cohort(tmp_path / "cohort", n_train=40, n_test=20, n_features=12, seed=4))
+    mdata.obs = mdata.obs.drop(columns=["label", "split"])
+    path = tmp_path / "new.h5mu"
+    mdata.write_h5mu(path)
+    params = _unlabelled_params(path)
+    params["dataset.params"]["modalities"] = ["mrna", "meth", "mirna"]
+    prediction = sciconv.load_run(run_dir).predict(params)
+    table = prediction.tables["predictions"]
+    assert list(table.columns) == UNLABELLED_COLUMNS and len(table) == 60 and prediction.metrics == {}
+    assert list(table["sample"]) == list(mdata.obs_names)
+
+
+def test_unlabelled_data_cannot_be_trained_on(tmp_path: Path) -> None:
+    root = _unlabelled_folder(tmp_path / "new")
+    overrides = {**TINY["omics-sguq-rosmap"], "dataset.params.root": str(root), "dataset.params.unlabelled": True}
+    with pytest.raises(DataError) as info:
+        sciconv.run("omics-sguq-rosmap", overrides=overrides, run_dir=tmp_path / "run")
+    message = str(info.value)
+    assert "dataset.params.unlabelled=true" in message and "carry no labels" in message and "\n" not in message
+
+
+def test_unlabelled_data_need_the_class_names(tmp_path: Path) -> None:
+    from sciconv.errors import ConfigError
+    from sciconv_omics_sguq.datasets import MOGONETDataset
+
+    root = _unlabelled_folder(tmp_path / "new")
+    with pytest.raises(ConfigError, match=r"dataset\.params\.class_names: .*dataset\.params\.unlabelled=true"):
+        MOGONETDataset(root=str(root), unlabelled=True).load()
+    bundle = MOGONETDataset(root=str(root), unlabelled=True, class_names=("NC", "AD")).load()
+    assert bundle.train is None and len(bundle.test) == 20 and bundle.spec.classes == ("NC", "AD")
+    assert (bundle.test.tensors[1] == -1).all() and bundle.spec.extra["unlabelled"] is True
+    assert bundle.spec.extra["n_features"] == [12, 12, 12]
+    # the default still needs labels
+    with pytest.raises(DataError, match=r"no 1_tr\.csv.*dataset\.params\.unlabelled=true"):
+        MOGONETDataset(root=str(root)).load()
+
+
+def test_unlabelled_h5ad_needs_no_label_or_split(tmp_path: Path) -> None:
+    import anndata as ad
+    import numpy as np
+
+    from sciconv_omics_sguq.mogonet_io import UNLABELLED, read_omics
+
+    var = pd.DataFrame({"modality": ["mrna", "mrna", "meth", "meth"]}, index=list("abcd"))
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    x[1, 2:] = np.nan  # patient p1 lacks methylation
+    ad.AnnData(X=x, var=var, obs=pd.DataFrame(index=[f"p{i}" for i in range(5)])).write_h5ad(tmp_path / "new.h5ad")
+    with pytest.raises(DataError, match=r"no obs\['label'\].*dataset\.params\.unlabelled=true"):
+        read_omics(tmp_path / "new.h5ad")
+    mdata = read_omics(tmp_path / "new.h5ad", unlabelled=True)
+    assert list(mdata.mod) == ["mrna", "meth"] and list(mdata.mod["meth"].obs_names) == ["p0", "p2", "p3", "p4"]
+    assert (mdata.obs["label"] == UNLABELLED).all() and (mdata.obs["split"] == "test").all()
