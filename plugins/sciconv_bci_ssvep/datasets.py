@@ -195,11 +195,25 @@ class MNERecordingsDataset(DatasetBase):
     """Recordings MNE can read (FIF with events, EDF/BDF, BrainVision), one subject per sub-folder and one
     session (block) per file; defaults fit the SSVEP exoskeleton dataset (Kalunga et al. 2016).
 
+    Unlabelled recordings (new sessions to predict with a finished run, whose targets are unknown) are read
+    with ``unlabelled=true``: every trial gets target -1 (no label) and the bundle is built as for labelled
+    data (same spec: channels, rate, the exoskeleton's classes), all trials in ``train`` (``--split all``
+    predicts each). Trials are cut at the recordings' trial-onset events, whatever their codes (the usual
+    case: a "trial start" marker without the target; ``trial_codes`` picks the onset codes among others);
+    at onsets of your own written as a sibling ``<name>-eve.fif`` (:func:`mne.write_events`); or, for a
+    recording without events, every ``stride`` seconds. A run refuses such data (it needs targets)::
+
+        pipeline predict RUN_DIR dataset.params.root=NEW dataset.params.unlabelled=true
+
     Args:
         root: the folder holding the subjects' folders.
         tmin, tmax: epoch limits in seconds around each event.
         latency: seconds from the event to the start of the analysis windows.
         channels: channels to keep (``None``: all EEG channels).
+        unlabelled: the recordings carry no targets (default false: events must carry the class codes).
+        trial_codes: with ``unlabelled``, the event codes of trial onsets (``None``: every event).
+        stride: with ``unlabelled``, cut each recording into epochs every ``stride`` s from its start,
+            ignoring its events (``None``: at the events).
     """
 
     def __init__(
@@ -209,17 +223,27 @@ class MNERecordingsDataset(DatasetBase):
         tmax: float = 5.0,
         latency: float = 1.0,
         channels: tuple[str, ...] | None = None,
+        unlabelled: bool = False,
+        trial_codes: tuple[int, ...] | None = None,
+        stride: float | None = None,
     ) -> None:
         self.root = root
         self.tmin = tmin
         self.tmax = tmax
         self.latency = latency
         self.channels = channels
+        self.unlabelled = unlabelled
+        self.trial_codes = trial_codes
+        self.stride = stride
 
     def validate(self) -> None:
+        """``root`` must be a folder, ``tmax`` after ``tmin``; ``trial_codes`` and ``stride`` need ``unlabelled``."""
+        from sciconv_bci_ssvep.mne_io import _check_unlabelled
+
         require_root(self.root, "bci-ssvep.mne-recordings", MNE_FOLDERS)
         if not self.tmax > self.tmin:
             raise ConfigError(f"dataset.params.tmax ({self.tmax}) must be after tmin ({self.tmin})")
+        _check_unlabelled(self.unlabelled, self.trial_codes, self.stride)
 
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mne_io import read_mne_recordings
@@ -230,5 +254,8 @@ class MNERecordingsDataset(DatasetBase):
             tmax=self.tmax,
             channels=self.channels,
             latency=self.latency,
+            unlabelled=self.unlabelled,
+            trial_codes=self.trial_codes,
+            stride=self.stride,
         )
         return bundle_from(recording)

@@ -11,6 +11,14 @@ Events come from, in this order: a sibling event file (``<name>-eve.fif`` next t
 annotations (:func:`mne.events_from_annotations`; an annotation counts when its description is a class
 name of ``event_id`` or ends in the event code, as BrainVision's ``Stimulus/S  2`` does).
 
+Unlabelled recordings (new sessions to predict, whose targets nobody wrote down) are read with
+``unlabelled=True``: every trial then gets target -1 ("no label"). The usual case is a session with trial-onset
+events that carry no target code (a "trial start" marker, the cue of a free choice): every event of the file is a
+trial onset (or those of ``trial_codes``); annotations count unless they are BrainVision's ``New Segment``
+marker or MNE's ``BAD``/``EDGE`` spans. Onsets of your own go in a sibling ``<name>-eve.fif``
+(:func:`mne.write_events`, any code). A recording without any event can be cut into consecutive epochs every
+``stride`` seconds instead.
+
 The default ``event_id`` is that of the SSVEP exoskeleton dataset (Kalunga et al. 2016), whose sample
 lives in ``shared/data/ssvep-exoskeleton``: see :data:`EXOSKELETON_EVENTS`.
 """
@@ -177,8 +185,44 @@ def _annotation_code(event_id: Mapping[str, int]) -> Any:
     return code
 
 
-def _events(path: Path, raw: Any, event_id: Mapping[str, int]) -> tuple[np.ndarray, str]:
-    """``(events (n, 3) with sample indices relative to raw.first_samp + first_samp, source)``."""
+# Annotations that mark no trial: BrainVision's segment start, MNE's bad and edge spans.
+_NOT_TRIALS = ("new segment", "bad", "edge")
+# The event code unlabelled trial onsets from annotations without a code get.
+_ONSET_CODE = 1
+
+
+def _onset_code(trial_codes: Sequence[int] | None) -> Any:
+    """For unlabelled recordings: an annotation's code when it marks a trial onset, else ``None``."""
+
+    def code(description: str) -> int | None:
+        if description.strip().lower().startswith(_NOT_TRIALS):
+            return None
+        m = re.search(r"(\d+)\s*$", description)
+        if trial_codes is None:
+            return int(m.group(1)) if m else _ONSET_CODE
+        return int(m.group(1)) if m and int(m.group(1)) in trial_codes else None
+
+    return code
+
+
+def _stride_events(raw: Any, tmin: float, n_samples: int, stride: float) -> np.ndarray:
+    """Onsets every ``stride`` s, the first epoch starting at the recording's first sample, as many as fit."""
+    sfreq = float(raw.info["sfreq"])
+    before = round(-tmin * sfreq)  # samples of the epoch before its onset
+    step = max(round(stride * sfreq), 1)
+    onsets = np.arange(before, raw.n_times - (n_samples - before) + 1, step, dtype=np.int64)
+    return np.column_stack([onsets + raw.first_samp, np.zeros_like(onsets), np.full_like(onsets, _ONSET_CODE)])
+
+
+def _events(
+    path: Path,
+    raw: Any,
+    event_id: Mapping[str, int],
+    unlabelled: bool = False,
+    trial_codes: Sequence[int] | None = None,
+) -> tuple[np.ndarray, str]:
+    """``(events (n, 3) with sample indices relative to raw.first_samp + first_samp, source)``; for ``unlabelled``
+    recordings, annotations count as trial onsets as :func:`_onset_code` says."""
     import mne
 
     stem = _stem(path)
@@ -200,9 +244,21 @@ def _events(path: Path, raw: Any, event_id: Mapping[str, int]) -> tuple[np.ndarr
         if len(events):
             return events, "the stim channel"
     if len(raw.annotations):
-        events, _ = mne.events_from_annotations(raw, event_id=_annotation_code(event_id), verbose="error")
+        code = _onset_code(trial_codes) if unlabelled else _annotation_code(event_id)
+        if all(code(str(d)) is None for d in raw.annotations.description):  # MNE would raise a ValueError
+            shown = ", ".join(repr(str(d)) for d in dict.fromkeys(raw.annotations.description))
+            return np.empty((0, 3), dtype=np.int64), f"the annotations (descriptions {shown})"
+        events, _ = mne.events_from_annotations(raw, event_id=code, verbose="error")
         return events, "the annotations"
-    raise DataError(f"{path}: no events: no sibling {stem}-eve.fif, no stim channel with events and no annotations")
+    hint = (
+        "give dataset.params.stride=SECONDS to cut it into consecutive epochs"
+        if unlabelled
+        else "an unlabelled recording can be cut into consecutive epochs with dataset.params.unlabelled=true "
+        "dataset.params.stride=SECONDS"
+    )
+    raise DataError(
+        f"{path}: no events: no sibling {stem}-eve.fif, no stim channel with events and no annotations; {hint}"
+    )
 
 
 def _check_event_id(event_id: Mapping[str, int]) -> dict[str, int]:
@@ -243,6 +299,31 @@ def _stimulus_freqs(
         raise ConfigError(f"stimulus_freqs must hold numbers (Hz) or NaN, got {values!r}") from e
 
 
+def _check_unlabelled(
+    unlabelled: bool, trial_codes: Sequence[int] | None, stride: float | None
+) -> tuple[int, ...] | None:
+    """The trial codes as a tuple, after checking the options of unlabelled recordings.
+
+    Raises:
+        ConfigError: ``trial_codes`` or ``stride`` without ``unlabelled``, or invalid.
+    """
+    for key, value in (("trial_codes", trial_codes), ("stride", stride)):
+        if value is not None and not unlabelled:
+            raise ConfigError(
+                f"dataset.params.{key} applies to unlabelled recordings only; give dataset.params.unlabelled=true "
+                f"with it (got {key}={value!r})"
+            )
+    if stride is not None and (isinstance(stride, bool) or not (np.isfinite(stride) and stride > 0)):
+        raise ConfigError(f"dataset.params.stride must be a positive number of seconds, got {stride!r}")
+    if trial_codes is None:
+        return None
+    if isinstance(trial_codes, str | bytes) or not trial_codes:
+        raise ConfigError(f"dataset.params.trial_codes must be a non-empty list of event codes, got {trial_codes!r}")
+    if any(isinstance(c, bool) or not isinstance(c, int | np.integer) for c in trial_codes):
+        raise ConfigError(f"dataset.params.trial_codes must hold integer event codes, got {list(trial_codes)!r}")
+    return tuple(int(c) for c in trial_codes)
+
+
 def _pick_names(path: Path, raw: Any, channels: Sequence[str] | None) -> list[str]:
     """Channel names to keep from ``raw``, in the requested order (case-insensitive match)."""
     if channels is None:
@@ -274,6 +355,9 @@ def read_mne_recordings(
     stimulus_freqs: Mapping[str, float] | Sequence[float] | None = None,
     l_freq: float | None = None,
     notch_freqs: float | Sequence[float] | None = None,
+    unlabelled: bool = False,
+    trial_codes: Sequence[int] | None = None,
+    stride: float | None = None,
 ) -> SSVEPRecording:
     """Read every MNE-readable recording under ``root`` as epochs of an SSVEP experiment.
 
@@ -294,21 +378,29 @@ def read_mne_recordings(
             names, such as ``"rest"``, get NaN).
         l_freq: optional high-pass cut-off in Hz, applied to each continuous recording before epoching.
         notch_freqs: optional notch frequency (or frequencies) in Hz, applied likewise.
+        unlabelled: the recordings carry no targets (new sessions to predict): every event is a trial onset
+            (codes of ``event_id`` too, whose classes are then not read) and every trial gets target -1.
+            The stimulus table, and so the class names, still come from ``event_id``.
+        trial_codes: with ``unlabelled``, only events of these codes are trial onsets (``None``: every event;
+            an annotation counts when its description ends in one of them).
+        stride: with ``unlabelled``, cut each recording into epochs every ``stride`` s from its first sample
+            (as many as fit), ignoring its events; for recordings without events.
 
     Returns:
         An ``SSVEPRecording`` (``name="mne"``, ``onset=-tmin``) with epochs in volts, each epoch's mean
         removed per channel (the recordings may carry large DC offsets), ordered by subject, session and
         time; metadata ``subject`` (sub-folder name), ``block`` (session index within the subject),
-        ``target`` (class index), ``frequency``, ``phase`` (0 for a stimulus class, NaN for one without
-        a frequency) and ``session`` (the file's path relative to ``root``). Channels without positions
-        get MNE's 10-05 template positions.
+        ``target`` (class index; -1 when ``unlabelled``), ``frequency``, ``phase`` (0 for a stimulus class,
+        NaN for one without a frequency or an unlabelled trial) and ``session`` (the file's path relative
+        to ``root``). Channels without positions get MNE's 10-05 template positions.
 
     Raises:
         DataError: a missing folder, no recordings, a file that is not FIF (for ``*.fif``), a truncated
             or otherwise unreadable file (its data are loaded to find out), a file without events or
-            without any event of ``event_id``, requested channels missing from a file, or files with
-            different channel sets or sampling rates.
-        ConfigError: invalid ``event_id``, ``stimulus_freqs``, ``tmin``/``tmax``, ``latency`` or filters.
+            without any event of ``event_id`` (of ``trial_codes`` when ``unlabelled``), requested channels
+            missing from a file, or files with different channel sets or sampling rates.
+        ConfigError: invalid ``event_id``, ``stimulus_freqs``, ``tmin``/``tmax``, ``latency``, filters,
+            ``trial_codes`` or ``stride``, or either of the last two without ``unlabelled``.
     """
     import mne
 
@@ -329,6 +421,7 @@ def read_mne_recordings(
         raise ConfigError(f"channels must be a non-empty list of channel names or None, got {channels!r}")
     if l_freq is not None and not (np.isfinite(l_freq) and l_freq > 0):
         raise ConfigError(f"l_freq must be a positive frequency in Hz or None, got {l_freq!r}")
+    codes_of_trials = _check_unlabelled(unlabelled, trial_codes, stride)
 
     code_to_class = {code: k for k, code in enumerate(event_id.values())}
     recordings = _find_recordings(root)
@@ -358,12 +451,23 @@ def read_mne_recordings(
                         f"({', '.join(ref_names)}); pass channels=[...] to choose common ones"
                     )
                 names = list(ref_names)
-            all_events, source = _events(path, raw, event_id)
-            events = all_events[np.isin(all_events[:, 2], list(code_to_class))]
+            if unlabelled and stride is not None:
+                all_events, source = _stride_events(raw, tmin, n_samples, stride), f"stride {stride:g} s"
+            else:
+                all_events, source = _events(path, raw, event_id, unlabelled, codes_of_trials)
+            if unlabelled:
+                wanted = all_events[:, 2] if codes_of_trials is None else list(codes_of_trials)
+                events = all_events[np.isin(all_events[:, 2], wanted)]
+            else:
+                events = all_events[np.isin(all_events[:, 2], list(code_to_class))]
             if len(events) == 0:
+                found = sorted(set(all_events[:, 2].tolist()))
                 raise DataError(
-                    f"{path}: no events with the codes of event_id {event_id} in {source}; "
-                    f"codes found: {sorted(set(all_events[:, 2].tolist()))}"
+                    f"{path}: no events with the trial codes {list(codes_of_trials or ())} in {source}; codes found: "
+                    f"{found}"
+                    if unlabelled
+                    else f"{path}: no events with the codes of event_id {event_id} in {source}; codes found: {found}; "
+                    "recordings whose events carry no target code are predicted with dataset.params.unlabelled=true"
                 )
             raw.pick(names)
             if l_freq is not None or notch_freqs is not None:
@@ -375,7 +479,10 @@ def read_mne_recordings(
                         raw.filter(l_freq, None, verbose="error")
                 except ValueError as e:
                     raise ConfigError(f"cannot filter {path}: {e}") from e
-            present = {name: code for name, code in event_id.items() if code in set(events[:, 2].tolist())}
+            if unlabelled:  # every code found is a trial onset
+                present = {str(code): int(code) for code in sorted(set(events[:, 2].tolist()))}
+            else:
+                present = {name: code for name, code in event_id.items() if code in set(events[:, 2].tolist())}
             epochs = mne.Epochs(
                 raw,
                 events,
@@ -397,7 +504,7 @@ def read_mne_recordings(
             if x.shape[-1] != n_samples:  # guards the sample arithmetic of tmax above
                 raise DataError(f"{path}: epochs of {x.shape[-1]} samples, expected {n_samples}")
             data.append(x)
-            targets = [code_to_class[int(c)] for c in epochs.events[:, 2]]
+            targets = [-1 if unlabelled else code_to_class[int(c)] for c in epochs.events[:, 2]]
             meta["subject"] += [subject] * len(x)
             meta["block"] += [block] * len(x)
             meta["target"] += targets

@@ -29,6 +29,9 @@ BENCHMARK_CHANNELS: tuple[str, ...] = (
 # The nine occipital/parietal channels of the paper (1-based indices 48, 54-58, 61-63).
 OCCIPITAL_9: tuple[str, ...] = ("PZ", "PO5", "PO3", "POZ", "PO4", "PO6", "O1", "OZ", "O2")
 
+# The epochs' event name of unlabelled trials (target -1), whose targets are unknown.
+UNLABELLED_EVENT = "unlabelled"
+
 BENCHMARK_SFREQ = 250.0
 BENCHMARK_ONSET_S = 0.5  # epochs start 0.5 s before stimulus onset
 BENCHMARK_LATENCY_S = 0.14
@@ -60,8 +63,9 @@ class SSVEPRecording:
     Attributes:
         epochs: ``mne.EpochsArray`` of every trial (data in volts, MNE's unit), with a montage and a
             ``metadata`` DataFrame holding ``subject`` (str), ``block`` (int, 0-based), ``target``
-            (int, 0-based class index), ``frequency`` (Hz; NaN for a rest class), ``phase`` (rad; NaN
-            for rest) and ``session`` (str, the file or block it came from).
+            (int, 0-based class index; -1 for an unlabelled trial), ``frequency`` (Hz; NaN for a rest
+            class or an unlabelled trial), ``phase`` (rad; NaN likewise) and ``session`` (str, the file or
+            block it came from).
         freqs: stimulus frequency of each target in Hz, ``(n_targets,)`` (NaN for a rest class).
         phases: stimulus phase of each target in rad, ``(n_targets,)``.
         class_names: one name per target (``"8.0 Hz"``, ``"rest"``).
@@ -127,20 +131,28 @@ def build_epochs(
     """The epochs every reader returns: ``data`` ``(n_trials, n_channels, n_samples)`` in volts, with the
     metadata columns of :class:`SSVEPRecording` built from ``meta`` (``subject``, ``block``, ``target``,
     ``session`` per trial) and the stimulus table. ``event_id`` maps class names, in target order, to
-    event codes."""
+    event codes. A trial of target -1 is unlabelled: frequency and phase NaN, and the epochs' event
+    ``"unlabelled"`` (a code beside those of ``event_id``)."""
     import mne
     import pandas as pd
 
     targets = np.asarray(meta["target"], dtype=int)
-    codes = np.asarray(list(event_id.values()))[targets]
+    known = targets >= 0
+    class_codes = np.asarray(list(event_id.values()), dtype=int)
+    event_id = dict(event_id)
+    if not known.all():
+        event_id[UNLABELLED_EVENT] = int(class_codes.max(initial=0)) + 1
+    codes = np.where(known, class_codes[np.where(known, targets, 0)], event_id.get(UNLABELLED_EVENT, 0))
+    freqs = np.asarray(freqs, dtype=float)
+    phases = np.asarray(phases, dtype=float)
     events = np.column_stack([np.arange(len(targets)) * data.shape[-1], np.zeros(len(targets), int), codes])
     metadata = pd.DataFrame(
         {
             "subject": meta["subject"],
             "block": np.asarray(meta["block"], dtype=int),
             "target": targets,
-            "frequency": freqs[targets],
-            "phase": phases[targets],
+            "frequency": np.where(known, freqs[np.where(known, targets, 0)], np.nan),
+            "phase": np.where(known, phases[np.where(known, targets, 0)], np.nan),
             "session": meta["session"],
         }
     )
@@ -149,7 +161,7 @@ def build_epochs(
         info,
         events=events,
         tmin=tmin,
-        event_id=dict(event_id),
+        event_id=event_id,
         metadata=metadata,
         on_missing="ignore",
         verbose=False,

@@ -154,6 +154,7 @@ class SpellerTask(TaskBase):
                 f"dataset {ctx.config.dataset.name!r} does not provide one"
             )
         meta = recording.epochs.metadata
+        _check_labelled(recording, ctx.config.dataset.params.get("root"))
         subjects = recording.subjects
         blocks = list(self.test_blocks) if self.test_blocks is not None else recording.blocks
         missing = sorted(set(blocks) - set(recording.blocks))
@@ -728,6 +729,21 @@ def finetune_subject(
     outputs, _ = full_batch.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return outputs.argmax(1).numpy(), state
+
+
+def _check_labelled(recording: SSVEPRecording, root: str | None) -> None:
+    """A run trains and evaluates on targets: refuse unlabelled trials (target -1).
+
+    Raises:
+        DataError: naming how many trials have no target and how to predict them instead.
+    """
+    unlabelled = int((recording.epochs.metadata["target"].to_numpy() < 0).sum())
+    if unlabelled:
+        raise DataError(
+            f"{unlabelled} of {len(recording.epochs)} trials have no target (unlabelled recordings): a run "
+            "needs labelled trials to train and evaluate; predict these with a finished run instead: "
+            f"pipeline predict RUN_DIR dataset.params.root={root or 'NEW'} dataset.params.unlabelled=true"
+        )
 
 
 def _check_sessions(recording: SSVEPRecording, root: str | None) -> None:

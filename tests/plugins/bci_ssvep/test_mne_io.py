@@ -352,3 +352,24 @@ def test_bad_parameters(tmp_path: Path, kwargs: dict, message: str) -> None:
     _write_fif_stim(tmp_path / "a" / "r_raw.fif", [2, 3])
     with pytest.raises(ConfigError, match=message):
         read_mne_recordings(tmp_path, **kwargs)
+
+
+def test_unlabelled_brainvision_markers_are_trial_onsets(tmp_path: Path) -> None:
+    """With unlabelled=True every marker but the segment start is a trial onset (target -1), or those of
+    trial_codes; the stimulus table still comes from event_id."""
+    _write_brainvision(tmp_path / "a" / "free.vhdr", [32, 32, 99])
+    rec = read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0, unlabelled=True)
+    meta = rec.epochs.metadata
+    assert len(rec.epochs) == 3 and (meta["target"] == -1).all()
+    assert meta["frequency"].isna().all() and meta["phase"].isna().all()
+    assert rec.class_names == tuple(EVENT_ID)
+    only = read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0, unlabelled=True, trial_codes=[32])
+    assert len(only.epochs) == 2
+    with pytest.raises(
+        DataError,
+        match=r"free.vhdr: no events with the trial codes \[7\] in the annotations \(descriptions "
+        r"'Stimulus/S 32', 'Stimulus/S 99'\); codes found: \[\]",
+    ):
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0, unlabelled=True, trial_codes=[7])
+    with pytest.raises(ConfigError, match=r"dataset.params.trial_codes applies to unlabelled recordings only"):
+        read_mne_recordings(tmp_path, event_id=EVENT_ID, tmax=4.0, trial_codes=[32])
