@@ -144,10 +144,7 @@ class RunContext:
             self.summary["pipeline_model_used"] = True
             model = self._model_factory(spec, **{**self._model_params, **params})
         else:
-            from sciconv.params import check_params
-
-            factory = self.model_factory_named(name)
-            model = factory(spec, **check_params("model", name, factory, params))
+            model = _build_named_model(name, spec, params)
         counts = self.summary.setdefault("n_parameters", [])
         count = sum(p.numel() for p in model.parameters() if p.requires_grad)
         if count not in counts:
@@ -156,9 +153,7 @@ class RunContext:
 
     def model_factory_named(self, name: str) -> Callable[..., Any]:
         """The factory of the registered model ``name`` (picklable by reference, for worker processes)."""
-        from sciconv.registry import get_registry
-
-        return get_registry().load("models", name)
+        return _model_factory_named(name)
 
     def trainer(self, **overrides: Any) -> Trainer:
         """The run's ``train`` settings with ``overrides`` (``epochs=200, lr=1e-3``), as a picklable
@@ -240,6 +235,20 @@ class RunContext:
         )
 
 
+def _model_factory_named(name: str) -> Callable[..., Any]:
+    from sciconv.registry import get_registry
+
+    return get_registry().load("models", name)
+
+
+def _build_named_model(name: str, spec: DataSpec, params: Mapping[str, Any]) -> torch.nn.Module:
+    """The registered model ``name`` sized from ``spec``, with ``params`` checked against its signature."""
+    from sciconv.params import check_params
+
+    factory = _model_factory_named(name)
+    return factory(spec, **check_params("model", name, factory, params))
+
+
 class PredictContext:
     """What a task's ``predict`` sees: the finished run's configuration and trained state, the model factory,
     the engine (for batched inference), and where to write files.
@@ -316,16 +325,11 @@ class PredictContext:
             raise DataError("the run saved no data spec to size its model from")
         if name is None:
             return self._model_factory(spec, **{**self._model_params, **params})
-        from sciconv.params import check_params
-        from sciconv.registry import get_registry
-
-        factory = get_registry().load("models", name)
-        return factory(spec, **check_params("model", name, factory, params))
+        return _build_named_model(name, spec, params)
 
     def model_factory_named(self, name: str) -> Callable[..., Any]:
-        from sciconv.registry import get_registry
-
-        return get_registry().load("models", name)
+        """The factory of the registered model ``name``."""
+        return _model_factory_named(name)
 
     def load_weights(self, name: str, model: torch.nn.Module) -> torch.nn.Module:
         """``model`` with the weights the run saved as ``name`` (hash-checked); in eval mode."""

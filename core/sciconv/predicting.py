@@ -12,6 +12,7 @@ Nothing is trained.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -186,7 +187,7 @@ class FinishedRun:
         scratch = None
         if target is None:
             scratch = Path(tempfile.mkdtemp(prefix="sciconv-predict-"))
-            folder_cm: Any = _nullcontext(scratch)
+            folder_cm: Any = contextlib.nullcontext(scratch)
         else:
             folder_cm = atomic_directory(target)
         try:
@@ -233,17 +234,6 @@ def predict(
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-
-
-class _nullcontext:
-    def __init__(self, value: Path) -> None:
-        self.value = value
-
-    def __enter__(self) -> Path:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _relative(path: Path, folder: Path) -> Path:

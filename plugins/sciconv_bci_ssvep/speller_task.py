@@ -418,9 +418,10 @@ class SpellerTask(TaskBase):
         metrics: dict[str, float] = {}
         if labelled and ctx.split == "test":
             n_folds = len({int(b) for b in table["fold@" + f"{state['windows'][0]:g}"]})
-            metrics = self._metrics(rows, n_classes, len(subjects), n_folds)
+            metrics = self._metrics(summarise(rows, n_classes, self.gaze_shift), len(subjects), n_folds)
         elif labelled:  # every trial with the last fold's models: the same numbers over all trials, no counts
-            metrics = {f"all.{k}": v for k, v in self._metrics(rows, n_classes, 0, 0).items() if not k.startswith("n_")}
+            summary = summarise(rows, n_classes, self.gaze_shift)
+            metrics = {f"all.{k}": v for k, v in self._metrics(summary, 0, 0).items() if not k.startswith("n_")}
         return PredictionResult(tables={"predictions": table}, metrics=metrics)
 
     @staticmethod
@@ -516,9 +517,10 @@ class SpellerTask(TaskBase):
             rows += per_method[method]
         return rows
 
-    def _metrics(self, rows: list[dict[str, Any]], n_classes: int, n_subjects: int, n_folds: int) -> dict[str, float]:
-        """The run's metrics (:meth:`_result`) of the predicted rows."""
-        summary = summarise(rows, n_classes, self.gaze_shift)
+    def _metrics(self, summary: dict[Any, Any], n_subjects: int, n_folds: int) -> dict[str, float]:
+        """The metrics of a run (:meth:`_result`) or a prediction, from the per-method, per-window summary of
+        :func:`summarise`: mean accuracy and ITR, and their standard errors where there are two or more subjects
+        (with one the standard error is undefined: no number stands for it)."""
         metrics: dict[str, float] = {}
         for method in METHODS:
             for window in self.windows:
@@ -547,7 +549,7 @@ class SpellerTask(TaskBase):
     ) -> TaskResult:
         n_classes = len(recording.class_names)
         summary = summarise(rows, n_classes, self.gaze_shift)
-        metrics: dict[str, float] = {}
+        metrics = self._metrics(summary, len(subjects), len(blocks))
         table: list[ResultRow] = []
         for method in METHODS:
             for window in self.windows:
@@ -555,11 +557,6 @@ class SpellerTask(TaskBase):
                 if cell is None:
                     continue
                 acc, itr = cell["acc"], cell["itr"]
-                metrics[f"{method}.acc@{window:g}"] = acc.mean
-                metrics[f"{method}.itr@{window:g}"] = itr.mean
-                if acc.n > 1:  # with one subject the standard error is undefined: no number stands for it
-                    metrics[f"{method}.acc_se@{window:g}"] = acc.spread
-                    metrics[f"{method}.itr_se@{window:g}"] = itr.spread
                 table.append(
                     ResultRow(
                         f"{METHOD_NAMES[method]}, T = {window:g} s",
@@ -589,8 +586,6 @@ class SpellerTask(TaskBase):
                     published=True,
                 )
             )
-        metrics["n_subjects"] = float(len(subjects))
-        metrics["n_folds"] = float(len(blocks))
         plots = []
         if ctx.config.output.plots:
             path = plot_vs_window(

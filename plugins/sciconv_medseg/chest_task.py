@@ -388,11 +388,10 @@ class ChestAnatomyTask(TaskBase):
         has landmarks.
         """
         import pandas as pd
-        from PIL import Image
 
         from sciconv import PredictionResult
         from sciconv.errors import DataError
-        from sciconv_medseg.chest_landmarks_io import ORGANS, landmarks_to_masks, organ_slices, ring_crossings
+        from sciconv_medseg.chest_landmarks_io import ORGANS, organ_slices, ring_crossings
 
         self.validate()
         spec = ctx.spec or bundle.spec
@@ -431,16 +430,11 @@ class ChestAnatomyTask(TaskBase):
         hgn = kept[("hybridgnet", "clean")]
         pixels = clean.pixels(hgn["landmarks"])
         slices = organ_slices()
-        rows, marks = [], []
         folder = Path(ctx.out_dir) / "masks"
+        marks = _write_masks(folder, clean, pixels)
+        rows = []
         for i, case in enumerate(clean.case_ids):
             h, w = (int(v) for v in clean.sizes[i])
-            masks = landmarks_to_masks(pixels[i], (h, w))
-            for organ in ORGANS:
-                (folder / organ).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(masks[organ].astype(np.uint8) * 255).save(folder / organ / f"{case}.png")
-                for k, (x, y) in enumerate(pixels[i, slices[organ]]):
-                    marks.append({"case": case, "organ": organ, "index": k, "x": float(x), "y": float(y)})
             invalid = hgn["per_image"]["invalid"][i]
             row: dict[str, Any] = {
                 "case": case,
@@ -467,14 +461,12 @@ class ChestAnatomyTask(TaskBase):
         """``predict`` on data of which some images have no landmarks (NaN): landmarks, masks and the label-free
         columns for every image; scores (clean condition) for the labelled ones only."""
         import pandas as pd
-        from PIL import Image
 
         from sciconv import PredictionResult
         from sciconv.errors import DataError
         from sciconv_medseg.chest_landmarks_io import (
             ORGANS,
             invalid_mask,
-            landmarks_to_masks,
             organ_slices,
             ring_crossings,
         )
@@ -519,16 +511,11 @@ class ChestAnatomyTask(TaskBase):
 
         pixels = clean.pixels(pred_lm)
         slices = organ_slices()
-        rows, marks = [], []
         folder = Path(ctx.out_dir) / "masks"
+        marks = _write_masks(folder, clean, pixels)
+        rows = []
         for i, case in enumerate(clean.case_ids):
             h, w = (int(v) for v in clean.sizes[i])
-            masks = landmarks_to_masks(pixels[i], (h, w))
-            for organ in ORGANS:
-                (folder / organ).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(masks[organ].astype(np.uint8) * 255).save(folder / organ / f"{case}.png")
-                for k, (x, y) in enumerate(pixels[i, slices[organ]]):
-                    marks.append({"case": case, "organ": organ, "index": k, "x": float(x), "y": float(y)})
             row: dict[str, Any] = {
                 "case": case,
                 "split": split_names[i],
@@ -761,3 +748,24 @@ def _concat_splits(splits: list[Any]) -> Any:
         sizes=np.concatenate([s.sizes for s in splits]),
         case_ids=[c for s in splits for c in s.case_ids],
     )
+
+
+def _write_masks(folder: Path, images: Any, pixels: np.ndarray) -> list[dict[str, Any]]:
+    """Write each image's filled organ masks as ``folder/<organ>/<case>.png`` (0/255, at the stored image size)
+    from its predicted landmarks ``pixels`` (n, 120, 2) in stored-image pixels; returns the landmark rows
+    (case, organ, index, x, y)."""
+    from PIL import Image
+
+    from sciconv_medseg.chest_landmarks_io import ORGANS, landmarks_to_masks, organ_slices
+
+    slices = organ_slices()
+    marks: list[dict[str, Any]] = []
+    for i, case in enumerate(images.case_ids):
+        h, w = (int(v) for v in images.sizes[i])
+        masks = landmarks_to_masks(pixels[i], (h, w))
+        for organ in ORGANS:
+            (folder / organ).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(masks[organ].astype(np.uint8) * 255).save(folder / organ / f"{case}.png")
+            for k, (x, y) in enumerate(pixels[i, slices[organ]]):
+                marks.append({"case": case, "organ": organ, "index": k, "x": float(x), "y": float(y)})
+    return marks
