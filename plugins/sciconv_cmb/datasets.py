@@ -155,6 +155,9 @@ def _spec(nside: int, name: str, extra: dict[str, Any]) -> DataSpec:
 class _SimulationParams:
     """The simulation parameters both datasets share (stored by their ``__init__``)."""
 
+    n_train: int
+    n_val: int
+    n_test: int
     nside: int
     fwhm_arcmin: float
     noise_uK: float
@@ -201,6 +204,37 @@ class _SimulationParams:
 
         cl_sky = observed_cl(cl_theory, int(self.nside), float(self.fwhm_arcmin))
         return cl_sky, scale_of(cl_sky, float(self.noise_uK))
+
+    def _bundle(
+        self, sim: dict[str, Any], masks_all: np.ndarray, nside: int, name: str, source: str, real: RealSky | None
+    ) -> DataBundle:
+        """The simulations cut into train/val/test (in that order), as network items and as ``info``."""
+        n_train, n_val = int(self.n_train), int(self.n_val)
+        cl_sky, scale = self._sky_spectra(sim["cl_theory"])
+        cuts = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, None)}
+        maps = {k: sim["maps"][a:b] for k, (a, b) in cuts.items()}
+        masks = {k: masks_all[a:b] for k, (a, b) in cuts.items()}
+        splits = {k: network_items(maps[k], masks[k], scale) for k in cuts}
+        extra = {
+            "scale_uK": scale,
+            "fwhm_arcmin": float(self.fwhm_arcmin),
+            "noise_uK": float(self.noise_uK),
+            "spectrum": self.spectrum,
+        }
+        info = {
+            "maps": maps,
+            "masks": masks,
+            "cl_theory": sim["cl_theory"],
+            "cl_sky": cl_sky,
+            "noise_uK": float(self.noise_uK),
+            "fwhm_arcmin": float(self.fwhm_arcmin),
+            "scale_uK": scale,
+            "nside": nside,
+            "simulation": sim["record"],
+            "real": real,
+            "source": source,
+        }
+        return DataBundle(splits["train"], splits["val"], splits["test"], _spec(nside, name, extra), info)
 
     def _check_common(self) -> None:
         from sciconv_cmb.sky_simulator import SPECTRUM_SOURCES
@@ -279,32 +313,9 @@ class SimulatedSkyDataset(_SimulationParams, DatasetBase):
             irregularity_deg=self.irregularity_deg,
             apodisation_arcmin=self.apodisation_arcmin,
         )
-        cl_sky, scale = self._sky_spectra(sim["cl_theory"])
-        cuts = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, None)}
-        maps = {k: sim["maps"][a:b] for k, (a, b) in cuts.items()}
-        masks = {k: sim["masks"][a:b] for k, (a, b) in cuts.items()}
-        splits = {k: network_items(maps[k], masks[k], scale) for k in cuts}
         nside = int(self.nside)
-        extra = {
-            "scale_uK": scale,
-            "fwhm_arcmin": float(self.fwhm_arcmin),
-            "noise_uK": float(self.noise_uK),
-            "spectrum": self.spectrum,
-        }
-        info = {
-            "maps": maps,
-            "masks": masks,
-            "cl_theory": sim["cl_theory"],
-            "cl_sky": cl_sky,
-            "noise_uK": float(self.noise_uK),
-            "fwhm_arcmin": float(self.fwhm_arcmin),
-            "scale_uK": scale,
-            "nside": nside,
-            "simulation": sim["record"],
-            "real": None,
-            "source": f"simulated CMB skies (Nside {nside}, {self.fwhm_arcmin:g} arcmin beam)",
-        }
-        return DataBundle(splits["train"], splits["val"], splits["test"], _spec(nside, "simulated", extra), info)
+        source = f"simulated CMB skies (Nside {nside}, {self.fwhm_arcmin:g} arcmin beam)"
+        return self._bundle(sim, sim["masks"], nside, "simulated", source, None)
 
 
 class SkyMapDataset(_SimulationParams, DatasetBase):
@@ -434,32 +445,8 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
             irregularity_deg=0.0,
             apodisation_arcmin=0.0,
         )
-        sim_masks = sim["masks"] * real.mask[None]
-        cl_sky, scale = self._sky_spectra(sim["cl_theory"])
-        cuts = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, None)}
-        maps = {k: sim["maps"][a:b] for k, (a, b) in cuts.items()}
-        masks = {k: sim_masks[a:b] for k, (a, b) in cuts.items()}
-        splits = {k: network_items(maps[k], masks[k], scale) for k in cuts}
-        extra = {
-            "scale_uK": scale,
-            "fwhm_arcmin": float(self.fwhm_arcmin),
-            "noise_uK": float(self.noise_uK),
-            "spectrum": self.spectrum,
-        }
-        info = {
-            "maps": maps,
-            "masks": masks,
-            "cl_theory": sim["cl_theory"],
-            "cl_sky": cl_sky,
-            "noise_uK": float(self.noise_uK),
-            "fwhm_arcmin": float(self.fwhm_arcmin),
-            "scale_uK": scale,
-            "nside": real.nside,
-            "simulation": sim["record"],
-            "real": real,
-            "source": f"{real.map_path.name} with {real.mask_path.name} (Nside {real.nside}, fsky {real.fsky:.3f})",
-        }
-        return DataBundle(splits["train"], splits["val"], splits["test"], _spec(real.nside, "map", extra), info)
+        source = f"{real.map_path.name} with {real.mask_path.name} (Nside {real.nside}, fsky {real.fsky:.3f})"
+        return self._bundle(sim, sim["masks"] * real.mask[None], real.nside, "map", source, real)
 
 
 def _remove_dipole(m: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float, float]]:
