@@ -87,6 +87,11 @@ def check_nside(nside: int, key: str = "dataset.params.nside") -> None:
         raise ConfigError(f"{key}: expected a power of 2 >= 2 (HEALPix NESTED faces), got {nside}")
 
 
+def _check_supersample(value: int) -> None:
+    if int(value) & (int(value) - 1):
+        raise ConfigError(f"dataset.params.supersample: expected a power of 2 (1, 2, 4, ...), got {value}")
+
+
 def read_simulation_folder(folder: Path) -> dict[str, Any]:
     """Read a folder in the simulator's layout with the real reader: ``maps`` (n, npix) µK RING, ``masks``
     (n, npix), ``cl_theory`` (lmax+1,) µK², and the ``record`` of ``sky_simulation.json``."""
@@ -163,6 +168,7 @@ class _SimulationParams:
     noise_uK: float
     spectrum: str
     seed: int
+    supersample: int
     cache_dir: str | None
 
     def _simulate(
@@ -191,6 +197,7 @@ class _SimulationParams:
             "apodisation_arcmin": float(apodisation_arcmin),
             "spectrum": str(self.spectrum),
             "seed": int(self.seed),
+            "supersample": int(self.supersample),
         }
 
         def write(folder: Path) -> None:
@@ -199,18 +206,22 @@ class _SimulationParams:
         folder = cached_simulation("cmb", params, write, version=SIMULATOR_VERSION, cache_dir=self.cache_dir)
         return read_simulation_folder(folder)
 
-    def _sky_spectra(self, cl_theory: np.ndarray) -> tuple[np.ndarray, float]:
-        from sciconv_cmb.sky_simulator import observed_cl
+    def _sky_spectra(self, cl_theory: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The spectrum the maps see (up to 3 Nside - 1), the pixel rms of the power above it (µK, see
+        :func:`~sciconv_cmb.sky_simulator.unresolved_variance`), and the maps' expected pixel std (µK)."""
+        from sciconv_cmb.sky_simulator import observed_cl, unresolved_variance
 
-        cl_sky = observed_cl(cl_theory, int(self.nside), float(self.fwhm_arcmin))
-        return cl_sky, scale_of(cl_sky, float(self.noise_uK))
+        nside, fwhm = int(self.nside), float(self.fwhm_arcmin)
+        cl_sky = observed_cl(cl_theory, nside, fwhm)
+        unresolved = np.sqrt(unresolved_variance(cl_theory, nside, fwhm_arcmin=fwhm, supersample=int(self.supersample)))
+        return cl_sky, float(unresolved), scale_of(cl_sky, float(np.hypot(self.noise_uK, unresolved)))
 
     def _bundle(
         self, sim: dict[str, Any], masks_all: np.ndarray, nside: int, name: str, source: str, real: RealSky | None
     ) -> DataBundle:
         """The simulations cut into train/val/test (in that order), as network items and as ``info``."""
         n_train, n_val = int(self.n_train), int(self.n_val)
-        cl_sky, scale = self._sky_spectra(sim["cl_theory"])
+        cl_sky, unresolved, scale = self._sky_spectra(sim["cl_theory"])
         cuts = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, None)}
         maps = {k: sim["maps"][a:b] for k, (a, b) in cuts.items()}
         masks = {k: masks_all[a:b] for k, (a, b) in cuts.items()}
@@ -227,6 +238,7 @@ class _SimulationParams:
             "cl_theory": sim["cl_theory"],
             "cl_sky": cl_sky,
             "noise_uK": float(self.noise_uK),
+            "unresolved_uK": unresolved,
             "fwhm_arcmin": float(self.fwhm_arcmin),
             "scale_uK": scale,
             "nside": nside,
@@ -240,6 +252,7 @@ class _SimulationParams:
         from sciconv_cmb.sky_simulator import SPECTRUM_SOURCES
 
         check_nside(int(self.nside))
+        _check_supersample(self.supersample)
         if self.spectrum not in SPECTRUM_SOURCES:
             raise ConfigError(
                 f"dataset.params.spectrum: expected one of {', '.join(SPECTRUM_SOURCES)}, got {self.spectrum!r}"
@@ -261,6 +274,9 @@ class SimulatedSkyDataset(_SimulationParams, DatasetBase):
         apodisation_arcmin: FWHM of the apodisation of each mask (0: binary masks).
         spectrum: ``camb`` (Planck 2018 best fit, computed once and cached) or ``healpy`` (healpy's shipped file).
         seed: simulation seed.
+        supersample: synthesise each sky at ``supersample`` x Nside and average the sub-pixels, so the maps
+            hold the power above 3 Nside - 1 as real maps do (1: band-limited skies; with the default 180
+            arcmin beam at Nside 32 that power is 1 µK², negligible).
         cache_dir: the simulation cache (default ``$SCICONV_CACHE_DIR/simulations`` or ``~/.cache/sciconv``).
     """
 
@@ -280,6 +296,7 @@ class SimulatedSkyDataset(_SimulationParams, DatasetBase):
         apodisation_arcmin: Annotated[float, Field(ge=0)] = 0.0,
         spectrum: str = "camb",
         seed: int = 0,
+        supersample: Annotated[int, Field(ge=1, le=16)] = 1,
         cache_dir: str | None = None,
     ) -> None:
         self.n_train = n_train
@@ -296,6 +313,7 @@ class SimulatedSkyDataset(_SimulationParams, DatasetBase):
         self.apodisation_arcmin = apodisation_arcmin
         self.spectrum = spectrum
         self.seed = seed
+        self.supersample = supersample
         self.cache_dir = cache_dir
 
     def validate(self) -> None:
@@ -331,6 +349,8 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
         noise_uK: the map's white noise per pixel, µK, for the matching simulations.
         n_train, n_val, n_test: matching simulated maps per split (their masks: the real mask times random discs).
         n_sources, source_radius_arcmin: the random discs masked in each simulation besides the real mask.
+        supersample: sub-pixels per side of the matching simulations (4: the power above 3 Nside - 1 that a
+            map downgraded from a finer one holds, as the WMAP sample does).
         spectrum, seed, cache_dir: as :class:`SimulatedSkyDataset`.
     """
 
@@ -350,6 +370,7 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
         source_radius_arcmin: Annotated[float, Field(gt=0)] = 150.0,
         spectrum: str = "camb",
         seed: int = 0,
+        supersample: Annotated[int, Field(ge=1, le=16)] = 4,
         cache_dir: str | None = None,
     ) -> None:
         self.root = root
@@ -366,6 +387,7 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
         self.source_radius_arcmin = source_radius_arcmin
         self.spectrum = spectrum
         self.seed = seed
+        self.supersample = supersample
         self.cache_dir = cache_dir
         self.nside = 0  # read from the map in load()
 
@@ -381,6 +403,7 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
             raise ConfigError(
                 f"dataset.params.spectrum: expected one of {', '.join(SPECTRUM_SOURCES)}, got {self.spectrum!r}"
             )
+        _check_supersample(self.supersample)
 
     def _files(self) -> tuple[Path, Path]:
         from sciconv.kit import require_file

@@ -161,7 +161,10 @@ class InpaintingTask(TaskBase):
         return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
 
     def _noise_level(self, info: dict[str, Any]) -> float:
-        return float(max(info["noise_uK"], self.wiener_noise_floor * info["scale_uK"]))
+        """The Wiener filter's white-noise level (µK): the maps' noise and their power above 3 Nside - 1 (which
+        its band-limited signal model cannot hold), floored at ``wiener_noise_floor`` of the pixel std."""
+        total = float(np.hypot(info["noise_uK"], info.get("unresolved_uK", 0.0)))
+        return float(max(total, self.wiener_noise_floor * info["scale_uK"]))
 
     def _inpaint(
         self,
@@ -395,10 +398,14 @@ class InpaintingTask(TaskBase):
                 f"- Data: {info['source']}; {len(data.train)} training, {len(data.val)} validation and "
                 f"{len(data.test)} test maps; beam {info['fwhm_arcmin']:g} arcmin FWHM and the pixel window; white "
                 f"noise {info['noise_uK']:g} µK per pixel; spectrum `{sim.get('theory', {}).get('source', '?')}` "
-                "(camb: the Planck 2018 best fit; healpy: healpy's shipped totcls file).",
+                "(camb: the Planck 2018 best fit; healpy: healpy's shipped totcls file); skies synthesised at "
+                f"{sim.get('settings', {}).get('supersample', 1)} x Nside and averaged over the sub-pixels (1: "
+                "band-limited at 3 Nside - 1).",
                 f"- Wiener filter and constrained realisation: conjugate gradients in harmonic space to relative "
-                f"residual {self.wiener_tol:g}, noise level {noise:.3g} µK (the data's noise, floored at "
-                f"{self.wiener_noise_floor:g} of the sky's pixel standard deviation {info['scale_uK']:.1f} µK).",
+                f"residual {self.wiener_tol:g}, noise level {noise:.3g} µK: the data's white noise "
+                f"({info['noise_uK']:g} µK) and the pixel rms of the sky's power above l = 3 Nside - 1, which a "
+                f"band-limited signal model cannot hold ({info.get('unresolved_uK', 0.0):.3g} µK), floored at "
+                f"{self.wiener_noise_floor:g} of the sky's pixel standard deviation {info['scale_uK']:.1f} µK.",
                 f"- Diffusive inpainting: {self.diffusive_iterations} neighbour-mean iterations.",
             ]
         )
@@ -475,7 +482,8 @@ class InpaintingTask(TaskBase):
         sky = mollweide_grid(panels, plots_dir / "real_skies.png", ncols=2)
         nside = real.nside
         ells = np.arange(2, 3 * nside)
-        theory = info["cl_sky"][2 : 3 * nside] + info["noise_uK"] ** 2 * 4 * np.pi / (12 * nside**2)
+        white = info["noise_uK"] ** 2 + info.get("unresolved_uK", 0.0) ** 2  # µK², as white noise per pixel
+        theory = info["cl_sky"][2 : 3 * nside] + white * 4 * np.pi / (12 * nside**2)
         method_cls = {METHOD_LABELS[m]: hp.anafast(e)[2:] for m, e in filled.items()}
         cl = cl_plot(
             plots_dir / "real_cl.png", ells, theory, method_cls, real.fsky, title="real map vs Planck 2018 theory"
@@ -488,8 +496,9 @@ class InpaintingTask(TaskBase):
             ),
             (
                 cl,
-                "C_l of the inpainted real map against the theory spectrum with the map's beam, pixel window and "
-                "noise (the reference line; no true sky exists), cosmic variance for the observed fraction shaded.",
+                "C_l of the inpainted real map against the theory spectrum with the map's beam, pixel window, noise "
+                "and the power above 3 Nside - 1 as white noise (the reference line; no true sky exists), cosmic "
+                "variance for the observed fraction shaded.",
             ),
         ]
 

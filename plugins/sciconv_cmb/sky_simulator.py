@@ -47,6 +47,7 @@ __all__ = [
     "simulate_dataset",
     "simulate_sky",
     "theory_cl",
+    "unresolved_variance",
 ]
 
 #: Raise whenever a code change alters what the simulator writes (it is part of every cache key).
@@ -379,6 +380,7 @@ def simulate_sky(
     noise_uK: float = 0.0,
     foreground_uK: float = 0.0,
     seed: int | np.random.Generator = 0,
+    supersample: int = 1,
 ) -> np.ndarray:
     """One full-sky temperature map in Galactic coordinates, RING order, µK, shape ``(12 * nside**2,)``.
 
@@ -396,23 +398,68 @@ def simulate_sky(
 
     ``seed``: an integer >= 0 or a :class:`numpy.random.Generator` (drawn from in order: CMB alm, foreground
     field, noise). The same seed gives the same map.
+
+    ``supersample`` s > 1 makes the map as a real one is made: the beam-smoothed sky is synthesised at Nside
+    s Nside, band-limited at 3 s Nside - 1 (``cl`` must reach it), sampled at those pixel centres and averaged
+    over the s² sub-pixels of each pixel (:func:`healpy.ud_grade`), which gives the pixel window; the map then
+    holds the power above 3 Nside - 1 that a band-limited map lacks (see :func:`unresolved_variance`). Noise is
+    added at Nside.
     """
     nside = _check_nside(nside)
     fwhm = _check_number(fwhm_arcmin, "fwhm_arcmin")
     noise = _check_number(noise_uK, "noise_uK")
     foreground = _check_number(foreground_uK, "foreground_uK")
-    lmax = 3 * nside - 1
+    factor = _check_supersample(supersample)
+    fine = nside * factor
+    lmax = 3 * fine - 1
     spectrum = _check_cl(cl, lmax)
     rng = _rng(seed)
 
     alm = _gaussian_alm(spectrum, rng)
     if foreground > 0:
-        alm = alm + hp.map2alm(_foreground(nside, foreground, rng), lmax=lmax, iter=1, pol=False)
-    alm = hp.almxfl(alm, _transfer(nside, fwhm, pixwin=True))
-    sky = np.asarray(hp.alm2map(alm, nside, lmax=lmax, pol=False), dtype=np.float64)
+        alm = alm + hp.map2alm(_foreground(fine, foreground, rng), lmax=lmax, iter=1, pol=False)
+    if factor == 1:
+        alm = hp.almxfl(alm, _transfer(nside, fwhm, pixwin=True))
+        sky = np.asarray(hp.alm2map(alm, nside, lmax=lmax, pol=False), dtype=np.float64)
+    else:
+        alm = hp.almxfl(alm, _transfer(fine, fwhm, pixwin=False))
+        sky = np.asarray(hp.ud_grade(hp.alm2map(alm, fine, lmax=lmax, pol=False), nside), dtype=np.float64)
     if noise > 0:
         sky = sky + rng.normal(0.0, noise, sky.size)
     return sky
+
+
+def _check_supersample(value: int) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1 or int(value) & (int(value) - 1):
+        raise ConfigError(f"supersample: {value!r}; expected a power of 2 >= 1 (sub-pixels per pixel side)")
+    return int(value)
+
+
+def unresolved_variance(
+    cl: np.ndarray, nside: int, *, fwhm_arcmin: float, supersample: int, n_maps: int = 4, seed: int = 0
+) -> float:
+    """The pixel variance (µK²) that the multipoles above 3 Nside - 1 add to a map of :func:`simulate_sky`
+    with ``supersample`` > 1: the mean over ``n_maps`` realisations of the variance of the sub-pixel-averaged
+    map of those multipoles alone (beam in, no noise). A band-limited model of the map (a Wiener filter's
+    C_l up to 3 Nside - 1) sees this power as extra white noise. 0 when ``supersample`` is 1.
+    """
+    nside = _check_nside(nside)
+    factor = _check_supersample(supersample)
+    if factor == 1:
+        return 0.0
+    fine = nside * factor
+    lmax = 3 * fine - 1
+    spectrum = _check_cl(cl, lmax).copy()
+    spectrum[: 3 * nside] = 0.0
+    rng = _rng(seed)
+    transfer = _transfer(fine, _check_number(fwhm_arcmin, "fwhm_arcmin"), pixwin=False)
+    variances = []
+    with few_healpy_threads(fine):
+        for _ in range(_check_count(n_maps, "n_maps", minimum=1)):
+            alm = hp.almxfl(_gaussian_alm(spectrum, rng), transfer)
+            high = hp.ud_grade(hp.alm2map(alm, fine, lmax=lmax, pol=False), nside)
+            variances.append(float(np.mean(np.square(high))))
+    return float(np.mean(variances))
 
 
 # ------------------------------------------------------------------------------------------------- masks
@@ -531,6 +578,7 @@ def _simulate_one(root: Path, index: int, cl: np.ndarray, settings: dict[str, An
         noise_uK=settings["noise_uK"],
         foreground_uK=settings["foreground_uK"],
         seed=derive_seed(map_seed, "sky"),
+        supersample=settings.get("supersample", 1),
     )
     mask = galactic_mask(
         nside,
@@ -582,6 +630,7 @@ def simulate_dataset(
     apodisation_arcmin: float,
     spectrum: str,
     seed: int,
+    supersample: int = 1,
     cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write ``n_maps`` simulated skies and one mask per sky into ``folder`` (existing and empty).
@@ -589,7 +638,8 @@ def simulate_dataset(
     Layout (every FITS file through :func:`sciconv_cmb.healpix_io.write_sky_map`, atomically, float32 like
     the Planck and WMAP releases)::
 
-        spectrum.txt            '#' header, then ell and C_l^TT in µK² for l = 0..3 Nside-1 (theory, no beam)
+        spectrum.txt            '#' header, then ell and C_l^TT in µK² for l = 0..3 s Nside-1 (theory, no beam;
+                                s = ``supersample``, see :func:`simulate_sky`)
         maps/sky_0000.fits      :func:`simulate_sky`, RING, column TEMPERATURE, TUNIT 'uK_CMB', header FWHM
                                 (arcmin), NOISE (µK per pixel), FOREGRND (µK), COORDSYS 'G'
         masks/mask_0000.fits    its mask, RING, column MASK: :func:`galactic_mask` (``fsky_galactic``, its own
@@ -623,6 +673,7 @@ def simulate_dataset(
         "apodisation_arcmin": _check_number(apodisation_arcmin, "apodisation_arcmin"),
         "spectrum": spectrum,
         "seed": _check_count(seed, "seed"),
+        "supersample": _check_supersample(supersample),
     }
     if spectrum not in SPECTRUM_SOURCES:
         expected = ", ".join(SPECTRUM_SOURCES)
@@ -630,7 +681,7 @@ def simulate_dataset(
     if settings["fsky_galactic"] > 1.0:
         raise ConfigError(f"fsky_galactic: {fsky_galactic!r} is not an observed sky fraction in (0, 1]")
     nside = settings["nside"]
-    lmax = 3 * nside - 1
+    lmax = 3 * nside * settings["supersample"] - 1
     cl = theory_cl(lmax, spectrum, cache_dir=cache_dir)
 
     origin = "camb, Planck 2018, lensed" if spectrum == "camb" else "healpy data/totcls.dat"

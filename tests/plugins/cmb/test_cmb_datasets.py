@@ -121,6 +121,11 @@ def test_wmap_map_needs_its_unit_and_gives_matching_simulations(tmp_path: Path) 
         assert np.all(masks <= real.mask[None])
         assert np.all((masks > 0).mean(axis=1) < real.fsky)
     assert bundle.spec.extra["nside"] == 32 and info["fwhm_arcmin"] == 21.0
+    # the matching simulations are supersampled 4x like a map downgraded from a finer one: a 21 arcmin beam leaves
+    # ~20 µK rms of power above l = 95, which the Wiener filter takes as white noise
+    assert info["simulation"]["settings"]["supersample"] == 4
+    assert 10 < info["unresolved_uK"] < 40
+    assert _tiny(tmp_path).load().info["unresolved_uK"] == 0.0
 
 
 def test_hole_mask_punches_discs_into_the_observed_sky_only(tmp_path: Path) -> None:
@@ -181,6 +186,8 @@ def test_missing_root_and_bad_parameters(tmp_path: Path) -> None:
         _tiny(tmp_path, nside=12).load()
     with pytest.raises(ConfigError, match=r"dataset\.params\.spectrum: expected one of camb, healpy"):
         _tiny(tmp_path, spectrum="class").load()
+    with pytest.raises(ConfigError, match=r"dataset\.params\.supersample: expected a power of 2"):
+        _wmap(tmp_path, supersample=3).load()
 
 
 def test_a_map_in_an_unknown_unit_is_refused(tmp_path: Path) -> None:

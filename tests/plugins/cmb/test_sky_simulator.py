@@ -25,6 +25,7 @@ from sciconv_cmb.sky_simulator import (
     simulate_dataset,
     simulate_sky,
     theory_cl,
+    unresolved_variance,
 )
 
 
@@ -328,3 +329,21 @@ def test_simulate_dataset_refuses_bad_settings(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=match):
             simulate_dataset(tmp_path, **_dataset_kwargs(**changes))
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_supersampled_skies_hold_the_power_above_the_band_limit() -> None:
+    nside, fwhm = 8, 60.0
+    cl = theory_cl(3 * nside * 4 - 1, "healpy")
+    band_limited = np.mean([simulate_sky(cl, nside, fwhm_arcmin=fwhm, seed=s).var() for s in range(30)])
+    supersampled = np.mean([simulate_sky(cl, nside, fwhm_arcmin=fwhm, seed=s, supersample=4).var() for s in range(30)])
+    unresolved = unresolved_variance(cl, nside, fwhm_arcmin=fwhm, supersample=4, n_maps=8)
+    model = np.sum((2 * np.arange(3 * nside) + 1) / (4 * np.pi) * observed_cl(cl, nside, fwhm))
+    assert unresolved > 0.05 * model  # a 60 arcmin beam leaves real power above l = 23 at Nside 8
+    assert band_limited == pytest.approx(model, rel=0.15)
+    assert supersampled == pytest.approx(model + unresolved, rel=0.15)
+    assert unresolved_variance(cl, nside, fwhm_arcmin=fwhm, supersample=1) == 0.0
+    for bad in (0, 3, 2.5):
+        with pytest.raises(ConfigError, match="supersample"):
+            simulate_sky(cl, nside, fwhm_arcmin=fwhm, supersample=bad)
+    with pytest.raises(ConfigError, match=r"cl: shape \(96,\) is too short"):
+        simulate_sky(cl, nside, fwhm_arcmin=fwhm, supersample=8)
