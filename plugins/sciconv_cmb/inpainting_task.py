@@ -12,7 +12,8 @@ observed sky, where the truth is the observed map (``holes.<method>.rms_frac``, 
 inpaints the real map's masked region with every method (``maps/inpainted_<method>.fits`` in the run folder).
 
 ``pipeline predict`` inpaints the maps of any bundle with what the run saved: the network's weights, the spectrum
-and the noise level the Wiener filter and constrained realisation used, writing ``inpainted_<method>_<i>.fits``.
+and the noise level the Wiener filter and constrained realisation used, writing
+``inpainted_<method>_<split>_<i>.fits``.
 """
 
 from __future__ import annotations
@@ -505,10 +506,11 @@ class InpaintingTask(TaskBase):
     # ---------------------------------------------------------------- predict
 
     def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
-        """Inpaint the bundle's maps (every split, or the test split with ``--split test``) with every method, write
-        ``inpainted_<method>_<i>.fits`` (µK, RING) into the output folder, and score them: with ``--split test`` the
-        run's own metric names (reproducing its ``metrics.json``), otherwise under ``all.``. A real map in the bundle
-        (``cmb-inpainting.map``) is also hole-punch validated and inpainted (``inpainted_<method>_real.fits``)."""
+        """Inpaint the bundle's maps (every split, or the test split with ``--split test``) with every method,
+        write ``inpainted_<method>_<split>_<i>.fits`` (µK, RING) into the output folder, and score them: with
+        ``--split test`` the run's own metric names (reproducing its ``metrics.json``), otherwise under ``all.``. A
+        real map in the bundle (``cmb-inpainting.map``) is also hole-punch validated and inpainted
+        (``inpainted_<method>_real.fits``)."""
         import pandas as pd
 
         from sciconv_cmb.healpix_io import write_sky_map
