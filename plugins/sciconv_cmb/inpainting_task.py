@@ -30,6 +30,7 @@ from sciconv import DataBundle, PredictionResult, ResultRow, TaskBase, TaskResul
 from sciconv.context import PredictContext, RunContext
 from sciconv.errors import ConfigError, DataError
 from sciconv.kit import derive_seed, markdown_table
+from sciconv_cmb.published import SKYRECONNET_CLAIM, SKYRECONNET_SOURCE, SKYRECONNET_TABLE_CLAIM
 
 METHODS = ("net", "diffusive", "wiener", "cr")
 METHOD_LABELS = {
@@ -38,12 +39,6 @@ METHOD_LABELS = {
     "wiener": "Wiener filter (CG)",
     "cr": "constrained realisation",
 }
-PAPER_CLAIM = (
-    "Paper (arXiv 2501.06139, abstract): inpainted maps and their angular power spectra 'align closely with the "
-    "targets, achieving the performance limited only by the fundamental uncertainty of cosmic variance'. The paper "
-    "gives no number we could retrieve; it is a claim about C_l within cosmic variance, compared below with "
-    "``cl_bands_within_1sigma``."
-)
 
 
 def _nside(npix: int) -> int:
@@ -372,8 +367,8 @@ class InpaintingTask(TaskBase):
         rows.append(
             ResultRow(
                 "SkyReconNet (paper)",
-                {"C_l bands within 1σ": "claimed: all (no number given)"},
-                source="Sachin et al., arXiv 2501.06139 (abstract)",
+                {"C_l bands within 1σ": SKYRECONNET_TABLE_CLAIM},
+                source=SKYRECONNET_SOURCE,
                 published=True,
             )
         )
@@ -386,7 +381,7 @@ class InpaintingTask(TaskBase):
         sim = info.get("simulation", {})
         return "\n".join(
             [
-                PAPER_CLAIM,
+                SKYRECONNET_CLAIM,
                 "",
                 "The paper's projection, Nside, depth, dilation rates and training-set size could not be retrieved; "
                 "these are this project's choices:",

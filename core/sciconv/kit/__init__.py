@@ -16,6 +16,8 @@ aggregates, tabulates and plots the same way:
   :func:`save_figure` for reports, and :class:`Published` for the published numbers a plugin quotes from
   its ``published.py``; :func:`accuracy` for classification;
 - :func:`power_law_noise` and :func:`coloured_noise`: 1/f and spectrally shaped background noise.
+- :func:`lazy_exports`: a package's names imported from their submodules on first access (a plugin's
+  ``models`` package).
 
 Importing the kit does not import torch.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 from sciconv.atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text, file_sha256
 from sciconv.kit.aggregate import Summary, summarize
 from sciconv.kit.figures import new_figure, save_figure
+from sciconv.kit.lazy_exports import lazy_exports
 from sciconv.kit.metrics import accuracy
 from sciconv.kit.noise import coloured_noise, power_law_noise
 from sciconv.kit.paths import require_file, require_root
@@ -51,6 +54,7 @@ __all__ = [
     "file_sha256",
     "format_number",
     "grouped_split",
+    "lazy_exports",
     "markdown_table",
     "new_figure",
     "parameter_key",

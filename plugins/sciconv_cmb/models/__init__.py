@@ -9,8 +9,7 @@ import torch or MONAI.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sciconv.kit import lazy_exports
 
 _EXPORTS = {
     "DualBlock": "skyreconnet",
@@ -18,16 +17,6 @@ _EXPORTS = {
     "SkyReconNet": "skyreconnet",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = ["DualBlock", "SSIMMSELoss", "SkyReconNet"]

@@ -12,8 +12,7 @@ torch-geometric and a HybridGNet run does not import MONAI's transformer code.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sciconv.kit import lazy_exports
 
 _EXPORTS = {
     "SwinUNETRNet": "swin_unetr",
@@ -23,16 +22,6 @@ _EXPORTS = {
     "UNetNet": "unet",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = ["HybridGNet", "HybridGNetLoss", "HybridGNetNet", "SwinUNETRNet", "UNetNet"]
