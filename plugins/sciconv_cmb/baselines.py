@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sciconv.errors import ConfigError, DataError
-from sciconv_cmb.sky_simulator import few_healpy_threads
+from sciconv_cmb.sky_simulator import few_healpy_threads, gaussian_alm
 
 __all__ = ["WienerSolution", "constrained_realisation", "diffusive_inpaint", "fill_masked", "wiener_filter"]
 
@@ -345,17 +345,6 @@ def wiener_filter(
     return WienerSolution(signal=signal, alm=alm, n_iter=n, residual=residual)
 
 
-def _draw_alm(cl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian ``a_lm`` of a real field in healpy's layout: ``a_l0 ~ N(0, C_l)``, Re, Im ``~ N(0, C_l / 2)``."""
-    ell, em = hp.Alm.getlm(cl.size - 1)
-    re = rng.standard_normal(ell.size)
-    im = rng.standard_normal(ell.size)
-    sigma = np.sqrt(cl[ell])
-    zero_m = em == 0
-    alm = np.where(zero_m, re, (re + 1j * im) / np.sqrt(2.0)) * sigma
-    return alm.astype(np.complex128)
-
-
 def constrained_realisation(
     m: np.ndarray,
     observed: np.ndarray,
@@ -380,7 +369,7 @@ def constrained_realisation(
     """
     system, data, tol, max_iter = _setup(m, observed, cl_sky, noise_uK, nest, tol, max_iter)
     rng = np.random.default_rng(seed)
-    alm_prior = _draw_alm(np.asarray(cl_sky, dtype=np.float64), rng)
+    alm_prior = gaussian_alm(np.asarray(cl_sky, dtype=np.float64), rng)
     alm_prior[~system.active] = 0
     noise = rng.standard_normal(system.npix) / np.sqrt(system.inv_noise_var)
     with few_healpy_threads(system.nside):

@@ -39,8 +39,9 @@ from sciconv import DataBundle, DatasetBase, DataSpec
 from sciconv.errors import ConfigError, DataError
 from sciconv.kit import cached_simulation, derive_seed, require_root
 
-MAP_UNITS = {"K": 1e6, "K_CMB": 1e6, "KCMB": 1e6, "MK": 1e3, "MK_CMB": 1e3, "UK": 1.0, "UK_CMB": 1.0, "µK": 1.0}
-"""Temperature units a map header may give (upper-cased, ``TUNIT``), and their factor to µK (thermodynamic)."""
+MAP_UNITS = {"K": 1e6, "MK": 1e3, "UK": 1.0}
+"""Temperature units a map header may give (``TUNIT``) and their factor to µK (thermodynamic). Read without regard
+to case or spaces, with µ, μ or mu for micro and an optional ``_CMB`` or ``CMB`` suffix (``K_CMB``, ``uK``, ``µK``)."""
 
 ROOT_EXPECTED = "a folder holding one HEALPix map FITS file and one mask FITS file (a name with 'mask' in it)"
 
@@ -117,12 +118,15 @@ def read_simulation_folder(folder: Path) -> dict[str, Any]:
 
 
 def _unit_factor(unit: str, path: Path, key: str = "dataset.params.unit") -> float:
-    name = unit.strip().upper().replace(" ", "").replace("µ", "U").replace("MU", "U")
-    if name not in {k.upper().replace("µ", "U") for k in MAP_UNITS}:
+    name = unit.replace(" ", "").replace("µ", "u").replace("μ", "u").upper()
+    name = name.removesuffix("_CMB").removesuffix("CMB")
+    if name.startswith("MU"):
+        name = "U" + name[2:]
+    if name not in MAP_UNITS:
         if not unit.strip():
             raise DataError(f"{path}: the header gives no temperature unit (TUNIT); give {key} (K, mK or uK)")
         raise DataError(f"{path}: unit {unit!r} is not a CMB temperature unit; expected K, mK or uK (K_CMB)")
-    return {k.upper().replace("µ", "U"): v for k, v in MAP_UNITS.items()}[name]
+    return MAP_UNITS[name]
 
 
 def scale_of(cl_sky: np.ndarray, noise_uK: float) -> float:
@@ -440,19 +444,18 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
         from sciconv_cmb.healpix_io import read_mask, read_sky_map
 
         map_path, mask_path = self._files()
-        sky = read_sky_map(map_path, self.field)
-        unit = sky.unit or (self.unit or "")
-        factor = _unit_factor(unit, map_path)
+        sky = read_sky_map(map_path, self.field, default_unit=self.unit or "")
+        factor = _unit_factor(sky.unit, map_path)
         mask = read_mask(mask_path, sky.nside, map_path=map_path) * sky.observed
         if not (mask > 0).any():
             raise DataError(f"{mask_path}: the mask leaves no observed pixel of the map {map_path}")
         check_nside(sky.nside, key=f"{map_path} Nside")
-        values = np.where(sky.observed, sky.values * factor, hp.UNSEEN)
-        work = np.where(mask > 0, values, hp.UNSEEN)
-        cleaned, mono, dipole = _remove_dipole(work)
-        out = np.where(mask > 0, cleaned, values - mono - _dipole_map(sky.nside, dipole))
-        out = np.where(sky.observed, out, 0.0)
-        return RealSky(out, mask, map_path, mask_path, unit, (mono, *dipole))
+        values = np.where(sky.observed, sky.values * factor, 0.0)
+        mono, dipole = hp.fit_dipole(np.where(mask > 0, values, hp.UNSEEN), bad=hp.UNSEEN)  # on the observed sky
+        x, y, z = hp.pix2vec(sky.nside, np.arange(values.size))
+        cleaned = values - mono - (dipole[0] * x + dipole[1] * y + dipole[2] * z)
+        out = np.where(sky.observed, cleaned, 0.0)
+        return RealSky(out, mask, map_path, mask_path, sky.unit, (float(mono), *(float(d) for d in dipole)))
 
     def load(self) -> DataBundle:
         self.validate()
@@ -470,25 +473,6 @@ class SkyMapDataset(_SimulationParams, DatasetBase):
         )
         source = f"{real.map_path.name} with {real.mask_path.name} (Nside {real.nside}, fsky {real.fsky:.3f})"
         return self._bundle(sim, sim["masks"] * real.mask[None], real.nside, "map", source, real)
-
-
-def _remove_dipole(m: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float, float]]:
-    """Fit and remove the monopole and dipole on the pixels that are not UNSEEN (healpy.remove_dipole)."""
-    import warnings
-
-    import healpy as hp
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cleaned, mono, dipole = hp.remove_dipole(m, bad=hp.UNSEEN, fitval=True, copy=True, verbose=False)
-    return np.asarray(cleaned), float(mono), tuple(float(d) for d in dipole)
-
-
-def _dipole_map(nside: int, dipole: tuple[float, float, float]) -> np.ndarray:
-    import healpy as hp
-
-    x, y, z = hp.pix2vec(nside, np.arange(12 * nside**2))
-    return dipole[0] * x + dipole[1] * y + dipole[2] * z
 
 
 def hole_mask(real: RealSky, n_holes: int, radius_arcmin: float, seed: int) -> np.ndarray:

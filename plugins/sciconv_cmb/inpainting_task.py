@@ -269,15 +269,9 @@ class InpaintingTask(TaskBase):
     def _real_map(
         self, ctx: RunContext, model: Any, real: Any, info: dict[str, Any], noise: float
     ) -> tuple[dict[str, float], str, list[tuple[Path, str]]]:
-        from sciconv_cmb.healpix_io import write_sky_map
-
-        metrics, text, holes = self._holes(ctx, model, real, info, noise)
-        filled, _ = self._inpaint_real(ctx, model, real.values[None], real.mask[None], info, noise, "real")
-        out = Path(ctx.run_dir.path) / "maps"
-        out.mkdir(parents=True, exist_ok=True)
-        for method, maps in filled.items():
-            write_sky_map(out / f"inpainted_{method}.fits", maps[0], unit="uK_CMB", column_names=["TEMPERATURE"])
-        plots = self._real_figures(ctx.plots_dir, real, {m: f[0] for m, f in filled.items()}, info, holes)
+        folder = Path(ctx.run_dir.path) / "maps"
+        metrics, text, holes, filled, _ = self._real_sky(ctx, model, real, info, noise, folder, "")
+        plots = self._real_figures(ctx.plots_dir, real, filled, info, holes)
         dipole = ", ".join(f"{d:.2f}" for d in real.dipole_removed_uK[1:])
         text += (
             f"\n\nThe real map's masked region ({1 - real.fsky:.1%} of the sky) was inpainted by every method: "
@@ -285,6 +279,25 @@ class InpaintingTask(TaskBase):
             f"first: {real.dipole_removed_uK[0]:.2f} µK and ({dipole}) µK."
         )
         return metrics, text, plots
+
+    def _real_sky(
+        self,
+        ctx: RunContext | PredictContext,
+        model: Any,
+        real: Any,
+        info: dict[str, Any],
+        noise: float,
+        folder: Path,
+        suffix: str,
+    ) -> tuple[dict[str, float], str, np.ndarray, dict[str, np.ndarray], list[Path]]:
+        """The hole-punch validation of a real map, then its mask inpainted by every method and written to
+        ``folder/inpainted_<method><suffix>.fits``: the hole metrics, their text, the discs, each method's
+        inpainted map (npix,) µK RING, and the files."""
+        metrics, text, holes = self._holes(ctx, model, real, info, noise)
+        filled, _ = self._inpaint_real(ctx, model, real.values[None], real.mask[None], info, noise, "real")
+        folder.mkdir(parents=True, exist_ok=True)
+        files = [_write_inpainted(folder / f"inpainted_{m}{suffix}.fits", f[0]) for m, f in filled.items()]
+        return metrics, text, holes, {m: f[0] for m, f in filled.items()}, files
 
     def _inpaint_real(
         self,
@@ -508,8 +521,6 @@ class InpaintingTask(TaskBase):
         (``inpainted_<method>_real.fits``)."""
         import pandas as pd
 
-        from sciconv_cmb.healpix_io import write_sky_map
-
         info = bundle.info
         state = ctx.load_state("inpainting")
         spectrum = ctx.load_arrays("spectrum")
@@ -524,24 +535,16 @@ class InpaintingTask(TaskBase):
         masks = np.concatenate([info["masks"][s] for s in splits])
         names = [f"{s}_{i}" for s in splits for i in range(len(info["maps"][s]))]
         stream = "test" if ctx.split == "test" else "all"
-        from sciconv_cmb.datasets import network_items
-
-        items = network_items(maps, masks, scale)  # scaled as the run scaled its maps
-        filled, _ = self._inpaint(ctx, model, items, maps, masks, spectrum["cl_sky"], noise, stream, scale)
+        # scaled as the run scaled its maps, filtered with the run's spectrum
+        filled, _ = self._inpaint_real(ctx, model, maps, masks, trained_info, noise, stream)
         per_map = self._score(maps, masks, filled)
         prefix = "" if ctx.split == "test" else "all."
         metrics = {f"{prefix}{k}": v for k, v in _mean_metrics(per_map).items()}
-        files: list[Path] = []
-        for method, estimates in filled.items():
-            for name, estimate in zip(names, estimates, strict=True):
-                files.append(
-                    write_sky_map(
-                        ctx.out_dir / f"inpainted_{method}_{name}.fits",
-                        estimate,
-                        unit="uK_CMB",
-                        column_names=["TEMPERATURE"],
-                    )
-                )
+        files = [
+            _write_inpainted(ctx.out_dir / f"inpainted_{method}_{name}.fits", estimate)
+            for method, estimates in filled.items()
+            for name, estimate in zip(names, estimates, strict=True)
+        ]
         rows = []
         for i, name in enumerate(names):
             row: dict[str, Any] = {"map": name, "fsky": float((masks[i] > 0).mean())}
@@ -552,21 +555,19 @@ class InpaintingTask(TaskBase):
         tables = {"predictions": pd.DataFrame(rows)}
         real = info.get("real")
         if real is not None:
-            hole_metrics, _, _ = self._holes(ctx, model, real, trained_info, noise)
-            metrics.update({f"{prefix}{k}": v for k, v in hole_metrics.items()})
-            real_filled, _ = self._inpaint_real(
-                ctx, model, real.values[None], real.mask[None], trained_info, noise, "real"
+            hole_metrics, _, _, _, real_files = self._real_sky(
+                ctx, model, real, trained_info, noise, ctx.out_dir, "_real"
             )
-            for method, estimates in real_filled.items():
-                files.append(
-                    write_sky_map(
-                        ctx.out_dir / f"inpainted_{method}_real.fits",
-                        estimates[0],
-                        unit="uK_CMB",
-                        column_names=["TEMPERATURE"],
-                    )
-                )
+            metrics.update({f"{prefix}{k}": v for k, v in hole_metrics.items()})
+            files += real_files
         return PredictionResult(tables=tables, metrics=metrics, files=files)
+
+
+def _write_inpainted(path: Path, estimate: np.ndarray) -> Path:
+    """An inpainted map (npix,) µK RING as a HEALPix FITS file (column TEMPERATURE, TUNIT uK_CMB)."""
+    from sciconv_cmb.healpix_io import write_sky_map
+
+    return write_sky_map(path, estimate, unit="uK_CMB", column_names=["TEMPERATURE"])
 
 
 def _band_order(key: str) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "SPECTRUM_SOURCES",
     "apodise",
     "galactic_mask",
+    "gaussian_alm",
     "observed_cl",
     "pixel_window",
     "point_source_mask",
@@ -333,8 +334,9 @@ def _abs_latitude_deg(nside: int) -> np.ndarray:
     return latitude
 
 
-def _gaussian_alm(cl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A Gaussian realisation of ``cl`` (l = 0..len-1) in healpy's alm layout (m-major, m >= 0).
+def gaussian_alm(cl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A Gaussian realisation of ``cl`` (µK², l = 0..len-1) in healpy's alm layout (m-major, m >= 0), drawn
+    from ``rng`` (real parts, then imaginary parts).
 
     a_l0 is real N(0, C_l); a_lm (m > 0) is complex with real and imaginary parts N(0, C_l / 2).
     """
@@ -357,7 +359,7 @@ def _smooth_field(nside: int, rng: np.random.Generator) -> np.ndarray:
     cl = np.zeros(lmax + 1)
     ell = np.arange(1, lmax + 1)
     cl[1:] = 1.0 / ell.astype(np.float64) ** 2
-    field = hp.alm2map(_gaussian_alm(cl, rng), nside, lmax=lmax, pol=False)
+    field = hp.alm2map(gaussian_alm(cl, rng), nside, lmax=lmax, pol=False)
     field = field - field.mean()
     std = field.std()
     return field / std if std > 0 else field
@@ -415,7 +417,7 @@ def simulate_sky(
     spectrum = _check_cl(cl, lmax)
     rng = _rng(seed)
 
-    alm = _gaussian_alm(spectrum, rng)
+    alm = gaussian_alm(spectrum, rng)
     if foreground > 0:
         alm = alm + hp.map2alm(_foreground(fine, foreground, rng), lmax=lmax, iter=1, pol=False)
     if factor == 1:
@@ -456,7 +458,7 @@ def unresolved_variance(
     variances = []
     with few_healpy_threads(fine):
         for _ in range(_check_count(n_maps, "n_maps", minimum=1)):
-            alm = hp.almxfl(_gaussian_alm(spectrum, rng), transfer)
+            alm = hp.almxfl(gaussian_alm(spectrum, rng), transfer)
             high = hp.ud_grade(hp.alm2map(alm, fine, lmax=lmax, pol=False), nside)
             variances.append(float(np.mean(np.square(high))))
     return float(np.mean(variances))

@@ -13,6 +13,7 @@ from sciconv.errors import ConfigError, DataError, MissingPathError
 from sciconv_cmb.datasets import (
     SimulatedSkyDataset,
     SkyMapDataset,
+    _unit_factor,
     hole_mask,
     network_items,
     read_simulation_folder,
@@ -220,3 +221,20 @@ def test_simulation_folder_with_missing_masks_is_refused(tmp_path: Path) -> None
     next((folder / "masks").glob("*.fits")).unlink()
     with pytest.raises(DataError, match=r"expected as many masks/\*\.fits as maps/\*\.fits"):
         read_simulation_folder(folder)
+
+
+@pytest.mark.parametrize(
+    ("unit", "factor"),
+    [
+        ("K", 1e6),
+        ("K_CMB", 1e6),
+        ("Kcmb", 1e6),
+        ("mK", 1e3),
+        ("mK_CMB", 1e3),
+        ("uK_CMB", 1.0),
+        ("µK", 1.0),
+        ("muK", 1.0),
+    ],
+)
+def test_header_units_convert_to_microkelvin(unit: str, factor: float) -> None:
+    assert _unit_factor(unit, Path("sky.fits")) == factor

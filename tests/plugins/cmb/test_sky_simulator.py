@@ -19,6 +19,7 @@ from sciconv_cmb.sky_simulator import (
     SIMULATOR_VERSION,
     apodise,
     galactic_mask,
+    gaussian_alm,
     observed_cl,
     pixel_window,
     point_source_mask,
@@ -347,3 +348,11 @@ def test_supersampled_skies_hold_the_power_above_the_band_limit() -> None:
             simulate_sky(cl, nside, fwhm_arcmin=fwhm, supersample=bad)
     with pytest.raises(ConfigError, match=r"cl: shape \(96,\) is too short"):
         simulate_sky(cl, nside, fwhm_arcmin=fwhm, supersample=8)
+
+
+def test_drawn_alm_have_the_spectrum_asked_for() -> None:
+    cl = np.full(41, 2.0)
+    cl[:2] = 0
+    alm = np.mean([hp.alm2cl(gaussian_alm(cl, np.random.default_rng(s))) for s in range(20)], axis=0)
+    assert alm[:2] == pytest.approx([0, 0])
+    assert np.mean(alm[2:]) == pytest.approx(2.0, rel=0.03)
