@@ -51,6 +51,15 @@ Metric = Callable[[torch.Tensor, torch.Tensor], float]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def auxiliary_loss(model: nn.Module) -> torch.Tensor | None:
+    """The model's own loss term of its last forward, or ``None``: a model may define ``auxiliary_loss()``
+    (a mixture of experts' balance loss, for example), which training adds to the task's loss. Under DDP the
+    wrapped module's."""
+    inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    method = getattr(inner, "auxiliary_loss", None)
+    return method() if callable(method) else None
+
+
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is a :class:`ConfigError`."""
     if name == "auto":
@@ -440,6 +449,9 @@ class Engine:
                     ) from None
                 raise
             loss = loss_fn(outputs, y)
+            auxiliary = auxiliary_loss(model)
+            if auxiliary is not None:
+                loss = loss + auxiliary
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"fit {name!r} diverged at epoch {epoch}, batch {step + 1}: the training loss is "

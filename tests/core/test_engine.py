@@ -190,3 +190,32 @@ def test_learning_rate_schedules() -> None:
     assert [r["lr"] for r in history] == pytest.approx([0.1 * f for f in factors])
     with pytest.raises(ConfigError, match=r"warmup_epochs \(8\) must be below train.epochs \(8\)"):
         Engine(config(epochs=8, scheduler={"name": "warmup_cosine", "warmup_epochs": 8})).fit(mlp(), blobs())
+
+
+class _PenalisedLinear(nn.Module):
+    """A linear classifier whose ``auxiliary_loss()`` pulls an extra parameter, unused by the output, to 3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+        self.extra = nn.Parameter(torch.zeros(()))
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.linear(x)
+
+    def auxiliary_loss(self) -> torch.Tensor:
+        return (self.extra - 3.0).square()
+
+
+def test_fit_adds_the_models_auxiliary_loss() -> None:
+    """A model's ``auxiliary_loss()`` (a mixture of experts' balance loss) is added to the task's loss while
+    training: a parameter that only that term reaches is trained, and the recorded loss includes it."""
+    seed_everything(0)
+    model = _PenalisedLinear()
+    result = Engine(config(epochs=20, lr=0.1, optimizer="sgd")).fit(model, blobs())
+    assert abs(float(model.extra) - 3.0) < 0.1
+    # the first epoch's mean loss holds the penalty, (0 - 3)^2 = 9 at its first batch; cross-entropy alone is < 1
+    assert result.history[0]["train_loss"] > 2.0
+    assert result.history[-1]["train_loss"] < 1.0

@@ -94,8 +94,9 @@ def check_model(
 
     Checks: the factory returns an ``nn.Module`` with trainable parameters; the output of a batch of
     shape ``(batch_size, *spec.input_shape)`` has ``batch_size`` rows (and ``n_outputs`` columns for
-    classification and regression) and is finite; every trainable parameter receives a finite
-    gradient; weights saved as safetensors and loaded into a freshly built model give the same output.
+    classification and regression) and is finite; every trainable parameter receives a finite gradient (from
+    the output, plus the model's ``auxiliary_loss()`` where it defines one); weights saved as safetensors and
+    loaded into a freshly built model give the same output.
     """
     import torch
 
@@ -125,7 +126,10 @@ def check_model(
         raise _fail(what, f"output shape {tuple(out.shape)}, expected {(batch_size, spec.n_outputs)}")
     if not torch.isfinite(out).all():
         raise _fail(what, "forward produced NaN or infinite values")
-    out.float().square().mean().backward()
+    loss = out.float().square().mean()
+    auxiliary = getattr(model, "auxiliary_loss", None)  # a model's own loss term, which training adds (engine)
+    extra = auxiliary() if callable(auxiliary) else None
+    (loss if extra is None else loss + extra).backward()
     no_grad = [n for n, p in trainable if p.grad is None]
     if no_grad:
         raise _fail(what, f"parameters without gradient (unused in forward?): {', '.join(no_grad[:5])}")
