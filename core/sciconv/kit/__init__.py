@@ -6,6 +6,8 @@ aggregates, tabulates and plots the same way:
 
 - :func:`cached_simulation`: simulate once into a cache keyed by the parameters, written atomically,
   reused (and said so) by later runs;
+- :func:`cached_arrays`: derived arrays (features) computed once into a cache keyed by the parameters and
+  the input files' :func:`file_fingerprints`, reused by later runs;
 - :func:`random_split`, :func:`stratified_split`, :func:`grouped_split`, :func:`split_sizes`: seeded splits
   with one rounding rule, grouped ones keeping every subject / recording / patient in one split;
 - :func:`require_root`, :func:`require_file`: ``dataset.params.root`` checks with one message format;
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from sciconv.atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text, file_sha256
 from sciconv.kit.aggregate import Summary, summarize
+from sciconv.kit.feature_cache import cached_arrays, default_feature_cache_dir, file_fingerprints
 from sciconv.kit.figures import new_figure, save_figure
 from sciconv.kit.lazy_exports import lazy_exports
 from sciconv.kit.metrics import accuracy
@@ -46,11 +49,14 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "cached_arrays",
     "cached_simulation",
     "check_disjoint",
     "coloured_noise",
     "default_cache_dir",
+    "default_feature_cache_dir",
     "derive_seed",
+    "file_fingerprints",
     "file_sha256",
     "format_number",
     "grouped_split",
