@@ -20,13 +20,15 @@ The bundle: ``train`` holds every segment as ``(x, y)``, ``x`` float32 ``(1, n_b
 class index (``-1`` for an unlabelled recording); ``val`` and ``test`` are ``None`` (the task splits by recording,
 or by ship, itself). ``info``: ``recordings`` (one dict per recording: ``recording_id``, ``label``, ``ship``,
 ``path``, ``duration_s``, ``n_segments``), ``segment_recording`` (index into ``recordings`` of each segment),
-``segment_start_s``, ``classical`` ``(n_segments, d)``, ``classes``, ``split`` (recording id -> ``train`` /
+``segment_start_s``, ``classical`` ``(n_segments, d)``, (simulated data: each recording's ``subtype`` and
+``condition``), ``classes``, ``split`` (recording id -> ``train`` /
 ``test``, or ``None``), ``group_by_ship`` (whether every recording names its ship), ``features`` (the front-end's
 settings, its frame hop ``hop_s``, and ``segment_s`` / ``segment_hop_s``), ``labelled``.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +112,10 @@ class _RecordingsDataset(DatasetBase):
         """The dataset's recordings, and its fixed train / test split by recording id where it has one."""
         raise NotImplementedError
 
+    def recording_details(self, recording: Recording) -> dict[str, Any]:
+        """Further facts about a recording for the report (a simulation's ground truth); none by default."""
+        return {}
+
     def load(self) -> DataBundle:
         self.validate()
         recordings, split = self.recordings()
@@ -156,6 +162,7 @@ class _RecordingsDataset(DatasetBase):
                 "path": str(r.path),
                 "duration_s": float(r.duration_s),
                 "n_segments": int(counts[i]),
+                **self.recording_details(r),
             }
             for i, r in enumerate(recordings)
         ]
@@ -305,7 +312,13 @@ class SimulatedDeepShipDataset(_RecordingsDataset):
             simulate_deepship(folder, **params)
 
         folder = cached_simulation("uatr-deepship", params, write, version=SIMULATOR_VERSION, cache_dir=self.cache_dir)
+        records = json.loads((folder / "recordings.json").read_text(encoding="utf-8"))
+        self._truth = {str(folder / r["file"]): {"subtype": r["subtype"], "condition": r["condition"]} for r in records}
         return list_deepship(folder, list(classes)), None
+
+    def recording_details(self, recording: Recording) -> dict[str, Any]:
+        """The simulated ship's subtype (container ship, laden tanker, ...) and the passage's condition."""
+        return dict(getattr(self, "_truth", {}).get(str(recording.path), {}))
 
 
 class DeepShipDataset(_RecordingsDataset):

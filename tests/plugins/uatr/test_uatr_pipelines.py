@@ -126,9 +126,14 @@ def test_the_run_reports_every_method_with_its_figures(simulated_run: tuple[Path
             assert metrics[f"{method}.{key}_sd"] >= 0.0
         for name in ("Cargo", "Passengership", "Tanker", "Tug"):
             assert f"{method}.recall.{name}" in metrics
+    for method in ("cmoe", "rcmoe"):  # how much the routes say about the class and the simulated subtype
+        assert 0.0 <= metrics[f"{method}.routing_ami_class"] <= 1.0
+        assert 0.0 <= metrics[f"{method}.routing_ami_subtype"] <= 1.0
+    assert "resnet.routing_ami_class" not in metrics
     report = (run_dir / "report.md").read_text()
-    for heading in ("## Protocol", "Per-class recall", "Routing of classes to experts"):
+    for heading in ("## Protocol", "Per-class recall", "Routing of classes to experts", "Routing of ship subtypes"):
         assert heading in report
+    assert "| Tug / " in report  # rows of class / subtype
     assert "grouped by ship" in report
     for plot in ("confusion.png", "routing.png"):
         assert (run_dir / "plots" / plot).stat().st_size > 1000, plot
