@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -85,11 +85,15 @@ class SchedulerConfig(_Strict):
     cosine. ``warmup_cosine`` first rises linearly over ``warmup_epochs`` (epoch ``e`` of the warm-up, counted from
     1, at ``lr * e / warmup_epochs``), then decays along a half cosine to ``min_lr`` at the last epoch, as
     MONAI's and the Swin UNETR code's ``LinearWarmupCosineAnnealingLR`` (which starts the warm-up at 0 instead).
+    ``multistep`` multiplies ``lr`` by ``gamma`` once the fit has completed each of ``milestones`` epochs, as
+    torch's ``MultiStepLR`` stepped once per epoch (milestones [600, 700], gamma 0.7: epochs 601-700 at 0.7 lr).
     """
 
-    name: Literal["constant", "cosine", "warmup_cosine"] = "constant"
+    name: Literal["constant", "cosine", "warmup_cosine", "multistep"] = "constant"
     warmup_epochs: int = Field(default=0, ge=0)
     min_lr: float = Field(default=0.0, ge=0.0)
+    milestones: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    gamma: float = Field(default=0.1, gt=0.0)
 
 
 class TrainConfig(_Strict):

@@ -127,6 +127,7 @@ class Engine:
         metrics: Mapping[str, Metric] | None = None,
         name: str = "model",
         collate_fn: Callable[..., Any] | None = None,
+        on_epoch_start: Callable[[int], None] | None = None,
         **overrides: Any,
     ) -> FitResult:
         """Train ``model`` on ``train_data``, validating on ``val_data`` after every epoch.
@@ -134,7 +135,9 @@ class Engine:
         ``loss_fn`` defaults to cross-entropy. ``metrics`` are computed on the validation split
         (keys ``val_<metric>``); ``overrides`` replace :class:`TrainConfig` fields for this fit only
         (e.g. ``epochs=1000, batch_size=len(data)``). ``name`` keeps the checkpoints of several fits
-        in one run apart (``stage1``, ``subject-03``).
+        in one run apart (``stage1``, ``subject-03``). ``on_epoch_start(epoch)`` (1-based) runs before each
+        training epoch, also the first one after a resume: a task's own schedule (a teacher-forcing probability, a
+        curriculum) set on the model from the epoch number alone, so that a resumed fit follows it too.
         """
         cfg = self.config.model_copy(update=overrides) if overrides else self.config
         if overrides:
@@ -252,6 +255,8 @@ class Engine:
                 progress.advance_epochs(start_epoch - 1)
                 for epoch in range(start_epoch, cfg.epochs + 1):
                     t0 = time.perf_counter()
+                    if on_epoch_start is not None:
+                        on_epoch_start(epoch)
                     train_loss, first_loss = self._train_epoch(
                         train_model, loader, optimizer, loss_fn, cfg, progress, len(train_data), name, epoch
                     )
@@ -519,6 +524,8 @@ def lr_factor(epoch: int, epochs: int, schedule: SchedulerConfig, lr: float) -> 
     :class:`~sciconv.config.SchedulerConfig`)."""
     if schedule.name == "constant" or lr <= 0:
         return 1.0
+    if schedule.name == "multistep":
+        return float(schedule.gamma ** sum(1 for m in schedule.milestones if epoch >= m))
     floor = min(schedule.min_lr / lr, 1.0)
     warmup = schedule.warmup_epochs if schedule.name == "warmup_cosine" else 0
     if epoch < warmup:

@@ -188,6 +188,12 @@ def test_learning_rate_schedules() -> None:
     engine = Engine(config(epochs=8, lr=0.1, scheduler={"name": "warmup_cosine", "warmup_epochs": 3}))
     history = engine.fit(mlp(), blobs()).history
     assert [r["lr"] for r in history] == pytest.approx([0.1 * f for f in factors])
+    # MultiStepLR's steps: the rate falls by gamma after each milestone epoch has completed
+    steps = SchedulerConfig(name="multistep", milestones=[2, 4], gamma=0.5)
+    assert [lr_factor(e, 6, steps, 0.1) for e in range(6)] == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    seed_everything(0)
+    engine = Engine(config(epochs=6, lr=0.1, scheduler={"name": "multistep", "milestones": [2, 4], "gamma": 0.5}))
+    assert [r["lr"] for r in engine.fit(mlp(), blobs()).history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
     with pytest.raises(ConfigError, match=r"warmup_epochs \(8\) must be below train.epochs \(8\)"):
         Engine(config(epochs=8, scheduler={"name": "warmup_cosine", "warmup_epochs": 8})).fit(mlp(), blobs())
 
@@ -219,3 +225,11 @@ def test_fit_adds_the_models_auxiliary_loss() -> None:
     # the first epoch's mean loss holds the penalty, (0 - 3)^2 = 9 at its first batch; cross-entropy alone is < 1
     assert result.history[0]["train_loss"] > 2.0
     assert result.history[-1]["train_loss"] < 1.0
+
+
+def test_on_epoch_start_runs_before_every_epoch() -> None:
+    """A task's schedule hook: called with the 1-based epoch before that epoch trains."""
+    seed_everything(0)
+    seen: list[int] = []
+    Engine(config(epochs=4)).fit(mlp(), blobs(), on_epoch_start=seen.append)
+    assert seen == [1, 2, 3, 4]

@@ -1,0 +1,1 @@
+"""DeepFEA: ConvLSTM surrogates of transient finite element simulations (Triantafyllou et al., ESWA 2025)."""
