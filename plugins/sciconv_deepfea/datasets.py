@@ -42,73 +42,41 @@ def split_target(y: Any, dim: int, grid: tuple[int, ...]) -> tuple[Any, Any]:
     return y[..., :n_node].reshape(*lead, dim, *grid), y[..., n_node:].reshape(*lead, 2, *elem_grid)
 
 
-def _scaled(value: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: int) -> np.ndarray:
-    """Min-max scaling of ``value`` to [-1, 1] along channel ``axis`` (a constant channel maps to 0)."""
-    shape = [1] * value.ndim
-    shape[axis] = -1
-    lo = np.asarray(lo, dtype=np.float64).reshape(shape)
-    hi = np.asarray(hi, dtype=np.float64).reshape(shape)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    out = 2.0 * (value - lo) / span - 1.0
-    return np.where(hi > lo, out, 0.0).astype(np.float32)
-
-
 def scale_inputs(dis_in: np.ndarray, scaling: dict[str, np.ndarray], dim: int) -> np.ndarray:
     """``dis_in`` ``(N, T, C, *grid)`` scaled: coordinates with ``dis_c``, loads with ``dis_f``, the 0/1 mask to
     -1/+1."""
-    coords = _scaled(dis_in[:, :, :dim], scaling["dis_c_min"], scaling["dis_c_max"], axis=2)
-    loads = _scaled(dis_in[:, :, dim : 2 * dim], scaling["dis_f_min"], scaling["dis_f_max"], axis=2)
-    mask = (2.0 * dis_in[:, :, 2 * dim :] - 1.0).astype(np.float32)
-    return np.concatenate([coords, loads, mask], axis=2)
+    from sciconv_deepfea.official_io import scale
+
+    coords = scale(dis_in[:, :, :dim], scaling["dis_c_min"], scaling["dis_c_max"], axis=2)
+    loads = scale(dis_in[:, :, dim : 2 * dim], scaling["dis_f_min"], scaling["dis_f_max"], axis=2)
+    mask = 2.0 * dis_in[:, :, 2 * dim :] - 1.0
+    return np.concatenate([coords, loads, mask], axis=2).astype(np.float32)
 
 
 def scale_targets(
     dis_out: np.ndarray, stress: np.ndarray, strain: np.ndarray, scaling: dict[str, np.ndarray]
 ) -> np.ndarray:
     """Targets ``(N, T, F)``: the scaled next-step coordinates and element stress / strain, flattened per step."""
+    from sciconv_deepfea.official_io import scale
+
     n, t = dis_out.shape[:2]
-    node = _scaled(dis_out, scaling["dis_c_min"], scaling["dis_c_max"], axis=2).reshape(n, t, -1)
-    s = _scaled(stress[:, :, None], scaling["eff_stress_min"], scaling["eff_stress_max"], axis=2)
-    e = _scaled(strain[:, :, None], scaling["eff_strain_min"], scaling["eff_strain_max"], axis=2)
+    node = scale(dis_out, scaling["dis_c_min"], scaling["dis_c_max"], axis=2).reshape(n, t, -1)
+    s = scale(stress[:, :, None], scaling["eff_stress_min"], scaling["eff_stress_max"])
+    e = scale(strain[:, :, None], scaling["eff_strain_min"], scaling["eff_strain_max"])
     elem = np.concatenate([s, e], axis=2).reshape(n, t, -1)
-    return np.concatenate([node, elem], axis=2)
+    return np.concatenate([node, elem], axis=2).astype(np.float32)
 
 
 def unscale_targets(y: np.ndarray, scaling: dict[str, np.ndarray], dim: int, grid: tuple[int, ...]) -> dict[str, Any]:
     """Physical ``dis_out`` ``(N, T, dim, *grid)`` (m), ``eff_stress`` and ``eff_strain`` ``(N, T, *elem_grid)``
     from scaled targets ``(N, T, F)``."""
+    from sciconv_deepfea.official_io import unscale
+
     node, elem = split_target(np.asarray(y, dtype=np.float64), dim, grid)
-
-    def back(v: np.ndarray, lo: Any, hi: Any, axis: int) -> np.ndarray:
-        shape = [1] * v.ndim
-        shape[axis] = -1
-        lo = np.asarray(lo, dtype=np.float64).reshape(shape)
-        hi = np.asarray(hi, dtype=np.float64).reshape(shape)
-        return (v + 1.0) / 2.0 * (hi - lo) + lo
-
     return {
-        "dis_out": back(node, scaling["dis_c_min"], scaling["dis_c_max"], axis=2),
-        "eff_stress": back(elem[:, :, 0], scaling["eff_stress_min"], scaling["eff_stress_max"], axis=0),
-        "eff_strain": back(elem[:, :, 1], scaling["eff_strain_min"], scaling["eff_strain_max"], axis=0),
-    }
-
-
-def training_scaling(data: Any, train: np.ndarray, dim: int) -> dict[str, np.ndarray]:
-    """The 8 min/max arrays of the official layout from the training cases ``train`` of ``data``
-    (:class:`.official_io.FEADataset`): coordinates over the inputs' and targets' coordinate channels, loads over
-    the force channels, stress and strain as scalars."""
-    channels_in = np.moveaxis(data.dis_in[train], 2, 0).reshape(data.dis_in.shape[2], -1)
-    coords = np.concatenate([channels_in[:dim], np.moveaxis(data.dis_out[train], 2, 0).reshape(dim, -1)], axis=1)
-    forces = channels_in[dim : 2 * dim]
-    return {
-        "dis_c_min": coords.min(axis=1),
-        "dis_c_max": coords.max(axis=1),
-        "dis_f_min": forces.min(axis=1),
-        "dis_f_max": forces.max(axis=1),
-        "eff_stress_min": np.array([data.eff_stress[train].min()]),
-        "eff_stress_max": np.array([data.eff_stress[train].max()]),
-        "eff_strain_min": np.array([data.eff_strain[train].min()]),
-        "eff_strain_max": np.array([data.eff_strain[train].max()]),
+        "dis_out": unscale(node, scaling["dis_c_min"], scaling["dis_c_max"], axis=2),
+        "eff_stress": unscale(elem[:, :, 0], scaling["eff_stress_min"], scaling["eff_stress_max"]),
+        "eff_strain": unscale(elem[:, :, 1], scaling["eff_strain_min"], scaling["eff_strain_max"]),
     }
 
 
@@ -144,7 +112,12 @@ class _FEADataset(DatasetBase):
         split = random_split(n, self.split_seed, val=self.val, test=self.test, what="cases")
         dim = int(data.dim)
         grid = tuple(int(g) for g in data.dis_in.shape[3:])
-        scaling = training_scaling(data, split["train"], dim) if self.own_scaling() else dict(data.scaling)
+        if self.own_scaling():  # the training cases' ranges (the official reader's computation)
+            from sciconv_deepfea.official_io import compute_min_max
+
+            scaling = compute_min_max(data, [data.cases[i] for i in split["train"]])
+        else:
+            scaling = dict(data.scaling)
         x = scale_inputs(data.dis_in, scaling, dim)
         y = scale_targets(data.dis_out, data.eff_stress, data.eff_strain, scaling)
 

@@ -190,12 +190,10 @@ class RolloutTask(TaskBase):
             predictions[method] = unscale_targets(scaled, info["scaling"], dim, grid)
             results[method] = rollout_errors(predictions[method], truth, reference)
             timing[f"{method}_single"], timing[f"{method}_batched"] = time_rollout(fitted, x_test)
-        if "quasistatic" in self.methods:
-            predictions["quasistatic"] = self._quasistatic(info, test_index)
-            if predictions["quasistatic"] is not None:
-                results["quasistatic"] = rollout_errors(predictions["quasistatic"], truth, reference)
-            else:
-                predictions.pop("quasistatic")
+        static = self._quasistatic(info, test_index) if "quasistatic" in self.methods else None
+        if static is not None:  # needs the cases' parameters: simulated data only
+            predictions["quasistatic"] = static
+            results["quasistatic"] = rollout_errors(static, truth, reference)
         timing["solver"] = time_solver(info, test_index, self.timing_cases, derive_seed(ctx.seed, "timing"))
         ctx.save_state(
             "deepfea", {"methods": [m for m in self.methods if m in ("nep", "cnn")], "dim": dim, "grid": list(grid)}

@@ -7,7 +7,6 @@ where the metadata names the ship, neither do a ship's recordings.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +69,3 @@ def cut_segments(
         return np.zeros((0, seg), dtype=np.float32)
     index = starts[:, None] + np.arange(seg)[None, :]
     return np.asarray(signal, dtype=np.float32)[index]
-
-
-def class_names(recordings: Sequence[Recording]) -> list[str]:
-    """The classes present, sorted (the label index of a class is its position here)."""
-    return sorted({r.label for r in recordings if r.label is not None})
