@@ -87,13 +87,17 @@ class SchedulerConfig(_Strict):
     MONAI's and the Swin UNETR code's ``LinearWarmupCosineAnnealingLR`` (which starts the warm-up at 0 instead).
     ``multistep`` multiplies ``lr`` by ``gamma`` once the fit has completed each of ``milestones`` epochs, as
     torch's ``MultiStepLR`` stepped once per epoch (milestones [600, 700], gamma 0.7: epochs 601-700 at 0.7 lr).
+    ``plateau`` multiplies the rate by ``gamma`` (below 1) whenever the validation loss has not improved for more
+    than ``patience`` epochs, never below ``min_lr``: torch's ``ReduceLROnPlateau`` (mode min, its default relative
+    threshold 1e-4) stepped with each epoch's ``val_loss``; a fit without a validation split cannot use it.
     """
 
-    name: Literal["constant", "cosine", "warmup_cosine", "multistep"] = "constant"
+    name: Literal["constant", "cosine", "warmup_cosine", "multistep", "plateau"] = "constant"
     warmup_epochs: int = Field(default=0, ge=0)
     min_lr: float = Field(default=0.0, ge=0.0)
     milestones: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     gamma: float = Field(default=0.1, gt=0.0)
+    patience: int = Field(default=10, ge=0)
 
 
 class TrainConfig(_Strict):
@@ -106,6 +110,9 @@ class TrainConfig(_Strict):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
     grad_clip: float | None = Field(default=None, gt=0.0)
+    drop_last: bool = False
+    """Leave out each epoch's last, incomplete training batch (as a DataLoader's ``drop_last``): networks whose
+    batch normalisation sees one sample per channel cannot train on a batch of one."""
     seed: int = 0
     device: str = "auto"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)

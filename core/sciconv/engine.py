@@ -149,13 +149,24 @@ class Engine:
         scheduler = _make_scheduler(cfg, optimizer)
         if len(train_data) == 0:
             raise ConfigError(f"fit {name!r}: the training split is empty")
+        if cfg.drop_last and len(train_data) < cfg.batch_size:
+            raise ConfigError(
+                f"fit {name!r}: train.drop_last with {len(train_data)} training samples and train.batch_size "
+                f"{cfg.batch_size} leaves no batch; lower the batch size"
+            )
+        plateau = cfg.scheduler.name == "plateau"
+        if plateau and (val_data is None or len(val_data) == 0):
+            raise ConfigError(
+                f"fit {name!r}: train.scheduler.name=plateau steps on the validation loss, and this fit has no "
+                "validation split; choose another schedule"
+            )
         ddp = distributed.active()
         world = distributed.world()
         generator = torch.Generator().manual_seed(derive_seed(cfg.seed, name))
         if ddp:
             # The single-process order of samples and batches, each global batch split among the ranks.
             batches = ShardedBatchSampler(
-                BatchSampler(RandomSampler(train_data, generator=generator), cfg.batch_size, drop_last=False),
+                BatchSampler(RandomSampler(train_data, generator=generator), cfg.batch_size, drop_last=cfg.drop_last),
                 rank=world.rank,
                 world_size=world.world_size,
             )
@@ -167,7 +178,7 @@ class Engine:
                 shuffle=True,
                 generator=generator,
                 collate_fn=collate_fn,
-                drop_last=False,
+                drop_last=cfg.drop_last,
             )
         es = cfg.early_stopping
         ckpt_dir = self.checkpoint_root / name if self.checkpoint_root is not None else None
@@ -195,9 +206,11 @@ class Engine:
                     raise CheckpointError(f"{ckpt.path}: optimizer state does not fit: {exc}") from None
                 if "scheduler" in state:
                     scheduler.load_state_dict(state["scheduler"])
-                    # the rate of the next epoch under this fit's schedule (its epoch count may have changed)
-                    for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
-                        group["lr"] = base * lr_factor(scheduler.last_epoch, cfg.epochs, cfg.scheduler, cfg.lr)
+                    # the rate of the next epoch under this fit's schedule (its epoch count may have changed);
+                    # a plateau schedule's rate is the optimizer's, restored with its state
+                    if not plateau:
+                        for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+                            group["lr"] = base * lr_factor(scheduler.last_epoch, cfg.epochs, cfg.scheduler, cfg.lr)
                 generator.set_state(state["loader_rng"])
                 if not ddp:
                     restore_rng(state["rng"])
@@ -278,7 +291,10 @@ class Engine:
                             }
                         )
                     record["lr"] = optimizer.param_groups[0]["lr"]
-                    scheduler.step()
+                    if plateau:
+                        scheduler.step(record["val_loss"])
+                    else:
+                        scheduler.step()
                     record["time_s"] = time.perf_counter() - t0
                     history.append(record)
                     self._emit(record)
@@ -522,7 +538,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
 def lr_factor(epoch: int, epochs: int, schedule: SchedulerConfig, lr: float) -> float:
     """The factor on ``lr`` for epoch ``epoch`` (0-based) of ``epochs`` under ``schedule`` (see
     :class:`~sciconv.config.SchedulerConfig`)."""
-    if schedule.name == "constant" or lr <= 0:
+    if schedule.name in ("constant", "plateau") or lr <= 0:  # plateau: driven by the validation loss instead
         return 1.0
     if schedule.name == "multistep":
         return float(schedule.gamma ** sum(1 for m in schedule.milestones if epoch >= m))
@@ -535,9 +551,16 @@ def lr_factor(epoch: int, epochs: int, schedule: SchedulerConfig, lr: float) -> 
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-epoch LambdaLR following ``cfg.scheduler`` (a constant factor 1 by default)."""
+def _make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> Any:
+    """A per-epoch LambdaLR following ``cfg.scheduler`` (a constant factor 1 by default), or, for ``plateau``,
+    torch's ReduceLROnPlateau (stepped with the validation loss)."""
     schedule = cfg.scheduler
+    if schedule.name == "plateau":
+        if schedule.gamma >= 1.0:
+            raise ConfigError(f"train.scheduler.gamma must be below 1 for plateau (got {schedule.gamma:g})")
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=schedule.gamma, patience=schedule.patience, min_lr=schedule.min_lr
+        )
     if schedule.name == "warmup_cosine" and schedule.warmup_epochs >= cfg.epochs:
         raise ConfigError(
             f"train.scheduler.warmup_epochs ({schedule.warmup_epochs}) must be below train.epochs ({cfg.epochs})"

@@ -198,6 +198,30 @@ def test_learning_rate_schedules() -> None:
         Engine(config(epochs=8, scheduler={"name": "warmup_cosine", "warmup_epochs": 8})).fit(mlp(), blobs())
 
 
+def test_plateau_schedule_follows_the_validation_loss_and_resumes(tmp_path) -> None:
+    # Validation labels opposite to the training labels: the validation loss rises from the start, so after
+    # `patience` + 1 epochs without improvement the rate falls by gamma (torch's ReduceLROnPlateau).
+    x, y = blobs(seed=1).tensors
+    flipped = TensorDataset(x, 1 - y)
+    schedule = {"name": "plateau", "patience": 1, "gamma": 0.5, "min_lr": 0.02}
+    seed_everything(0)
+    history = Engine(config(epochs=6, lr=0.1, scheduler=schedule)).fit(mlp(), blobs(), flipped).history
+    losses = [r["val_loss"] for r in history]
+    assert all(a < b for a, b in itertools.pairwise(losses[:3]))
+    assert [r["lr"] for r in history] == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05, 0.025])
+    # a fit stopped after 3 epochs and resumed trains its remaining epochs at the same rates
+    seed_everything(0)
+    Engine(config(epochs=3, lr=0.1, scheduler=schedule), checkpoint_root=tmp_path).fit(mlp(), blobs(), flipped)
+    seed_everything(0)
+    engine = Engine(config(epochs=6, lr=0.1, scheduler=schedule), checkpoint_root=tmp_path, resume=True)
+    resumed = engine.fit(mlp(), blobs(), flipped).history
+    assert [r["lr"] for r in resumed] == pytest.approx([r["lr"] for r in history])
+    with pytest.raises(ConfigError, match="plateau steps on the validation loss"):
+        Engine(config(scheduler=schedule)).fit(mlp(), blobs())
+    with pytest.raises(ConfigError, match="gamma must be below 1"):
+        Engine(config(scheduler={"name": "plateau", "gamma": 2.0})).fit(mlp(), blobs(), flipped)
+
+
 class _PenalisedLinear(nn.Module):
     """A linear classifier whose ``auxiliary_loss()`` pulls an extra parameter, unused by the output, to 3."""
 
@@ -233,3 +257,17 @@ def test_on_epoch_start_runs_before_every_epoch() -> None:
     seen: list[int] = []
     Engine(config(epochs=4)).fit(mlp(), blobs(), on_epoch_start=seen.append)
     assert seen == [1, 2, 3, 4]
+
+
+def test_drop_last_leaves_out_the_incomplete_batch() -> None:
+    # 33 samples in batches of 8: the fifth batch holds one sample, which batch normalisation cannot train on
+    x, y = blobs(33).tensors
+    model = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        Engine(config(epochs=1, batch_size=8)).fit(model, TensorDataset(x, y))
+    seen: list[int] = []
+    model.register_forward_hook(lambda module, args, output: seen.append(len(args[0])))
+    Engine(config(epochs=1, batch_size=8, drop_last=True)).fit(model, TensorDataset(x, y))
+    assert seen == [8, 8, 8, 8]
+    with pytest.raises(ConfigError, match="leaves no batch"):
+        Engine(config(batch_size=64, drop_last=True)).fit(model, TensorDataset(x, y))

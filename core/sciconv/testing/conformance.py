@@ -238,7 +238,8 @@ def check_pipeline_runs(
 def check_prediction(run_dir: Path, metrics: Mapping[str, Any], what: str = "the run") -> dict[str, Any]:
     """Apply a finished run to its own test split (``pipeline predict RUN_DIR --split test``, nothing written) and
     check that it reproduces the run: predict reports metrics, each under a name of the run's ``metrics.json``,
-    each exactly equal to the run's value. Returns the prediction's metrics."""
+    each exactly equal to the run's value (timings, such as an inference time, aside). Returns the prediction's
+    metrics."""
     from sciconv.predicting import load_run
 
     try:
@@ -253,7 +254,9 @@ def check_prediction(run_dir: Path, metrics: Mapping[str, Any], what: str = "the
     if unknown:
         raise _fail(what, f"predict reported metrics the run does not have: {unknown[:5]}")
     differ = sorted(
-        k for k, v in prediction.metrics.items() if not (v == metrics[k] or (v != v and metrics[k] != metrics[k]))
+        k
+        for k, v in prediction.metrics.items()
+        if not (v == metrics[k] or (v != v and metrics[k] != metrics[k]) or _TIMING.search(k.rsplit(".", 1)[-1]))
     )
     if differ:
         shown = ", ".join(f"{k}: run {metrics[k]!r}, predict {prediction.metrics[k]!r}" for k in differ[:3])
@@ -262,9 +265,9 @@ def check_prediction(run_dir: Path, metrics: Mapping[str, Any], what: str = "the
 
 
 _MISSING = object()
-_TIMING = re.compile(r"seconds|wall_time|_s$|speedup")
-"""Metric keys that measure time (``train_seconds``, ``wall_time_s``) or ratios of times (``speedup``,
-``speedup_batched``): they differ between any two runs."""
+_TIMING = re.compile(r"seconds|wall_time|_s$|_ms$|speedup")
+"""Metric keys that measure time (``train_seconds``, ``wall_time_s``, ``infer_ms``) or ratios of times
+(``speedup``, ``speedup_batched``): they differ between any two runs."""
 
 
 def _same_value(key: str, a: Any, b: Any) -> bool:
