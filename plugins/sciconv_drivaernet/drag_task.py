@@ -232,7 +232,7 @@ class DragTask(TaskBase):
         sections = {
             "Protocol": self._protocol_text(ctx, info, split, train_seconds),
             "Errors per body family (test designs)": markdown_table(family_rows),
-            "Published numbers": published.NOTE,
+            "Published numbers": published.NOTE + "\n\n" + published_table(),
         }
         if info.get("proxy_note"):
             sections["Drag labels"] = info["proxy_note"]
@@ -341,6 +341,20 @@ class DragTask(TaskBase):
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def published_table() -> str:
+    """The published DrivAerNet v1 and DrivAerNet++ results as a markdown table (blank where not published)."""
+    rows = []
+    for record in (*published.DRIVAERNET_V1, *published.DRIVAERNET_PLUS):
+        rows.append(
+            {
+                "method": record.method,
+                **{k: (f"{record.metrics[k]:.4g}" if k in record.metrics else "") for k in ("r2", "mse", "mae")},
+                "source": record.source,
+            }
+        )
+    return markdown_table(rows)
 
 
 def _count(values: list[str]) -> dict[str, int]:
