@@ -117,9 +117,7 @@ class _DesignsDataset(DatasetBase):
         split_of = {d: name for name in SPLITS for d in splits[name]}
         split_index = {name: np.array([position[d] for d in splits[name]], dtype=np.int64) for name in SPLITS}
         padded = [ids[i] for i in np.flatnonzero(arrays["n_real"] < self.n_points)]
-        if padded:
-            if not self.pad:  # sampling raised already; kept for clarity
-                raise DataError(f"{len(padded)} designs have fewer than {self.n_points} vertices")
+        if padded:  # with pad=False the sampling has raised already, naming the file
             warnings.warn(
                 f"{root}: {len(padded)} design(s) have fewer vertices than the {self.n_points} points requested and "
                 f"were zero-padded, as the official loader does (e.g. {', '.join(padded[:3])}); lower "
@@ -206,7 +204,7 @@ class _DesignsDataset(DatasetBase):
         return cached_arrays(
             "drivaernet-points",
             params,
-            lambda: sample_designs(paths, self.n_points, self.sampling, self.resamples, self.sample_seed, self.pad),
+            lambda: draw_points(paths, self.n_points, self.sampling, self.resamples, self.sample_seed, self.pad),
             version=POINTS_VERSION,
             cache_dir=self.points_cache_dir,
         )
@@ -217,7 +215,7 @@ def _release(ids: list[str], has_parametric: bool) -> str:
     return "v1" if not has_parametric and all(_V1_ID.match(d) for d in ids) else "plus"
 
 
-def sample_designs(
+def draw_points(
     paths: list[Path], n_points: int, sampling: str, resamples: int, seed: int, pad: bool
 ) -> dict[str, np.ndarray]:
     """Read each mesh and draw its points: ``points`` float32 ``(n, resamples, n_points, 3)`` (m), ``n_real``

@@ -22,6 +22,7 @@ passes in batches of ``eval_batch_size`` after one warm-up batch, on the run's d
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -247,9 +248,9 @@ class DragTask(TaskBase):
         skipped = info.get("skipped", {})
         lines = [
             f"- Data: {len(info['designs'])} designs with a mesh and a drag coefficient ("
-            + ", ".join(f"{k} {v}" for k, v in sorted(_count([d["family"] for d in info["designs"]]).items()))
+            + ", ".join(f"{k} {v}" for k, v in sorted(Counter(d["family"] for d in info["designs"]).items()))
             + f"); split {len(split['train'])} / {len(split['val'])} / {len(split['test'])} (train / validation / "
-            f"test) by the dataset's split lists.",
+            f"test): {info['split_source']}.",
             f"- Inputs: {sampling['n_points']} points per design, "
             + (
                 "mesh vertices drawn without replacement (the official sampling)"
@@ -355,13 +356,6 @@ def published_table() -> str:
             }
         )
     return markdown_table(rows)
-
-
-def _count(values: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
 
 
 def drag_metrics(

@@ -25,37 +25,19 @@ from pydantic import Field
 from torch import nn
 
 from sciconv.conv import Conv1d
-from sciconv.errors import ConfigError, DataError
+from sciconv.errors import ConfigError
 from sciconv.spec import DataSpec
+from sciconv_drivaernet.models.point_cloud_input import Widths, check_point_cloud_spec, check_points
 
 PUBLISHED_CHANNELS = (512, 1024, 1024, 1024, 1024)
 PUBLISHED_HEAD = (512, 256, 128, 64)
-
-Widths = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
 
 __all__ = [
     "PUBLISHED_CHANNELS",
     "PUBLISHED_HEAD",
     "RegPointNet",
     "RegPointNetModel",
-    "check_point_cloud_spec",
-    "check_points",
 ]
-
-
-def check_point_cloud_spec(spec: DataSpec, what: str) -> int:
-    """The number of points ``N`` of a point-cloud spec ``input_shape == (3, N)``; DataError naming ``what``
-    otherwise."""
-    shape = tuple(spec.input_shape)
-    if len(shape) != 2 or shape[0] != 3:
-        raise DataError(f"{what} reads point clouds of shape (3, N) (x, y, z coordinates of N points); got {shape}")
-    return int(shape[1])
-
-
-def check_points(x: torch.Tensor, what: str) -> None:
-    """DataError naming ``what`` unless ``x`` is a batch of clouds ``(B, 3, N)``."""
-    if x.ndim != 3 or x.shape[1] != 3:
-        raise DataError(f"{what}: expected a batch of point clouds of shape (B, 3, N), got {tuple(x.shape)}")
 
 
 class RegPointNetModel(nn.Module):

@@ -40,7 +40,7 @@ from sciconv.conv import Conv1d
 from sciconv.errors import ConfigError
 from sciconv.spec import DataSpec
 from sciconv_drivaernet.models.knn_graph import knn_edge_index
-from sciconv_drivaernet.models.pointnet import Widths, check_point_cloud_spec, check_points
+from sciconv_drivaernet.models.point_cloud_input import Widths, check_point_cloud_spec, check_points
 
 PUBLISHED_EDGE_CHANNELS = (256, 512, 512, 1024)
 PUBLISHED_HEAD = (128, 64, 32, 16)

@@ -90,7 +90,14 @@ def test_the_run_reports_errors_per_family_and_the_published_numbers(
             assert f"{method}.mae.{family}" in metrics
     assert np.isfinite(metrics["ols.r2"]) and metrics["mean.r2"] <= 0  # a constant never beats the test mean
     report = (run_dir / "report.md").read_text()
-    for text in ("Errors per body family", "Published numbers", "Drag labels", "| 0.641 | 0.000142 |", "physics proxy"):
+    for text in (
+        "Errors per body family",
+        "Published numbers",
+        "Drag labels",
+        "| 0.641 | 0.000142 |",
+        "physics proxy",
+        "test): the dataset's split lists",
+    ):
         assert text in report
     assert (run_dir / "plots" / "scatter.png").stat().st_size > 1000
 
