@@ -109,6 +109,8 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(default=0.0, ge=0.0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    """Nesterov momentum for ``optimizer: sgd`` (torch's ``SGD(nesterov=True)``; needs ``momentum`` > 0)."""
     grad_clip: float | None = Field(default=None, gt=0.0)
     drop_last: bool = False
     """Leave out each epoch's last, incomplete training batch (as a DataLoader's ``drop_last``): networks whose

@@ -588,7 +588,9 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
         return torch.optim.Adam(groups, lr=cfg.lr)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr)
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.nesterov and cfg.momentum <= 0:
+        raise ConfigError("train.nesterov=true needs train.momentum > 0")
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
 
 
 _DIVERGENCE_CAUSES = (

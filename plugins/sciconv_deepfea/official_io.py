@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from sciconv.errors import ConfigError, DataError, MissingPathError
+from sciconv.kit import shown_items
 
 __all__ = [
     "CASE_FILES",
@@ -59,7 +60,6 @@ _LAYOUT = (
     "effective_out.npz, plus the min/max .npy files (dis_c_min.npy, ...) at the root"
 )
 _CASE_NAME = re.compile(r"\d+")
-_SHOWN = 5  # items named in a message, then how many in all
 
 
 @dataclass
@@ -94,13 +94,6 @@ class FEADataset:
     def steps(self) -> int:
         """Time steps per case, ``T``."""
         return int(self.dis_in.shape[1])
-
-
-def _shown(items: Sequence[object]) -> str:
-    text = ", ".join(str(i) for i in items[:_SHOWN])
-    if len(items) > _SHOWN:
-        text += f", ... ({len(items)} in all)"
-    return text
 
 
 def _pickle_refusal(where: str, error: Exception) -> DataError:
@@ -144,8 +137,8 @@ def _load_npz(path: Path, keys: Sequence[str], where: str) -> dict[str, np.ndarr
         missing = [k for k in keys if k not in archive.files]
         if missing:
             raise DataError(
-                f"{where}: {path.name} has no array {_shown([repr(k) for k in missing])} "
-                f"(found: {_shown(sorted(archive.files)) or 'none'}; expected {', '.join(keys)})"
+                f"{where}: {path.name} has no array {shown_items([repr(k) for k in missing])} "
+                f"(found: {shown_items(sorted(archive.files)) or 'none'}; expected {', '.join(keys)})"
             )
         for key in keys:
             try:
@@ -246,7 +239,7 @@ def _read_case(folder: Path, name: str) -> _Case:
     if bad.size:
         raise DataError(
             f"{where}: the boundary mask (dis_in channel {2 * dim}) holds values other than 0 and 1: "
-            f"{_shown([float(v) for v in bad])}"
+            f"{shown_items([float(v) for v in bad])}"
         )
     fixed = int(mask[0].sum())
     if fixed == 0:
@@ -256,7 +249,7 @@ def _read_case(folder: Path, name: str) -> _Case:
     changed = [t for t in range(1, steps) if not np.array_equal(mask[t], mask[0])]
     if changed:
         raise DataError(
-            f"{where}: the boundary mask changes over time (differs from t = 0 at steps {_shown(changed)}); "
+            f"{where}: the boundary mask changes over time (differs from t = 0 at steps {shown_items(changed)}); "
             "it must be constant"
         )
     return _Case(dis_in, dis_out, stress, strain, dim)
@@ -277,7 +270,7 @@ def _check_names(value: Sequence[str] | None, parameter: str) -> list[str] | Non
         raise ConfigError(f"{parameter}: empty; name at least one case folder (or leave it unset for all)")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"{parameter}: case folder(s) named more than once: {_shown(duplicates)}")
+        raise ConfigError(f"{parameter}: case folder(s) named more than once: {shown_items(duplicates)}")
     return names
 
 
@@ -297,8 +290,8 @@ def compute_min_max(data: FEADataset, train_cases: Sequence[str] | None = None) 
         unknown = [n for n in names if n not in data.cases]
         if unknown:
             raise ConfigError(
-                f"train_cases: {_shown(unknown)} not among the cases read ({_shown(data.cases)}); name case folders "
-                "of the dataset"
+                f"train_cases: {shown_items(unknown)} not among the cases read ({shown_items(data.cases)}); name "
+                "case folders of the dataset"
             )
         index = np.array([data.cases.index(n) for n in names])
     d = data.dim
@@ -388,12 +381,12 @@ def read_official(
     else:
         absent = [n for n in names if not (root / n).is_dir()]
         if absent:
-            raise MissingPathError(f"cases: no case folder {_shown(absent)} under DeepFEA root {root} ({_LAYOUT})")
+            raise MissingPathError(f"cases: no case folder {shown_items(absent)} under DeepFEA root {root} ({_LAYOUT})")
     train = _check_names(train_cases, "train_cases")
     if train is not None:
         unknown = [n for n in train if n not in names]
         if unknown:
-            raise ConfigError(f"train_cases: {_shown(unknown)} not among the cases read ({_shown(names)})")
+            raise ConfigError(f"train_cases: {shown_items(unknown)} not among the cases read ({shown_items(names)})")
 
     first = _read_case(root / names[0], names[0])
     n = len(names)
@@ -430,7 +423,7 @@ def read_official(
         scaling=scaling,
     )
     if missing:
-        over = "all read cases" if train is None else f"train_cases {_shown(train)}"
+        over = "all read cases" if train is None else f"train_cases {shown_items(train)}"
         warnings.warn(
             f"DeepFEA root {root}: missing {', '.join(s + '.npy' for s in missing)}; recomputed from {over} "
             "(not written to the folder)",
@@ -460,7 +453,7 @@ def write_min_max(
     scaling = compute_min_max(data, train_cases)
     existing = [f"{s}.npy" for s in SCALING_STEMS if (root / f"{s}.npy").exists()]
     if existing and not overwrite:
-        raise DataError(f"{root}: {_shown(existing)} already exist; pass overwrite=True to replace them")
+        raise DataError(f"{root}: {shown_items(existing)} already exist; pass overwrite=True to replace them")
     for stem, array in scaling.items():
         np.save(root / f"{stem}.npy", array, allow_pickle=False)
     return scaling

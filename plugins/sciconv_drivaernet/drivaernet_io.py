@@ -35,6 +35,7 @@ import open3d as o3d
 import pandas as pd
 
 from sciconv.errors import ConfigError, DataError, MissingPathError
+from sciconv.kit import shown_items
 
 __all__ = [
     "COEFFICIENT_PREFIXES",
@@ -64,14 +65,6 @@ PARAMETRIC_ID_COLUMN = "Experiment"
 COEFFICIENT_PREFIXES = ("Average ", "Std ")
 SPLIT_FILES = {"train": "train_design_ids.txt", "val": "val_design_ids.txt", "test": "test_design_ids.txt"}
 _FAMILIES = {"E": "estateback", "F": "fastback", "N": "notchback"}
-_SHOWN = 5  # items named in a message, then how many in all
-
-
-def _shown(items: Sequence[object]) -> str:
-    text = ", ".join(str(i) for i in items[:_SHOWN])
-    if len(items) > _SHOWN:
-        text += f", ... ({len(items)} in all)"
-    return text
 
 
 def _visible_files(root: Path) -> list[Path]:
@@ -187,7 +180,9 @@ def _ids(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     ids = table[column].str.strip()
     blank = np.flatnonzero((ids == "").to_numpy())
     if len(blank):
-        raise DataError(f"{path}: no {column!r} on line(s) {_shown([int(i) + 2 for i in blank])}; every row needs one")
+        raise DataError(
+            f"{path}: no {column!r} on line(s) {shown_items([int(i) + 2 for i in blank])}; every row needs one"
+        )
     return ids
 
 
@@ -195,7 +190,9 @@ def _check_unique(ids: pd.Series, path: Path, column: str) -> None:
     duplicated = ids[ids.duplicated(keep=False)]
     if len(duplicated):
         names = sorted(set(duplicated))
-        raise DataError(f"{path}: {column} id(s) listed more than once: {_shown(names)}; each design needs one row")
+        raise DataError(
+            f"{path}: {column} id(s) listed more than once: {shown_items(names)}; each design needs one row"
+        )
 
 
 def _is_coefficient(column: str) -> bool:
@@ -231,7 +228,7 @@ def read_coefficients(path: str | Path) -> CoefficientTable:
     missing = [c for c in (DESIGN_COLUMN, DRAG_COLUMN) if c not in table.columns]
     if missing:
         raise DataError(
-            f"{path}: no column {_shown([repr(c) for c in missing])} (found: {_shown(list(table.columns))}); "
+            f"{path}: no column {shown_items([repr(c) for c in missing])} (found: {shown_items(list(table.columns))}); "
             f"expected a coefficient table with {DESIGN_COLUMN!r} and {DRAG_COLUMN!r}"
         )
     ids = _ids(table, DESIGN_COLUMN, path)
@@ -292,7 +289,7 @@ def read_parametric_table(path: str | Path) -> pd.DataFrame:
             examples = [f"{i} ({t!r})" for i, t in zip(ids[bad], text[bad], strict=True)]
             raise DataError(
                 f"{path}: design parameter {column!r} has {int(bad.sum())} missing or non-numeric value(s): "
-                f"{_shown(examples)}; every parameter must be a finite number"
+                f"{shown_items(examples)}; every parameter must be a finite number"
             )
         out[column] = values.to_numpy()
     return pd.DataFrame(out, index=pd.Index(ids.to_numpy(), name=PARAMETRIC_ID_COLUMN))
@@ -311,7 +308,9 @@ def _find_one(root: Path, name: str, what: str, files: Sequence[Path]) -> Path:
     if not found:
         raise MissingPathError(f"{root}: no {what} named {name!r} under it")
     if len(found) > 1:
-        raise DataError(f"{root}: {len(found)} files named {name!r}: {_shown(found)}; give the path relative to root")
+        raise DataError(
+            f"{root}: {len(found)} files named {name!r}: {shown_items(found)}; give the path relative to root"
+        )
     return found[0]
 
 
@@ -332,7 +331,7 @@ def _find_coefficient_csv(root: Path, name: str | Path | None, files: Sequence[P
         )
     if len(found) > 1:
         raise DataError(
-            f"{root}: {len(found)} CSVs look like coefficient tables: {_shown(found)}; name the one to use "
+            f"{root}: {len(found)} CSVs look like coefficient tables: {shown_items(found)}; name the one to use "
             "(dataset parameter coefficients=FILE)"
         )
     return found[0]
@@ -351,7 +350,7 @@ def _find_parametric_csv(root: Path, name: str | Path | None, files: Sequence[Pa
     if len(found) > 1:
         raise DataError(
             f"{root}: {len(found)} CSVs look like parametric tables (first column {PARAMETRIC_ID_COLUMN!r}): "
-            f"{_shown(found)}; name the one to use (dataset parameter parametric=FILE)"
+            f"{shown_items(found)}; name the one to use (dataset parameter parametric=FILE)"
         )
     return found[0] if found else None
 
@@ -365,7 +364,7 @@ def _split_files(root: Path, files: Sequence[Path]) -> dict[str, Path]:
     for split, name in SPLIT_FILES.items():
         found = _matching(files, name)
         if len(found) > 1:
-            raise DataError(f"{root}: {name} found {len(found)} times: {_shown(found)}; keep one")
+            raise DataError(f"{root}: {name} found {len(found)} times: {shown_items(found)}; keep one")
         if found:
             out[split] = found[0]
     return out
@@ -384,7 +383,7 @@ def _read_id_list(path: Path) -> list[str]:
             repeated.append(design)
         seen.add(design)
     if repeated:
-        raise DataError(f"{path}: design id(s) listed more than once: {_shown(repeated)}")
+        raise DataError(f"{path}: design id(s) listed more than once: {shown_items(repeated)}")
     return ids
 
 
@@ -569,15 +568,17 @@ def scan_drivaernet(
     split_ids_unknown = sorted(unknown)
     notes = []
     if cd_without_mesh:
-        notes.append(f"{len(cd_without_mesh)} design(s) with a Cd but no STL (e.g. {_shown(cd_without_mesh)})")
+        notes.append(f"{len(cd_without_mesh)} design(s) with a Cd but no STL (e.g. {shown_items(cd_without_mesh)})")
     if mesh_without_cd:
-        notes.append(f"{len(mesh_without_cd)} STL(s) without a usable Cd (e.g. {_shown(mesh_without_cd)})")
+        notes.append(f"{len(mesh_without_cd)} STL(s) without a usable Cd (e.g. {shown_items(mesh_without_cd)})")
     if dropped:
-        notes.append(f"{len(dropped)} coefficient row(s) dropped (e.g. {_shown([f'{d}: {r}' for d, r in dropped])})")
+        notes.append(
+            f"{len(dropped)} coefficient row(s) dropped (e.g. {shown_items([f'{d}: {r}' for d, r in dropped])})"
+        )
     if split_ids_unknown:
         notes.append(
             f"{len(split_ids_unknown)} split-list id(s) with neither an STL nor a coefficient row "
-            f"(e.g. {_shown(split_ids_unknown)})"
+            f"(e.g. {shown_items(split_ids_unknown)})"
         )
     if notes:
         warnings.warn(f"DrivAerNet {root}: using {len(design_ids)} designs; skipped " + "; ".join(notes), stacklevel=2)

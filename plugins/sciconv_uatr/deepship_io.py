@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from sciconv.errors import ConfigError, DataError, MissingPathError
+from sciconv.kit import shown_items
 from sciconv_uatr.recordings import AudioNotice, Recording
 from sciconv_uatr.wav_io import audio_info
 
@@ -38,7 +39,6 @@ __all__ = ["DEEPSHIP_CLASSES", "list_deepship", "read_metafile"]
 
 DEEPSHIP_CLASSES = ("Cargo", "Passengership", "Tanker", "Tug")
 METAFILE_COLUMNS = ("row", "ais_type", "ship", "date", "time", "extra_1", "extra_2", "extra_3")
-_SHOWN = 5  # ids / rows named in a notice, then how many in all
 
 
 def read_metafile(path: Path) -> pd.DataFrame:
@@ -214,11 +214,6 @@ def _metafile(folder: Path) -> Path | None:
     return None
 
 
-def _shown(items: Sequence[object]) -> str:
-    head = ", ".join(str(i) for i in items[:_SHOWN])
-    return head + (f" ... ({len(items)} in all)" if len(items) > _SHOWN else "")
-
-
 def _ships(folder: Path, stems: list[str]) -> dict[str, str]:
     """Ship name of each WAV stem, or {} (with one notice) where the metafile does not map ids unambiguously."""
     meta_path = _metafile(folder)
@@ -231,7 +226,7 @@ def _ships(folder: Path, stems: list[str]) -> dict[str, str]:
     repeated = sorted(r for r, n in counts.items() if n > 1)
     if repeated:
         warnings.warn(
-            f"{meta_path}: row numbers repeat ({_shown(repeated)}), so they do not map one-to-one to WAV "
+            f"{meta_path}: row numbers repeat ({shown_items(repeated)}), so they do not map one-to-one to WAV "
             f"names; {cannot}",
             AudioNotice,
             stacklevel=4,
@@ -240,7 +235,7 @@ def _ships(folder: Path, stems: list[str]) -> dict[str, str]:
     unmatched = [s for s in stems if not s.isdigit() or int(s) not in counts]
     if unmatched:
         warnings.warn(
-            f"{meta_path}: WAV ids {_shown(unmatched)} are not row numbers of the metafile; {cannot}",
+            f"{meta_path}: WAV ids {shown_items(unmatched)} are not row numbers of the metafile; {cannot}",
             AudioNotice,
             stacklevel=4,
         )

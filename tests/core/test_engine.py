@@ -170,6 +170,16 @@ def test_no_weight_decay_exempts_named_parameters() -> None:
     assert not torch.allclose(exempt[0].bias, decayed[0].bias)
 
 
+def test_sgd_nesterov_option() -> None:
+    from sciconv.engine import _make_optimizer
+
+    net = nn.Linear(2, 2)
+    assert _make_optimizer(config(optimizer="sgd", nesterov=True), net).defaults["nesterov"] is True
+    assert _make_optimizer(config(optimizer="sgd"), net).defaults["nesterov"] is False
+    with pytest.raises(ConfigError, match="nesterov"):
+        _make_optimizer(config(optimizer="sgd", nesterov=True, momentum=0.0), net)
+
+
 def test_learning_rate_schedules() -> None:
     from sciconv.config import SchedulerConfig
     from sciconv.engine import lr_factor

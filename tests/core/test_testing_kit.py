@@ -328,3 +328,12 @@ def test_check_task_checks_the_run_signature_and_validate() -> None:
     assert isinstance(check_task(Fine, {"n": 2}), Fine)
     with pytest.raises(ConformanceError, match=r"validate\(\) rejects .*at most 5"):
         check_task(Fine, {"n": 9})
+
+
+def test_timing_metrics_are_not_compared_between_runs() -> None:
+    from sciconv.testing.conformance import _same_value
+
+    for key in ("train_seconds", "wall_time_s", "m.infer_ms", "sparse.ms_per_sample", "dense.train_ms_per_sample"):
+        assert _same_value(key, 1.0, 2.0), key
+    for key in ("snn.acc", "snn.energy_mj", "ms"):
+        assert not _same_value(key, 1.0, 2.0), key

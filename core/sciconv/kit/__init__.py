@@ -20,6 +20,7 @@ aggregates, tabulates and plots the same way:
 - :func:`power_law_noise` and :func:`coloured_noise`: 1/f and spectrally shaped background noise.
 - :func:`lazy_exports`: a package's names imported from their submodules on first access (a plugin's
   ``models`` package).
+- :func:`shown_items`: the first few of many items, and how many in all, for readers' error messages.
 
 Importing the kit does not import torch.
 """
@@ -31,6 +32,7 @@ from sciconv.kit.aggregate import Summary, summarize
 from sciconv.kit.feature_cache import cached_arrays, default_feature_cache_dir, file_fingerprints
 from sciconv.kit.figures import new_figure, save_figure
 from sciconv.kit.lazy_exports import lazy_exports
+from sciconv.kit.messages import shown_items
 from sciconv.kit.metrics import accuracy
 from sciconv.kit.noise import coloured_noise, power_law_noise
 from sciconv.kit.paths import require_file, require_root
@@ -71,6 +73,7 @@ __all__ = [
     "save_figure",
     "seed_everything",
     "seeded",
+    "shown_items",
     "split_size",
     "split_sizes",
     "stratified_split",

@@ -265,9 +265,9 @@ def check_prediction(run_dir: Path, metrics: Mapping[str, Any], what: str = "the
 
 
 _MISSING = object()
-_TIMING = re.compile(r"seconds|wall_time|_s$|_ms$|speedup")
-"""Metric keys that measure time (``train_seconds``, ``wall_time_s``, ``infer_ms``) or ratios of times
-(``speedup``, ``speedup_batched``): they differ between any two runs."""
+_TIMING = re.compile(r"seconds|wall_time|_s$|_ms$|ms_per_|speedup")
+"""Metric keys that measure time (``train_seconds``, ``wall_time_s``, ``infer_ms``, ``ms_per_sample``) or ratios
+of times (``speedup``, ``speedup_batched``): they differ between any two runs."""
 
 
 def _same_value(key: str, a: Any, b: Any) -> bool:
