@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -610,13 +610,240 @@ class SparseConv3d(_SparseConvNd):
         )
 
 
+class SparseBatchNorm(nn.BatchNorm1d):
+    """Batch normalisation of the features of the active sites (``nn.BatchNorm1d`` on the (N, C) matrix).
+
+    The statistics are taken over the active sites of the whole batch only (inactive sites are not
+    zeros to be averaged in: they do not exist), which is what spconv/MinkowskiEngine networks use after
+    each sparse conv. Parameters, running statistics, ``momentum`` and ``eps`` are those of
+    :class:`torch.nn.BatchNorm1d` (``num_features`` = C). In training mode at least two active sites are
+    needed, as for ``BatchNorm1d``.
+
+    Shapes: x.features (N, C) -> (N, C), with the same coordinates, spatial shape, batch size and rulebook
+    cache as ``x``.
+    """
+
+    def forward(self, x: SparseVoxelTensor) -> SparseVoxelTensor:  # type: ignore[override]
+        if not isinstance(x, SparseVoxelTensor):
+            raise TypeError(
+                f"SparseBatchNorm expects a SparseVoxelTensor, got {_describe(x)}; "
+                "use torch.nn.BatchNorm1d/BatchNorm3d for dense tensors"
+            )
+        return x.replace_features(super().forward(x.features))
+
+
+def sparse_mean_per_sample(x: SparseVoxelTensor) -> torch.Tensor:
+    """Per-sample global average pooling: the mean of the features over each sample's active sites.
+
+    Vectorised (one ``index_add`` and one ``bincount``) and differentiable with respect to the features.
+    Raises ``ValueError`` naming the sample index(es) that have no active site (their mean is undefined).
+
+    Shapes: x.features (N, C), x.coords (N, 4) -> (B, C) with B = ``x.batch_size``.
+    """
+    if not isinstance(x, SparseVoxelTensor):
+        raise TypeError(f"sparse_mean_per_sample expects a SparseVoxelTensor, got {_describe(x)}")
+    feats = x.features
+    batch = x.coords[:, 0]
+    counts = torch.bincount(batch, minlength=x.batch_size)
+    empty = (counts == 0).nonzero().flatten().tolist()
+    if empty:
+        shown = ", ".join(str(i) for i in empty[:10]) + (", ..." if len(empty) > 10 else "")
+        raise ValueError(
+            f"sparse_mean_per_sample: {len(empty)} of {x.batch_size} sample(s) have no active site "
+            f"(sample index {shown}); their mean is undefined"
+        )
+    sums = feats.new_zeros((x.batch_size, feats.shape[1])).index_add(0, batch, feats)
+    return sums / counts.to(feats.dtype).unsqueeze(1)
+
+
+# Linear voxel keys (batch x grid volume) must stay below this bound to fit int64 with margin.
+_MAX_KEYS = 1 << 62
+
+
+def voxelize(
+    points: torch.Tensor,
+    batch: torch.Tensor,
+    voxel_size: float,
+    features: torch.Tensor | None = None,
+    *,
+    batch_size: int | None = None,
+    pick: Literal["first", "random", "mean"] = "first",
+    generator: torch.Generator | None = None,
+    spatial_shape: tuple[int, int, int] | None = None,
+    shape_multiple: int = 1,
+) -> tuple[SparseVoxelTensor, torch.Tensor]:
+    """Grid-sample a batch of point clouds into a :class:`SparseVoxelTensor` (one site per occupied voxel).
+
+    Point ``p`` of sample ``b`` falls in voxel ``floor((p - m_b) / voxel_size)``, where ``m_b`` is the
+    per-axis minimum of sample ``b``'s points, so each sample's voxel coordinates start at 0 (computed in
+    float64). Axis 0 of the points becomes the grid axis ``z`` (the D axis), axis 1 ``y`` (H) and axis 2 ``x``
+    (W): the output coordinates are ``(batch, z, y, x)``, ordered by (batch, z, y, x). Each active site
+    carries the features of ONE of its voxel's points, as Pointcept's ``GridSample`` (hash mode) does:
+
+    - ``"first"``: the point with the lowest index (deterministic; what evaluation should use);
+    - ``"random"``: a point drawn uniformly among the voxel's points with ``generator`` (training
+      augmentation: a random permutation of the points, then the first occurrence of each voxel);
+    - ``"mean"``: the mean of the voxel's points' features.
+
+    All of it is vectorised (``torch.unique`` with ``return_inverse`` on linearised voxel keys, scatter
+    reductions), with no Python loop over points or samples; the result is differentiable with respect to
+    ``features``.
+
+    Args:
+        points: (N, 3) floating-point coordinates (any length unit, the same as ``voxel_size``).
+        batch: (N,) integer sample index of each point, >= 0; need not be sorted.
+        voxel_size: edge length of a voxel, > 0 and finite, in the unit of ``points``.
+        features: (N, C) floating-point features of the points (default: ``points`` themselves).
+        batch_size: number of samples B (default: ``batch.max() + 1``); samples without points are allowed.
+        pick: which point's features a site carries (see above).
+        generator: random generator for ``pick="random"`` (on the device where the permutation is drawn:
+            the generator's own device); ``None`` uses torch's global generator.
+        spatial_shape: grid (D, H, W) to use; it must contain every voxel coordinate. ``None``: the
+            largest voxel coordinate + 1 per axis over the whole batch, rounded up to a multiple of
+            ``shape_multiple`` (e.g. 16 for a network with four stride-2 downsamplings).
+        shape_multiple: see ``spatial_shape`` (ignored when ``spatial_shape`` is given).
+
+    Returns:
+        ``(tensor, point_to_site)``: ``tensor`` with features (M, C), coords (M, 4) int64 as
+        (batch, z, y, x), the spatial shape and ``batch_size`` B; ``point_to_site`` (N,) int64, the row of
+        ``tensor`` whose voxel holds each point (to carry per-site predictions back to the points).
+
+    Raises:
+        ValueError: on a non-positive or non-finite ``voxel_size``, ``points`` not (N, 3) floating point,
+            non-finite coordinates, ``batch`` not (N,) integer or with negative indices or indices
+            >= ``batch_size``, ``features`` not (N, C) floating point, an unknown ``pick``, a
+            ``spatial_shape`` that does not contain the voxels, or a grid too large for int64 keys.
+    """
+    if isinstance(voxel_size, bool) or not isinstance(voxel_size, (int, float)):
+        raise ValueError(f"voxel_size must be a positive finite number, got {voxel_size!r}")
+    if not math.isfinite(voxel_size) or voxel_size <= 0:
+        raise ValueError(f"voxel_size must be a positive finite number, got {voxel_size!r}")
+    if pick not in ("first", "random", "mean"):
+        raise ValueError(f"pick must be 'first', 'random' or 'mean', got {pick!r}")
+    if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] != 3:
+        raise ValueError(f"points must be an (N, 3) tensor, got {_describe(points)}")
+    if not points.is_floating_point():
+        raise ValueError(f"points must be floating point, got {_describe(points)}")
+    n = points.shape[0]
+    device = points.device
+    if not isinstance(batch, torch.Tensor) or batch.shape != (n,):
+        raise ValueError(
+            f"batch must be an (N,) tensor with N = {n} (one sample index per point), got {_describe(batch)}"
+        )
+    if batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool:
+        raise ValueError(f"batch must hold integer sample indices, got {_describe(batch)}")
+    if batch.device != device:
+        raise ValueError(f"batch is on {batch.device} but points are on {device}")
+    batch = batch.to(torch.int64)
+    if features is None:
+        features = points
+    elif not isinstance(features, torch.Tensor) or features.dim() != 2 or features.shape[0] != n:
+        raise ValueError(
+            f"features must be an (N, C) tensor with N = {n} rows (one per point), got {_describe(features)}"
+        )
+    if not features.is_floating_point():
+        raise ValueError(f"features must be floating point, got {_describe(features)}")
+    if features.device != device:
+        raise ValueError(f"features are on {features.device} but points are on {device}")
+    for name, value in (("shape_multiple", shape_multiple), ("batch_size", 1 if batch_size is None else batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+    pts = points.detach().to(torch.float64)
+    if n:
+        # one host synchronisation for all the data-dependent checks
+        finite = torch.isfinite(pts).all(dim=1)
+        stats = torch.stack(((~finite).sum(), batch.min(), batch.max())).tolist()
+        bad, bmin, bmax = (int(v) for v in stats)
+        if bad:
+            raise ValueError(f"points has {bad} point(s) with non-finite (NaN or inf) coordinates")
+        if bmin < 0:
+            raise ValueError(f"batch holds negative sample indices (smallest {bmin}); indices must be >= 0")
+    else:
+        bmax = -1
+    if batch_size is None:
+        batch_size = max(bmax + 1, 1)
+    elif bmax >= batch_size:
+        raise ValueError(f"batch holds sample index {bmax} but batch_size is {batch_size}")
+    batch_size = int(batch_size)
+
+    # per-sample minimum, then voxel indices relative to it
+    mins = pts.new_full((batch_size, 3), math.inf)
+    mins = mins.scatter_reduce(0, batch.unsqueeze(1).expand(n, 3), pts, "amin", include_self=True)
+    scaled = torch.floor((pts - mins[batch]) / voxel_size)  # (N, 3) float64, >= 0
+    top = scaled.amax(dim=0).tolist() if n else [-1.0, -1.0, -1.0]
+    extent = [int(t) + 1 for t in top]
+    if spatial_shape is None:
+        shape: Triple = tuple(  # type: ignore[assignment]
+            max(-(-e // shape_multiple) * shape_multiple, shape_multiple) for e in extent
+        )
+    else:
+        shape = _triple(spatial_shape, "spatial_shape")
+        if any(s <= 0 for s in shape):
+            raise ValueError(f"spatial_shape must be positive, got {shape}")
+        if any(e > s for e, s in zip(extent, shape, strict=True)):
+            largest = tuple(int(t) for t in top)
+            raise ValueError(
+                f"the largest voxel coordinate (z, y, x) = {largest} does not fit in spatial_shape {shape} "
+                f"(needs at least {tuple(extent)} with voxel_size {voxel_size})"
+            )
+    if batch_size * math.prod(shape) >= _MAX_KEYS:
+        raise ValueError(
+            f"grid of {batch_size} x {shape} voxels is too large for int64 voxel keys: "
+            f"voxel_size {voxel_size} is too small for the extent of the points"
+        )
+    zyx = scaled.to(torch.int64)
+    keys = _linearise(batch, zyx, shape)
+    uniq, point_to_site = torch.unique(keys, sorted=True, return_inverse=True)
+    m = uniq.shape[0]
+    coords = _delinearise(uniq, shape)
+    if pick == "mean":
+        counts = torch.bincount(point_to_site, minlength=m).to(features.dtype)
+        sums = features.new_zeros((m, features.shape[1])).index_add(0, point_to_site, features)
+        site_features = sums / counts.unsqueeze(1)
+    else:
+        if pick == "first":
+            rank = torch.arange(n, device=device)
+            order = rank
+        else:
+            perm_device = generator.device if generator is not None else device
+            order = torch.randperm(n, generator=generator, device=perm_device).to(device)  # order[j]: j-th point
+            rank = torch.empty_like(order)
+            rank[order] = torch.arange(n, device=device)  # rank[i]: position of point i in the permutation
+        best = torch.full((m,), n, dtype=torch.int64, device=device)
+        best = best.scatter_reduce(0, point_to_site, rank, "amin", include_self=True)
+        site_features = features.index_select(0, order[best])
+    tensor = SparseVoxelTensor(site_features, coords, shape, batch_size, validate=False)
+    return tensor, point_to_site
+
+
+def rulebook_macs(rb: Rulebook, c_in: int, c_out: int) -> int:
+    """Multiply-accumulate operations of one sparse conv layer applied with rulebook ``rb``.
+
+    Each (input site, output site, kernel offset) connection costs ``c_in * c_out`` MACs, so the count is
+    ``rb.num_pairs * c_in * c_out`` (a submanifold rulebook's identity offset included, one pair per
+    active site); the bias is not counted. For a spiking network the synaptic operations (SOPs) are these
+    MACs times the input firing rate.
+    """
+    if not isinstance(rb, Rulebook):
+        raise TypeError(f"rulebook_macs expects a Rulebook, got {type(rb).__name__}")
+    for name, value in (("c_in", c_in), ("c_out", c_out)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return rb.num_pairs * c_in * c_out
+
+
 __all__ = [
     "Rulebook",
+    "SparseBatchNorm",
     "SparseConv3d",
     "SparseVoxelTensor",
     "SubMConv3d",
     "build_rulebook",
     "get_rulebook",
+    "rulebook_macs",
     "sparse_conv3d",
+    "sparse_mean_per_sample",
     "submanifold_conv3d",
+    "voxelize",
 ]
