@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -112,7 +112,9 @@ class SimulatedBenchmarkDataset(DatasetBase):
 
     The ``S*.mat`` files are simulated once per set of simulator parameters into the simulation cache
     (:func:`sciconv.kit.cached_simulation`, folder ``ssvep-benchmark-<key>``) and reused by later runs; the
-    key covers ``n_subjects``, ``n_blocks``, ``seed``, ``snr_db``, the simulator's physics and its version.
+    key covers ``n_subjects``, ``n_blocks``, ``seed``, ``snr_db``, the simulator's physics and its version,
+    and with ``phase_locking="free"`` the phase model (``phase_locking``, ``phase_drift_hz`` and the drift's
+    correlation time): the locked default keeps the key it had before the option existed, so its caches stay valid.
 
     Args:
         n_subjects: subjects to simulate.
@@ -121,6 +123,11 @@ class SimulatedBenchmarkDataset(DatasetBase):
         snr_db: SSVEP-to-background ratio in dB (see :mod:`sciconv_bci_ssvep.ssvep_simulator`); ``None``
             keeps the simulator's default.
         channels: channels to read back.
+        phase_locking: ``"locked"`` (the Benchmark: responses phase-locked to onset) or ``"free"`` (freely
+            flickering LEDs: a random stimulus phase at each trial's onset and a slowly drifting frequency,
+            as in the SSVEP exoskeleton data; template methods fail there). The recording is then named
+            ``"simulated-benchmark-free"``.
+        phase_drift_hz: with ``"free"``, the sd of the stimulus' frequency drift, Hz (unused when locked).
         cache_dir: the simulation cache's folder (``None``: ``$SCICONV_CACHE_DIR/simulations``, or
             ``~/.cache/sciconv/simulations``). About 184 MB per subject at 6 blocks.
         out_dir: no longer accepted (it kept the files of one run in a folder of its own); give
@@ -134,6 +141,8 @@ class SimulatedBenchmarkDataset(DatasetBase):
         seed: int = 0,
         snr_db: float | None = None,
         channels: tuple[str, ...] = OCCIPITAL_9,
+        phase_locking: Literal["locked", "free"] = "locked",
+        phase_drift_hz: Annotated[float, Field(ge=0)] = 0.05,
         cache_dir: str | None = None,
         out_dir: str | None = None,
     ) -> None:
@@ -142,11 +151,19 @@ class SimulatedBenchmarkDataset(DatasetBase):
         self.seed = seed
         self.snr_db = snr_db
         self.channels = channels
+        self.phase_locking = phase_locking
+        self.phase_drift_hz = phase_drift_hz
         self.cache_dir = cache_dir
         self.out_dir = out_dir
 
     def validate(self) -> None:
-        """Refuse the retired ``out_dir`` with what to give instead."""
+        """Refuse the retired ``out_dir`` with what to give instead, and an unknown phase model."""
+        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_PHASE_DRIFT_TIME_S, _check_phase_locking
+
+        try:
+            _check_phase_locking(self.phase_locking, self.phase_drift_hz, DEFAULT_PHASE_DRIFT_TIME_S)
+        except ConfigError as error:
+            raise ConfigError(f"dataset.params.{error}") from None
         if self.out_dir is not None:
             raise ConfigError(
                 "dataset.params.out_dir: no longer accepted; the simulated S*.mat files now go to the simulation "
@@ -156,9 +173,9 @@ class SimulatedBenchmarkDataset(DatasetBase):
 
     def simulation_params(self) -> dict[str, Any]:
         """Every parameter the simulated files depend on: the cache key."""
-        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_SNR_DB, SSVEPPhysics
+        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_PHASE_DRIFT_TIME_S, DEFAULT_SNR_DB, SSVEPPhysics
 
-        return {
+        params: dict[str, Any] = {
             "n_subjects": self.n_subjects,
             "n_blocks": self.n_blocks,
             "n_targets": 40,
@@ -166,10 +183,15 @@ class SimulatedBenchmarkDataset(DatasetBase):
             "snr_db": DEFAULT_SNR_DB if self.snr_db is None else float(self.snr_db),
             "physics": dataclasses.asdict(SSVEPPhysics()),
         }
+        if self.phase_locking == "free":  # only then: the locked default keeps its key (and its caches)
+            params["phase_locking"] = "free"
+            params["phase_drift_hz"] = float(self.phase_drift_hz)
+            params["phase_drift_time"] = DEFAULT_PHASE_DRIFT_TIME_S
+        return params
 
     def load(self) -> DataBundle:
         from sciconv_bci_ssvep.mat_io import read_benchmark
-        from sciconv_bci_ssvep.ssvep_simulator import SIMULATOR_VERSION, simulate_benchmark
+        from sciconv_bci_ssvep.ssvep_simulator import DEFAULT_PHASE_DRIFT_TIME_S, SIMULATOR_VERSION, simulate_benchmark
 
         self.validate()
         params = self.simulation_params()
@@ -182,12 +204,15 @@ class SimulatedBenchmarkDataset(DatasetBase):
                 n_blocks=self.n_blocks,
                 n_targets=params["n_targets"],
                 snr_db=params["snr_db"],
+                phase_locking=params.get("phase_locking", "locked"),
+                phase_drift_hz=params.get("phase_drift_hz", 0.0),
+                phase_drift_time=params.get("phase_drift_time", DEFAULT_PHASE_DRIFT_TIME_S),
             )
 
         root = cached_simulation("ssvep-benchmark", params, write, version=SIMULATOR_VERSION, cache_dir=self.cache_dir)
         recording = read_benchmark(root, None, self.channels)
         recording.epochs.load_data()
-        recording.name = "simulated-benchmark"
+        recording.name = "simulated-benchmark-free" if self.phase_locking == "free" else "simulated-benchmark"
         return bundle_from(recording)
 
 

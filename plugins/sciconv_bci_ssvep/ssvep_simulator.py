@@ -28,6 +28,28 @@ the time since the response of trial n started (``d_n`` ~ N(0, ``latency_jitter`
   phase therefore varies smoothly across the parieto-occipital channels, as in real SSVEPs.
 - ``g_n`` ~ LogNormal(mean 1, sd ``trial_amplitude_sd``): trial-to-trial amplitude variability.
 
+Phase locking (``phase_locking``). ``"locked"`` (the default) is the Benchmark's protocol: the stimulus is
+drawn on a monitor synchronised to the trial-start event, so every trial of target k starts at the table's
+``phi_k`` and the response is phase-locked to onset, which template methods (TRCA, the Guney DNN) rely on.
+``"free"`` models freely flickering LEDs driven by their own oscillator, not synchronised to the trial-start
+event (the SSVEP exoskeleton data, Kalunga et al. 2016): in the formula above ``phi_k`` becomes the trial's
+``psi_n + D_n(tau)``, where
+
+- ``psi_n`` ~ U(0, 2 pi) rad is the stimulus phase at the trial-start event, independent across trials;
+- ``D_n(s) = 2 pi int_0^s df_n(u) du`` rad is the phase the LED gains (or loses) on its nominal carrier
+  ``2 pi f_k s`` by time ``s`` (s) after onset, its instantaneous frequency being ``f_k + df_n(s)``; the
+  frequency error ``df_n`` is an Ornstein-Uhlenbeck process (a stationary Gauss-Markov process: mean 0,
+  sd ``phase_drift_hz`` Hz, correlation time ``phase_drift_time`` s, drawn afresh for each trial), the
+  slow wander of a free-running oscillator's frequency. The phase therefore wanders smoothly: its sd grows
+  as ``2 pi phase_drift_hz s`` for ``s << phase_drift_time`` and as ``2 pi phase_drift_hz sqrt(2
+  phase_drift_time s)`` for ``s >> phase_drift_time`` (about 0.3 rad after 1 s and 0.9 rad after 5 s with
+  the defaults, 0.05 Hz and 1 s).
+
+Harmonic h follows the stimulus: its phase is ``h (psi_n + D_n(tau))``. ``Freq_Phase.mat`` keeps the nominal
+table (the phases are then not honoured). The free mode draws its numbers from a generator of its own (seeded
+from the seed, the subject and a fixed tag), so the rest of a subject (background, amplitudes, latencies) is
+the same as in the locked mode, and the locked mode gives the same numbers as before the option existed.
+
 Background (independent across trials; per-subject values drawn once):
 
 - 1/f EEG: 64 independent noises with power spectrum ``1/f^alpha_s`` (alpha_s ~
@@ -66,9 +88,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import scipy.fft
+from scipy.signal import lfilter
 from scipy.spatial.distance import cdist
 
 from sciconv.errors import ConfigError
@@ -88,6 +112,14 @@ from sciconv_bci_ssvep.recording import (
 )
 
 DEFAULT_SNR_DB = -2.5
+PhaseLocking = Literal["locked", "free"]
+PHASE_LOCKING_MODES: tuple[str, ...] = ("locked", "free")
+DEFAULT_PHASE_DRIFT_HZ = 0.05
+"""sd of the free-running stimulus' frequency error, Hz (``phase_locking="free"``)."""
+DEFAULT_PHASE_DRIFT_TIME_S = 1.0
+"""Correlation time of the free-running stimulus' frequency error, s (``phase_locking="free"``)."""
+_FREE_PHASE_TAG = int.from_bytes(b"free", "big")
+"""Third word of the free mode's generator seed ``[seed, subject, tag]``: a stream apart from the subject's."""
 SIMULATOR_VERSION = 1
 """Part of the simulation cache's key (:func:`sciconv.kit.cached_simulation`): raise it whenever a change here
 changes the simulated data for the same parameters, so that cached files written before are not reused."""
@@ -196,6 +228,8 @@ class SimulatedSubject:
         background_rms: RMS of the background at ``peak_channel``, µV.
         band_rms: RMS of the background at ``peak_channel`` within ``snr_band``, µV.
         ssvep: the SSVEP component alone, like ``data``; only with ``keep_components=True``.
+        onset_phases: with ``phase_locking="free"``, each trial's stimulus phase at onset (``psi_n``), rad,
+            ``(n_targets, n_blocks)``; ``None`` in the locked mode (the phases are ``phases``).
     """
 
     data: np.ndarray
@@ -210,6 +244,7 @@ class SimulatedSubject:
     background_rms: float
     band_rms: float
     ssvep: np.ndarray | None = None
+    onset_phases: np.ndarray | None = None
 
 
 def _gaussian_pattern(positions: np.ndarray, centre: np.ndarray, width: float) -> np.ndarray:
@@ -227,6 +262,36 @@ def _check_design(n_targets: int, n_blocks: int, snr_db: float) -> None:
         raise ConfigError(f"snr_db must be a number (or -inf for no SSVEP), got {snr_db!r}")
 
 
+def _check_phase_locking(phase_locking: str, phase_drift_hz: float, phase_drift_time: float) -> None:
+    if not isinstance(phase_locking, str) or phase_locking not in PHASE_LOCKING_MODES:
+        raise ConfigError(f"phase_locking must be one of {', '.join(PHASE_LOCKING_MODES)}, got {phase_locking!r}")
+
+    def finite(value: object) -> bool:
+        return isinstance(value, int | float | np.number) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+    if not (finite(phase_drift_hz) and phase_drift_hz >= 0):
+        raise ConfigError(f"phase_drift_hz must be a finite number >= 0 Hz, got {phase_drift_hz!r}")
+    if not (finite(phase_drift_time) and phase_drift_time > 0):
+        raise ConfigError(f"phase_drift_time must be a finite number > 0 s, got {phase_drift_time!r}")
+
+
+def _free_phases(
+    rng: np.random.Generator, n_trials: int, n_t: int, sfreq: float, drift_hz: float, drift_time: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The free-running stimulus of each trial: its phase at onset ``psi_n`` ~ U(0, 2 pi), rad,
+    ``(n_trials,)``, and its phase drift ``D_n`` at times ``j / sfreq`` s after onset, rad, ``(n_trials, n_t)``:
+    ``2 pi`` times the integral of an Ornstein-Uhlenbeck frequency error (sd ``drift_hz`` Hz, correlation
+    time ``drift_time`` s), drawn with its exact AR(1) discretisation from its stationary distribution."""
+    onset = rng.uniform(0, 2 * np.pi, n_trials)
+    rho = math.exp(-1 / (sfreq * drift_time))
+    innovations = rng.standard_normal((n_trials, n_t)) * (drift_hz * math.sqrt(1 - rho**2))
+    innovations[:, 0] *= 1 / math.sqrt(1 - rho**2)  # the first value from the stationary N(0, drift_hz^2)
+    freq_error = lfilter([1.0], [1.0, -rho], innovations, axis=-1)  # Hz
+    drift = np.zeros((n_trials, n_t))
+    drift[:, 1:] = (2 * np.pi / sfreq) * np.cumsum(freq_error[:, :-1], axis=-1)
+    return onset, drift
+
+
 def simulate_subject(
     subject: int,
     *,
@@ -236,12 +301,18 @@ def simulate_subject(
     snr_db: float = DEFAULT_SNR_DB,
     physics: SSVEPPhysics | None = None,
     keep_components: bool = False,
+    phase_locking: PhaseLocking = "locked",
+    phase_drift_hz: float = DEFAULT_PHASE_DRIFT_HZ,
+    phase_drift_time: float = DEFAULT_PHASE_DRIFT_TIME_S,
 ) -> SimulatedSubject:
     """Simulate one subject (1-based number) in the Benchmark layout; see the module docstring.
 
     The subject's parameters and noise depend only on ``(seed, subject)``, so subject 3 is the same
     whichever other subjects are simulated. ``snr_db=-inf`` leaves the SSVEP out (background only).
     ``keep_components=True`` also returns the SSVEP component alone (``SimulatedSubject.ssvep``).
+    ``phase_locking="free"`` gives every trial a random stimulus phase at onset and a slowly drifting
+    stimulus frequency (sd ``phase_drift_hz`` Hz, correlation time ``phase_drift_time`` s; both unused when
+    ``"locked"``), as with freely flickering LEDs; everything but the SSVEP's phase is the same as locked.
     Returns a :class:`SimulatedSubject` whose ``data`` is ``[64, 1500, n_targets, n_blocks]`` in µV.
     Raises ``ConfigError`` for invalid parameters, or a finite ``snr_db`` with every background
     component switched off (the SNR is relative to the background).
@@ -249,6 +320,7 @@ def simulate_subject(
     physics = physics or SSVEPPhysics()
     physics.validate()
     _check_design(n_targets, n_blocks, snr_db)
+    _check_phase_locking(phase_locking, phase_drift_hz, phase_drift_time)
     rng = np.random.default_rng([int(seed), int(subject)])
     sfreq, n_t = BENCHMARK_SFREQ, BENCHMARK_N_SAMPLES
     n_trials = n_blocks * n_targets  # trial n is block n // n_targets, target n % n_targets
@@ -344,6 +416,10 @@ def simulate_subject(
     scale = math.sqrt(band_power * 10 ** (subject_snr / 10) / unit_power) if np.isfinite(subject_snr) else 0.0
     trial_gain = rng.lognormal(-(physics.trial_amplitude_sd**2) / 2, physics.trial_amplitude_sd, n_trials)
     jitter = rng.normal(0.0, physics.latency_jitter, n_trials)
+    onset_phase = drift = None
+    if phase_locking == "free":  # a generator of its own: the locked mode's numbers stay as they were
+        free_rng = np.random.default_rng([int(seed), int(subject), _FREE_PHASE_TAG])
+        onset_phase, drift = _free_phases(free_rng, n_trials, n_t, sfreq, float(phase_drift_hz), phase_drift_time)
     ssvep = np.zeros_like(background) if keep_components else None
     if scale > 0:
         target = np.arange(n_trials) % n_targets
@@ -355,9 +431,20 @@ def simulate_subject(
             -(tau[after] - duration) / physics.decay_time
         )
         amplitude = scale * trial_gain * freq_gain[target]  # (n_trials,)
+        if onset_phase is None:
+            stimulus_phase = stim_phases[target, None, None]  # (n_trials, 1, 1)
+        else:
+            # the stimulus phase psi_n + D_n(tau) that the response at tau follows, D_n interpolated linearly
+            # from its grid j / sfreq (tau < 0: no response yet, D_n(0) = 0)
+            position = np.clip(tau * sfreq, 0, n_t - 1)
+            below = np.minimum(position.astype(np.intp), n_t - 2)
+            frac = position - below
+            at_tau = np.take_along_axis(drift, below, axis=1) * (1 - frac)
+            at_tau += np.take_along_axis(drift, below + 1, axis=1) * frac
+            stimulus_phase = (onset_phase[:, None] + at_tau)[:, None, :]  # (n_trials, 1, n_t)
         phase = (
             2 * np.pi * stim_freqs[target, None, None] * harmonics[None, :, None] * tau[:, None, :]
-            + harmonics[None, :, None] * stim_phases[target, None, None]
+            + harmonics[None, :, None] * stimulus_phase
             + theta[None, :, None]
         )  # (n_trials, n_harmonics, n_t)
         weight = (amplitude[:, None] * harmonic_gain[None, :])[:, :, None] * envelope[:, None, :]
@@ -388,6 +475,7 @@ def simulate_subject(
         background_rms=math.sqrt(background_power),
         band_rms=math.sqrt(band_power),
         ssvep=None if ssvep is None else layout(ssvep),
+        onset_phases=None if onset_phase is None else onset_phase.reshape(n_blocks, n_targets).T,
     )
 
 
@@ -401,6 +489,9 @@ def simulate_benchmark(
     snr_db: float = DEFAULT_SNR_DB,
     physics: SSVEPPhysics | None = None,
     subjects: Sequence[int] | None = None,
+    phase_locking: PhaseLocking = "locked",
+    phase_drift_hz: float = DEFAULT_PHASE_DRIFT_HZ,
+    phase_drift_time: float = DEFAULT_PHASE_DRIFT_TIME_S,
 ) -> list[Path]:
     """Write a simulated dataset in the Benchmark layout to ``root`` and return the subject files.
 
@@ -409,7 +500,8 @@ def simulate_benchmark(
     ``Freq_Phase.mat`` (the JFPM table of the first ``n_targets`` Benchmark targets). ``subjects`` (1-based
     numbers) writes only those subjects instead of 1 .. n_subjects. Existing files are replaced. Each
     file is written to a temporary name and renamed. See the module docstring for the model and
-    :class:`SSVEPPhysics` for its parameters.
+    :class:`SSVEPPhysics` for its parameters; ``phase_locking``, ``phase_drift_hz`` (Hz) and
+    ``phase_drift_time`` (s) are :func:`simulate_subject`'s (``"free"``: not phase-locked to onset).
 
     Returns the paths of the subject files, in subject order.
     """
@@ -421,6 +513,7 @@ def simulate_benchmark(
     physics = physics or SSVEPPhysics()
     physics.validate()
     _check_design(n_targets, n_blocks, snr_db)
+    _check_phase_locking(phase_locking, phase_drift_hz, phase_drift_time)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     others = sorted(
@@ -442,7 +535,15 @@ def simulate_benchmark(
         pending: list[Future[Path]] = []
         for number in numbers:
             sim = simulate_subject(
-                number, seed=seed, n_blocks=n_blocks, n_targets=n_targets, snr_db=snr_db, physics=physics
+                number,
+                seed=seed,
+                n_blocks=n_blocks,
+                n_targets=n_targets,
+                snr_db=snr_db,
+                physics=physics,
+                phase_locking=phase_locking,
+                phase_drift_hz=phase_drift_hz,
+                phase_drift_time=phase_drift_time,
             )
             if pending:
                 pending[-1].result()  # at most one subject waiting to be written: bounded memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -56,6 +57,66 @@ def test_cache_dir_puts_the_cache_elsewhere(tmp_path: Path, monkeypatch: pytest.
     assert bundle.info["recording"].name == "simulated-benchmark"
     assert [p.name[:16] for p in (tmp_path / "mine").iterdir()] == ["ssvep-benchmark-"]
     assert not (tmp_path / "default").exists()
+
+
+def test_the_locked_default_keeps_its_cache_key() -> None:
+    from sciconv_bci_ssvep.ssvep_simulator import SSVEPPhysics
+
+    params = SimulatedBenchmarkDataset(n_subjects=2, n_blocks=3, seed=4).simulation_params()
+    assert params == {
+        "n_subjects": 2,
+        "n_blocks": 3,
+        "n_targets": 40,
+        "seed": 4,
+        "snr_db": DEFAULT_SNR_DB,
+        "physics": dataclasses.asdict(SSVEPPhysics()),
+    }
+    locked = SimulatedBenchmarkDataset(n_subjects=2, n_blocks=3, seed=4, phase_locking="locked", phase_drift_hz=0.3)
+    assert locked.simulation_params() == params  # the drift is unused when locked: not part of the key
+    free = SimulatedBenchmarkDataset(n_subjects=2, n_blocks=3, seed=4, phase_locking="free", phase_drift_hz=0.1)
+    assert free.simulation_params() == {
+        **params,
+        "phase_locking": "free",
+        "phase_drift_hz": 0.1,
+        "phase_drift_time": 1.0,
+    }
+
+
+def test_free_phase_locking_is_simulated_into_a_cache_folder_of_its_own(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bundle = SimulatedBenchmarkDataset(
+        n_subjects=1, n_blocks=2, seed=5, phase_locking="free", cache_dir=str(cache)
+    ).load()
+    assert bundle.info["recording"].name == "simulated-benchmark-free"
+    assert bundle.spec.extra["dataset"] == "simulated-benchmark-free"
+    folder = next(cache.iterdir())
+    record = json.loads((folder / "simulation.json").read_text())
+    assert record["params"]["phase_locking"] == "free" and record["params"]["phase_drift_hz"] == 0.05
+    # the same data as simulating with the simulator's own free mode and reading it back
+    simulate_benchmark(tmp_path / "direct", n_subjects=1, seed=5, n_blocks=2, phase_locking="free")
+    direct = read_benchmark(tmp_path / "direct")
+    expected = (direct.epochs.get_data(copy=False) * 1e6).astype(np.float32)
+    np.testing.assert_array_equal(bundle.train.tensors[0].numpy(), expected)
+    assert bundle.spec.input_shape == (9, 1500) and len(bundle.train) == 80
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"phase_locking": "loose"}, r"dataset\.params\.phase_locking must be one of locked, free"),
+        ({"phase_locking": "free", "phase_drift_hz": -1.0}, r"dataset\.params\.phase_drift_hz must be .* >= 0"),
+    ],
+)
+def test_bad_phase_parameters_are_refused_before_simulating(params: dict, message: str, tmp_path: Path) -> None:
+    dataset = SimulatedBenchmarkDataset(n_subjects=1, n_blocks=2, cache_dir=str(tmp_path), **params)
+    with pytest.raises(ConfigError, match=message):
+        dataset.validate()
+    with pytest.raises(ConfigError, match=message):
+        dataset.load()
+    assert not any(tmp_path.iterdir())
+    # a pipeline's overrides are checked against the signature before anything runs
+    with pytest.raises(ConfigError, match=r"dataset\.params\.phase_"):
+        sciconv.load_pipeline("bci-ssvep", {f"dataset.params.{k}": v for k, v in params.items()})
 
 
 def test_out_dir_is_refused_with_what_to_give_instead(tmp_path: Path) -> None:

@@ -185,6 +185,106 @@ def test_bad_subject_counts(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_locked_is_the_default_and_gives_the_numbers_it_gave_before_the_option() -> None:
+    omitted = simulate_subject(3, seed=7, n_targets=3, n_blocks=2, keep_components=True)
+    locked = simulate_subject(
+        3, seed=7, n_targets=3, n_blocks=2, keep_components=True, phase_locking="locked", phase_drift_hz=0.3
+    )
+    assert np.array_equal(omitted.data, locked.data) and np.array_equal(omitted.ssvep, locked.ssvep)
+    assert omitted.onset_phases is None and locked.onset_phases is None
+    # values simulated before phase_locking existed (a changed draw order or phase formula moves them by µV;
+    # the tolerance only absorbs float32 rounding that differs between machines)
+    np.testing.assert_allclose(
+        omitted.data[OZ, [0, 300, 700, 1499], 1, 1], [-2.3014798, 0.9303038, 6.4119821, 0.7516150], rtol=1e-4, atol=1e-3
+    )
+    np.testing.assert_allclose(omitted.amplitudes[:, 0], [4.3124018, 3.8332461, 3.4499215], rtol=1e-5)
+    assert omitted.peak_channel == "OZ"
+
+
+def _fourier(x: np.ndarray, f: float, start: int, n: int) -> np.ndarray:
+    """Complex amplitude at ``f`` Hz of ``x[..., start : start + n]`` (µV)."""
+    t = np.arange(n) / FS
+    return 2 * (x[..., start : start + n] * np.exp(-2j * np.pi * f * t)).mean(axis=-1)
+
+
+def test_free_mode_is_not_phase_locked_but_keeps_the_amplitude() -> None:
+    kwargs = {"seed": 0, "n_targets": 2, "n_blocks": 24, "keep_components": True}
+    locked = simulate_subject(1, **kwargs)
+    free = simulate_subject(1, phase_locking="free", **kwargs)
+    assert free.onset_phases.shape == (2, 24)
+    sims = {"locked": locked, "free": free}
+    start, n = round((0.5 + locked.latency) * FS), 1000  # 4 s of steady response: 0.25 Hz bins
+    for k, f in enumerate(locked.freqs):
+        bins = np.fft.rfftfreq(n, 1 / FS)
+        j = np.argmin(abs(bins - f))
+        spectra = {m: np.fft.rfft(sim.data[OZ, start : start + n, k].T, axis=-1)[:, j] for m, sim in sims.items()}
+        itc = {m: abs(np.mean(z / abs(z))) for m, z in spectra.items()}  # inter-trial phase coherence, 24 trials
+        assert itc["locked"] > 0.8 and itc["free"] < 0.4
+        power = {m: np.mean(abs(z) ** 2) for m, z in spectra.items()}
+        assert 0.6 < power["free"] / power["locked"] < 1.5
+    # only the SSVEP's phase changes: the same background, the same trial amplitudes
+    np.testing.assert_allclose(free.data - free.ssvep, locked.data - locked.ssvep, atol=1e-4)
+    rms = {m: np.sqrt((sim.ssvep[OZ, start : start + n] ** 2).mean(axis=0)) for m, sim in sims.items()}
+    np.testing.assert_allclose(rms["free"], rms["locked"], rtol=0.05)
+    assert (locked.latency, locked.snr_db, locked.peak_channel) == (free.latency, free.snr_db, free.peak_channel)
+
+
+def test_free_mode_onset_phase_sets_every_harmonic_and_the_phase_drifts() -> None:
+    physics = replace(NO_JITTER, n_harmonics=2, harmonic_decay=0.0)
+    kwargs = {"seed": 3, "n_targets": 2, "n_blocks": 12, "keep_components": True, "physics": physics}
+    locked = simulate_subject(2, **kwargs)
+    steady = simulate_subject(2, phase_locking="free", phase_drift_hz=0.0, **kwargs)
+    drifting = simulate_subject(2, phase_locking="free", phase_drift_hz=0.1, **kwargs)
+    np.testing.assert_array_equal(steady.onset_phases, drifting.onset_phases)  # the same draws, then the drift
+    start, n = round((0.5 + locked.latency + 0.5) * FS), 250  # 1 s windows: whole cycles of every frequency
+    late = start + 3 * 250
+    for k, f in enumerate(locked.freqs):
+        x_locked, x_steady, x_drifting = (sim.ssvep[OZ, :, k].T for sim in (locked, steady, drifting))  # (12, 1500)
+        for h in (1, 2):
+            # without drift: harmonic h is shifted by h (psi_n - phi_k) from the locked response, at all times
+            shift = np.angle(_fourier(x_steady, h * f, start, n) / _fourier(x_locked, h * f, start, n))
+            expected = h * (steady.onset_phases[k] - locked.phases[k])
+            np.testing.assert_allclose(np.angle(np.exp(1j * (shift - expected))), 0.0, atol=1e-3)
+            later = _fourier(x_steady, h * f, late, n) / _fourier(x_steady, h * f, start, n)
+            np.testing.assert_allclose(np.angle(later), 0.0, atol=1e-3)
+        # with drift (sd 0.1 Hz, correlation time 1 s): the phase wanders over the 3 s between the two windows
+        wander = np.angle(_fourier(x_drifting, f, late, n) / _fourier(x_drifting, f, start, n))
+        assert 0.3 < np.sqrt(np.mean(wander**2)) < 2.5
+
+
+def test_free_mode_is_reproducible_and_seeded(tmp_path: Path) -> None:
+    kwargs = {"n_targets": 2, "n_blocks": 2, "phase_locking": "free"}
+    a = simulate_subject(4, seed=1, **kwargs)
+    np.testing.assert_array_equal(a.data, simulate_subject(4, seed=1, **kwargs).data)
+    np.testing.assert_array_equal(a.onset_phases, simulate_subject(4, seed=1, **kwargs).onset_phases)
+    assert np.all((a.onset_phases >= 0) & (a.onset_phases < 2 * np.pi))
+    assert not np.allclose(a.onset_phases, simulate_subject(4, seed=2, **kwargs).onset_phases)
+    assert not np.allclose(a.onset_phases, simulate_subject(5, seed=1, **kwargs).onset_phases)
+    assert not np.allclose(a.data, simulate_subject(4, seed=1, n_targets=2, n_blocks=2).data)
+    paths = simulate_benchmark(tmp_path, n_subjects=1, subjects=[4], seed=1, **kwargs)
+    np.testing.assert_array_equal(scipy.io.loadmat(paths[0])["data"], a.data)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"phase_locking": "loose"}, "phase_locking must be one of locked, free, got 'loose'"),
+        ({"phase_locking": True}, "phase_locking must be one of"),
+        ({"phase_locking": "free", "phase_drift_hz": -0.1}, "phase_drift_hz must be a finite number >= 0 Hz"),
+        ({"phase_locking": "free", "phase_drift_hz": float("nan")}, "phase_drift_hz"),
+        ({"phase_locking": "free", "phase_drift_hz": "0.1"}, "phase_drift_hz"),
+        ({"phase_locking": "free", "phase_drift_time": 0.0}, "phase_drift_time must be a finite number > 0 s"),
+        ({"phase_drift_hz": float("inf")}, "phase_drift_hz"),
+    ],
+)
+def test_bad_phase_parameters(kwargs: dict, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=message):
+        simulate_subject(1, n_targets=1, n_blocks=1, **kwargs)
+    with pytest.raises(ConfigError, match=message):
+        simulate_benchmark(tmp_path, n_subjects=1, n_targets=1, n_blocks=1, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _shaped_noise_before_the_kit(rng: np.random.Generator, shape: tuple[int, ...], gain: np.ndarray) -> np.ndarray:
     """The simulator's own shaped noise before it moved into sciconv.kit.noise, kept to prove the data did not
     change: white float32 samples, filtered by ``gain``, scaled to unit expected variance."""
