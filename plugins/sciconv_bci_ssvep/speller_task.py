@@ -26,7 +26,7 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ from sciconv.kit import (
 from sciconv.parallel import Job
 from sciconv_bci_ssvep import published
 from sciconv_bci_ssvep.baselines import FBCCA, TRCA
-from sciconv_bci_ssvep.filterbank import guney_subbands
+from sciconv_bci_ssvep.dnn_inputs import CropPool, average_softmax, n_features, test_inputs, training_crops
 from sciconv_bci_ssvep.itr import itr_bits_per_min
 from sciconv_bci_ssvep.recording import SSVEPRecording
 
@@ -84,6 +84,21 @@ class SpellerTask(TaskBase):
         baseline_subbands: sub-bands of the FBCCA/TRCA filter bank (5).
         reference: published numbers quoted in the report: ``auto`` (from the dataset), ``benchmark``,
             ``beta`` or ``none``.
+        dnn_input: what the DNN reads (:mod:`~sciconv_bci_ssvep.dnn_inputs`): ``time``, the sub-band waveforms
+            (the paper's; needs responses phase-locked to the trial start), ``magnitude``, their z-scored log
+            magnitude spectra (phase-free: for freely flickering stimuli), or ``complex``, the real and
+            imaginary parts of their spectra.
+        crops: cropped training: windows per training trial at random shifts in the epoch (0: only the window
+            at onset + latency, the paper's).
+        test_crops: evenly spaced test windows per trial whose softmax outputs are averaged (1: the window at
+            onset + latency).
+        spectral_band: frequencies (Hz) of the spectral inputs; spectral_resolution: their bin spacing (Hz; the
+            window is zero-padded to at least 1 / resolution s).
+        protocol: ``cross_session`` (leave-one-block-out: train on the other blocks, the paper's) or
+            ``within_session`` (``within_folds``-fold cross-validation over the trials of each held-out block,
+            stratified by target within each subject, seeded by the run's seed; train on the block's other
+            folds only), as MOABB evaluates.
+        within_folds: folds of the within-session protocol.
     """
 
     def __init__(
@@ -99,6 +114,13 @@ class SpellerTask(TaskBase):
         fbcca_harmonics: Annotated[int, Field(ge=1)] = 5,
         baseline_subbands: Annotated[int, Field(ge=1)] = 5,
         reference: str = "auto",
+        dnn_input: Literal["time", "magnitude", "complex"] = "time",
+        crops: Annotated[int, Field(ge=0, le=256)] = 0,
+        test_crops: Annotated[int, Field(ge=1, le=64)] = 1,
+        spectral_band: tuple[float, float] = (5.0, 90.0),
+        spectral_resolution: Annotated[float, Field(gt=0)] = 0.5,
+        protocol: Literal["cross_session", "within_session"] = "cross_session",
+        within_folds: Annotated[int, Field(ge=2, le=20)] = 4,
     ) -> None:
         self.windows = windows
         self.test_blocks = test_blocks
@@ -111,6 +133,13 @@ class SpellerTask(TaskBase):
         self.fbcca_harmonics = fbcca_harmonics
         self.baseline_subbands = baseline_subbands
         self.reference = reference
+        self.dnn_input: Literal["time", "magnitude", "complex"] = dnn_input
+        self.crops = int(crops)
+        self.test_crops = int(test_crops)
+        self.spectral_band = (float(spectral_band[0]), float(spectral_band[1]))
+        self.spectral_resolution = float(spectral_resolution)
+        self.protocol: Literal["cross_session", "within_session"] = protocol
+        self.within_folds = int(within_folds)
 
     def validate(self) -> None:
         """Check the lists' values (before any data is read); single numbers are constrained in the signature
@@ -132,8 +161,12 @@ class SpellerTask(TaskBase):
         if spec.sfreq is None:
             raise DataError("bci-ssvep.speller needs the dataset's sampling rate (spec.sfreq)")
         n_times = round(min(self.windows) * spec.sfreq)
+        try:
+            length = n_features(self.dnn_input, n_times, spec.sfreq, self.spectral_band, self.spectral_resolution)
+        except ValueError as exc:
+            raise ConfigError(f"task.params.spectral_band: {exc}") from None
         return DataSpec(
-            input_shape=(self.n_subbands, spec.n_chans, n_times),
+            input_shape=(self.n_subbands, spec.n_chans, length),
             n_outputs=spec.n_outputs,
             task_type=spec.task_type,
             sfreq=spec.sfreq,
@@ -162,14 +195,18 @@ class SpellerTask(TaskBase):
             raise ConfigError(
                 f"task.params.test_blocks: blocks {missing} are not in the data (blocks: {recording.blocks})"
             )
-        _check_sessions(recording, ctx.config.dataset.params.get("root"))
+        if self.protocol == "cross_session":
+            _check_sessions(recording, ctx.config.dataset.params.get("root"))
         y_all = meta["target"].to_numpy().astype(np.int64)
         block_all = meta["block"].to_numpy().astype(int)
         subject_all = meta["subject"].to_numpy()
+        fold_all = self._fold_ids(recording, ctx.seed)
+        folds = sorted({int(f) for f, b in zip(fold_all, block_all, strict=True) if b in blocks})
         journal = _Journal(ctx.run_dir.path / "cells.csv", resume=ctx.resume)
         ctx.log(
             f"bci-ssvep.speller: {_count(len(subjects), 'subject')}, blocks {recording.blocks}, "
-            f"{len(recording.freqs)} targets, windows {list(self.windows)} s, folds {blocks}"
+            f"{len(recording.freqs)} targets, windows {list(self.windows)} s, {self.protocol.replace('_', '-')}, "
+            f"folds {folds}"
         )
 
         for window in self.windows:
@@ -177,18 +214,23 @@ class SpellerTask(TaskBase):
                 x_raw = recording.window(window)  # (n, C, N) microvolts
             except ValueError as exc:
                 raise ConfigError(f"task.params.windows: T = {window:g} s does not fit the epochs: {exc}") from None
-            x_dnn = torch.from_numpy(guney_subbands(x_raw, recording.sfreq, self.n_subbands))
+            x_dnn = self._test_inputs(recording, window)  # (test crops, n, n_subbands, C, F)
             y = torch.from_numpy(y_all)
-            spec = self._window_spec(recording, x_dnn, window)
-            for block in blocks:
+            spec = self._window_spec(recording, x_dnn[0], window)
+            unit = "block" if self.protocol == "cross_session" else "fold"
+            for block in folds:
                 if journal.fold_done(window, block):
-                    ctx.log(f"T = {window:g} s, block {block}: done in an earlier run, skipped")
+                    ctx.log(f"T = {window:g} s, {unit} {block}: done in an earlier run, skipped")
                     continue
-                rows = self._fold(ctx, recording, spec, x_raw, x_dnn, y, block_all, subject_all, window, block)
+                test = fold_all == block
+                # cross-session: every other block; within-session: the other folds of the same block
+                same_block = block_all == int(block_all[test][0])
+                train = ~test if self.protocol == "cross_session" else same_block & ~test
+                rows = self._fold(ctx, recording, spec, x_raw, x_dnn, y, train, test, subject_all, window, block)
                 journal.add(rows)
                 ran = [m for m in METHODS if any(r["method"] == m for r in rows)]
                 ctx.log(
-                    f"T = {window:g} s, block {block}: "
+                    f"T = {window:g} s, {unit} {block}: "
                     + ", ".join(f"{m} {np.mean([r['accuracy'] for r in rows if r['method'] == m]):.3f}" for m in ran)
                 )
 
@@ -204,6 +246,7 @@ class SpellerTask(TaskBase):
         ctx.save_arrays(
             "stimuli", {"freqs": np.asarray(recording.freqs, float), "phases": np.asarray(recording.phases, float)}
         )
+        self._locking = phase_locking_report(recording, max(self.windows))
         return self._result(ctx, recording, journal.rows, blocks, subjects)
 
     def _fold(
@@ -214,13 +257,14 @@ class SpellerTask(TaskBase):
         x_raw: np.ndarray,
         x_dnn: torch.Tensor,
         y: torch.Tensor,
-        block_all: np.ndarray,
+        train: np.ndarray,
+        test: np.ndarray,
         subject_all: np.ndarray,
         window: float,
         block: int,
     ) -> list[dict[str, Any]]:
-        train = block_all != block
-        test = block_all == block
+        """One fold: train on the ``train`` trials, test on the ``test`` trials (boolean masks over all trials);
+        ``block`` is the fold's id (the held-out block, cross-session; ``block x within_folds + k``, within)."""
         fold = f"T{window:g}-block{block}"
         # Each fold is seeded on its own, so its numbers do not depend on which folds ran before it
         # in this process (a resumed run skips finished ones).
@@ -228,7 +272,24 @@ class SpellerTask(TaskBase):
         model = ctx.build_model(spec, dropout=tuple(self.stage1_dropout))
         self._weights = getattr(self, "_weights", {})
         self._weights[window] = sum(p.numel() for n, p in model.named_parameters() if not n.endswith("bias"))
-        stage1 = ctx.fit(model, TensorDataset(x_dnn[train], y[train]), name=f"{fold}-stage1").model
+        if self.crops:
+            rng = np.random.default_rng(derive_seed(ctx.seed, f"{fold}-crops"))
+            pool = training_crops(
+                recording,
+                train,
+                window,
+                self.n_subbands,
+                self.dnn_input,
+                self.crops,
+                self.spectral_band,
+                self.spectral_resolution,
+                rng,
+            )
+            stage1_data: Any = CropPool(pool, y[train])
+        else:
+            pool = x_dnn[0][train][None]
+            stage1_data = TensorDataset(x_dnn[0][train], y[train])
+        stage1 = ctx.fit(model, stage1_data, name=f"{fold}-stage1").model
         stage1_state = {k: v.detach().cpu().clone() for k, v in stage1.state_dict().items()}
         self._global_model = stage1
         tag = _fold_tag(window, block)
@@ -263,8 +324,10 @@ class SpellerTask(TaskBase):
             te = test & (subject_all == subject)
             if not te.any():
                 continue
-            outputs, _ = ctx.predict(stage1, TensorDataset(x_dnn[te], y[te]))
-            add("dnn_stage1", subject, outputs.argmax(1).numpy(), y[te].numpy())
+            add("dnn_stage1", subject, predict_crops(ctx.predict, stage1, x_dnn[:, te]), y[te].numpy())
+            own = torch.from_numpy(np.flatnonzero(subject_all[train] == subject))
+            x_own = pool[:, own].reshape(-1, *pool.shape[2:])  # the subject's training crops, crop-major
+            y_own = y[train][own].repeat(pool.shape[0])
             jobs.append(
                 Job(
                     f"{fold}-{subject}",
@@ -276,9 +339,9 @@ class SpellerTask(TaskBase):
                         (self.stage2_dropout, self.stage2_dropout),
                         trainer,
                         self.stage2_epochs,
-                        x_dnn[tr],
-                        y[tr],
-                        x_dnn[te],
+                        x_own,
+                        y_own,
+                        x_dnn[:, te],
                         f"{fold}-{subject}",
                     ),
                 )
@@ -355,6 +418,7 @@ class SpellerTask(TaskBase):
         subject_all = meta["subject"].to_numpy()
         subjects = list(dict.fromkeys(subject_all))
         labelled = bool(len(y_all)) and bool((y_all >= 0).all())
+        fold_all = self._fold_ids(recording, ctx.config.train.seed) if labelled else block_all
         n_classes = len(state["class_names"])
         if len(y_all) == 0:
             raise DataError("the recordings hold no trials to predict")
@@ -376,10 +440,10 @@ class SpellerTask(TaskBase):
                     f"these recordings are too short for the run's window T = {window:g} s: {exc}; "
                     f"the run used windows {state['windows']} s"
                 ) from None
-            x_dnn = torch.from_numpy(guney_subbands(x_raw, recording.sfreq, self.n_subbands))
-            spec = self._window_spec(recording, x_dnn, window)
+            x_dnn = self._test_inputs(recording, window)
+            spec = self._window_spec(recording, x_dnn[0], window)
             if ctx.split == "test":
-                plan = [(b, block_all == b) for b in folds if (block_all == b).any()]
+                plan = [(b, fold_all == b) for b in folds if (fold_all == b).any()]
                 if not plan:
                     raise DataError(
                         f"--split test: the recordings have no trials of the run's held-out blocks {folds} "
@@ -424,6 +488,51 @@ class SpellerTask(TaskBase):
             metrics = {f"all.{k}": v for k, v in self._metrics(summary, 0, 0).items() if not k.startswith("n_")}
         return PredictionResult(tables={"predictions": table}, metrics=metrics)
 
+    def _fold_ids(self, recording: SSVEPRecording, seed: int) -> np.ndarray:
+        """Each trial's fold: its block (cross-session), or ``block x within_folds + k`` with ``k`` the trial's fold
+        of a stratified ``within_folds``-fold split of its subject's trials in that block (within-session).
+        Shapes: -> (n_trials,) int64."""
+        meta = recording.epochs.metadata
+        block_all = meta["block"].to_numpy().astype(np.int64)
+        if self.protocol == "cross_session":
+            return block_all
+        from sklearn.model_selection import StratifiedKFold
+
+        y_all = meta["target"].to_numpy()
+        subject_all = meta["subject"].to_numpy()
+        fold_all = np.full(len(y_all), -1, dtype=np.int64)
+        for subject in dict.fromkeys(subject_all):
+            for block in sorted(set(block_all[subject_all == subject])):
+                members = np.flatnonzero((subject_all == subject) & (block_all == block))
+                counts = np.bincount(y_all[members].astype(np.int64) - y_all[members].min())
+                if counts[counts > 0].min() < self.within_folds:
+                    raise DataError(
+                        f"within-session evaluation with {self.within_folds} folds needs at least that many trials "
+                        f"of every target in each session; subject {subject}, block {block} has "
+                        f"{int(counts[counts > 0].min())} of one (lower task.params.within_folds)"
+                    )
+                split = StratifiedKFold(
+                    self.within_folds, shuffle=True, random_state=derive_seed(seed, "within") % 2**31
+                )
+                for k, (_, test) in enumerate(split.split(np.zeros(len(members)), y_all[members])):
+                    fold_all[members[test]] = block * self.within_folds + k
+        return fold_all
+
+    def _test_inputs(self, recording: SSVEPRecording, window: float) -> torch.Tensor:
+        """Every trial's DNN inputs at window T: ``(test_crops, n_trials, n_subbands, C, n_features)``."""
+        try:
+            return test_inputs(
+                recording,
+                window,
+                self.n_subbands,
+                self.dnn_input,
+                self.test_crops,
+                self.spectral_band,
+                self.spectral_resolution,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"task.params (dnn_input {self.dnn_input}, T = {window:g} s): {exc}") from None
+
     @staticmethod
     def _window_spec(recording: SSVEPRecording, x_dnn: torch.Tensor, window: float) -> DataSpec:
         """The DNN's spec at window T: input ``(n_subbands, n_channels, round(T * sfreq))``."""
@@ -456,7 +565,6 @@ class SpellerTask(TaskBase):
         """Predict the ``mask``ed trials with fold ``block``'s models into ``out`` (per method, target indices;
         -1 where a method has no model) and return the per-(subject, block) accuracy rows, in the run's order."""
         tag = _fold_tag(window, block)
-        y = torch.from_numpy(y_all)
         stage1 = ctx.load_weights(f"dnn_stage1-{tag}", ctx.build_model(spec, dropout=tuple(self.stage1_dropout)))
         rows: list[dict[str, Any]] = []
         per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
@@ -479,15 +587,13 @@ class SpellerTask(TaskBase):
             te = mask & (subject_all == subject)
             if not te.any():
                 continue
-            outputs, _ = ctx.predict(stage1, TensorDataset(x_dnn[te], y[te]))
-            global_predicted = outputs.argmax(1).numpy()
+            global_predicted = predict_crops(ctx.predict, stage1, x_dnn[:, te])
             add("dnn_stage1", subject, te, global_predicted)
             key = keys.get(str(subject))
             name = f"dnn-{tag}-{key}"
             if key is not None and ctx.trained.has(name):
                 model = ctx.load_weights(name, ctx.build_model(spec, dropout=tuple(self.stage1_dropout)))
-                outputs, _ = ctx.predict(model, TensorDataset(x_dnn[te], y[te]))
-                add("dnn", subject, te, outputs.argmax(1).numpy())
+                add("dnn", subject, te, predict_crops(ctx.predict, model, x_dnn[:, te]))
                 out["dnn_stage"][te] = 2
             else:
                 add("dnn", subject, te, global_predicted)
@@ -550,6 +656,10 @@ class SpellerTask(TaskBase):
         n_classes = len(recording.class_names)
         summary = summarise(rows, n_classes, self.gaze_shift)
         metrics = self._metrics(summary, len(subjects), len(blocks))
+        locking = getattr(self, "_locking", None)
+        if locking is not None:
+            metrics["itpc.stimulus"] = float(locking["summary"]["itpc"])
+            metrics["itpc.neighbours"] = float(locking["summary"]["itpc_neighbours"])
         table: list[ResultRow] = []
         for method in METHODS:
             for window in self.windows:
@@ -598,8 +708,16 @@ class SpellerTask(TaskBase):
                 f"{recording.name} data: {_count(len(subjects), 'subject')}, {_count(len(recording.blocks), 'block')}, "
                 f"{n_classes} targets, {len(recording.epochs.ch_names)} channels "
                 f"({', '.join(recording.epochs.ch_names)}) at {recording.sfreq:g} Hz; windows start at stimulus onset "
-                f"+ {recording.latency:g} s visual latency. Leave-one-block-out over blocks {list(blocks)}"
-                f"{' (all)' if list(blocks) == recording.blocks else ' (a subset of the folds)'}. Stage 1: "
+                f"+ {recording.latency:g} s visual latency. "
+                + (
+                    f"Leave-one-block-out over blocks {list(blocks)}"
+                    f"{' (all)' if list(blocks) == recording.blocks else ' (a subset of the folds)'}. "
+                    if self.protocol == "cross_session"
+                    else f"Within-session: {self.within_folds}-fold cross-validation over the trials of each of blocks "
+                    f"{list(blocks)} (stratified by target within each subject; training on the block's other folds "
+                    "only). "
+                )
+                + "Stage 1: "
                 f"{ctx.config.train.epochs} epochs, batch {ctx.config.train.batch_size}, "
                 f"{ctx.config.train.optimizer} lr {ctx.config.train.lr}, "
                 f"L2 {ctx.config.train.weight_decay} on weights; stage 2: {self.stage2_epochs} epochs, full batch, "
@@ -613,6 +731,8 @@ class SpellerTask(TaskBase):
             ),
             "Per-subject accuracy": per_subject_table(rows, self.windows),
         }
+        if locking is not None:
+            sections["Phase locking of the responses"] = locking["text"]
         weights = getattr(self, "_weights", {})
         if weights:
             sections["Model size"] = (
@@ -627,6 +747,47 @@ class SpellerTask(TaskBase):
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def phase_locking_report(recording: SSVEPRecording, window: float) -> dict[str, Any]:
+    """The phase-locking diagnostic (:mod:`~sciconv_bci_ssvep.phase_locking`) of a dataset for the report: inter-trial
+    phase coherence of each target's trials at its stimulus frequency against neighbouring frequencies, per subject
+    and block (one session per block for recordings read through MNE; all blocks pooled for the Benchmark layout,
+    where a block holds one trial per target), over the ``window`` s after onset + latency. Returns ``summary``
+    (:func:`~sciconv_bci_ssvep.phase_locking.phase_locking_summary` of every row) and ``text`` (the sentence and a
+    table per block)."""
+    from sciconv_bci_ssvep.phase_locking import phase_locking_summary, phase_locking_table
+
+    meta = recording.epochs.metadata
+    one_trial_per_target = bool((meta.groupby(["subject", "block", "target"]).size() <= 1).all())
+    by = "subject" if one_trial_per_target else "session"
+    rows = phase_locking_table(recording, window, by=by)
+    summary = phase_locking_summary(rows)
+    block_of = dict(zip(meta["session"].astype(str), meta["block"].astype(int), strict=False))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        key = "all blocks" if row["session"] is None else f"block {block_of.get(str(row['session']), '?')}"
+        groups.setdefault(key, []).append(row)
+    table = []
+    for key, members in sorted(groups.items()):
+        part = phase_locking_summary(members)
+        table.append(
+            {
+                "trials": key,
+                "ITPC at the stimulus frequencies": f"{part['itpc']:.2f}",
+                "ITPC nearby": f"{part['itpc_neighbours']:.2f}",
+                "chance": f"{part['chance']:.2f}",
+                "verdict": part["verdict"],
+            }
+        )
+    text = (
+        f"{summary['sentence']} Inter-trial phase coherence of each target's trials (per subject"
+        + (", pooled over blocks" if by == "subject" else " and session")
+        + f") over the {window:g} s window, mean over channels, subjects and targets; 'nearby' is the mean at "
+        "frequencies a few Hz off the stimulus (no stimulus frequency or harmonic); chance is the ITPC of random "
+        "phases for that many trials.\n\n" + markdown_table(table)
+    )
+    return {"summary": summary, "text": text}
 
 
 def _fold_tag(window: float, block: int) -> str:
@@ -706,8 +867,9 @@ def finetune_subject(
     name: str,
 ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
     """Stage 2 for one subject: start from the global model, fine-tune on the subject's training
-    trials (full batch), and return the predicted targets of its test trials, shape ``(n_test,)``, and the
-    fine-tuned weights (a state dict on the CPU, which ``predict`` applies again).
+    trials (full batch; with cropped training, all their crops), and return the predicted targets of its test
+    trials, shape ``(n_test,)`` (``x_test`` is ``(n_test_crops, n_test, ...)``: the softmax is averaged over the
+    crops), and the fine-tuned weights (a state dict on the CPU, which ``predict`` applies again).
 
     ``trainer`` holds the stage-2 training settings (:meth:`RunContext.trainer`); the batch is set here to the
     subject's training trials. One independent job of :func:`sciconv.parallel.run_jobs`, which seeds it from
@@ -721,9 +883,18 @@ def finetune_subject(
     full_batch = Trainer({**trainer.settings, "batch_size": max(len(x_train), 1)})
     if epochs > 0:
         model = full_batch.fit(model, TensorDataset(x_train, y_train), name=name).model
-    outputs, _ = full_batch.predict(model, TensorDataset(x_test, torch.zeros(len(x_test), dtype=torch.long)))
+    predicted = predict_crops(full_batch.predict, model, x_test)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return outputs.argmax(1).numpy(), state
+    return predicted, state
+
+
+def predict_crops(predict: Any, model: Any, x: torch.Tensor) -> np.ndarray:
+    """Predicted targets of trials given as ``x`` ``(n_crops, n, ...)``: the argmax of the softmax averaged over
+    the crops (one crop: the argmax of the outputs). ``predict`` is a context's or trainer's ``predict``."""
+    k, n = int(x.shape[0]), int(x.shape[1])
+    flat = x.reshape(k * n, *x.shape[2:])
+    outputs, _ = predict(model, TensorDataset(flat, torch.zeros(k * n, dtype=torch.long)))
+    return average_softmax(outputs, k).argmax(1).numpy()
 
 
 def _check_labelled(recording: SSVEPRecording, root: str | None) -> None:
