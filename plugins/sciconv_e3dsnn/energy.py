@@ -13,7 +13,7 @@ All figures are per sample (totals over the evaluated clouds divided by their nu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,9 +41,6 @@ class LayerEnergy:
     firing_rate: float | None
     sops: float
     energy_pj: float
-
-    def row(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -84,7 +81,7 @@ def energy_account(model: E3DSNNModel, batches: Iterable[dict[str, torch.Tensor]
     for name, unit in units:
         c_in, c_out = unit.conv.in_channels, unit.conv.out_channels
         pairs = unit.pairs / samples
-        ops = 2.0 * pairs * c_in * c_out
+        ops = 2.0 * unit.macs / samples  # a multiply and an add per multiply-accumulate
         rate = None
         if unit.spiking_input:
             rate = unit.input_sum / max(1, unit.input_count) / model.max_spikes

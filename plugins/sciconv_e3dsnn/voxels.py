@@ -13,7 +13,7 @@ the four stride-2 stages keep every border site.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from sciconv.conv.sparse import voxelize
 
-DOWNSAMPLING = 16
+DOWNSAMPLING = 16  # four stride-2 stages: grids must be multiples of 16 to keep every border site
 
 
 class ShapeClouds(Dataset):
@@ -97,18 +97,3 @@ def normalise_to_unit_sphere(points: np.ndarray) -> np.ndarray:
     radius = np.linalg.norm(xyz, axis=-1).max(axis=-1)
     xyz /= np.maximum(radius, 1e-12)[..., None, None]
     return out
-
-
-def grid_extent(voxel_size: float, scale_max: float = 1.1, shift: float = 0.2) -> int:
-    """Cells per axis that an augmented unit-sphere cloud can span, rounded up to a multiple of 16 (the dense
-    twin's grid)."""
-    del shift  # coordinates start at each cloud's minimum: a shift moves features, not the extent
-    cells = int(np.floor(2.0 * scale_max / voxel_size)) + 1
-    return -(-cells // DOWNSAMPLING) * DOWNSAMPLING
-
-
-def describe_batch(inputs: dict[str, Any]) -> str:
-    """One line on a batch: sites per sample and grid."""
-    n = int(inputs["features"].shape[0])
-    b = int(inputs["batch_size"])
-    return f"{b} clouds, {n / max(1, b):.0f} voxels per cloud on a {tuple(inputs['spatial_shape'].tolist())} grid"

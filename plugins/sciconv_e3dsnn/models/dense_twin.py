@@ -47,10 +47,7 @@ def _block(block: BasicBlock, x: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 def _unit(unit: ConvUnit, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if unit.neuron is not None:
-        was = getattr(unit.neuron, "record", False)
-        unit.neuron.record = False
         x = unit.neuron(x)
-        unit.neuron.record = was
     conv = unit.conv
     if isinstance(conv, SubMConv3d):
         pad = tuple(k // 2 for k in conv.kernel_size)

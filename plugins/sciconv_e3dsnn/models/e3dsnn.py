@@ -42,11 +42,13 @@ from sciconv.conv.sparse import (
     SparseVoxelTensor,
     SubMConv3d,
     get_rulebook,
+    rulebook_macs,
     sparse_mean_per_sample,
 )
 from sciconv.errors import ConfigError
 from sciconv.spec import DataSpec
 from sciconv_e3dsnn.models.multispike import MultiSpikeNeuron, ReLUNeuron
+from sciconv_e3dsnn.voxels import DOWNSAMPLING, clouds_to_voxels
 
 PRESETS: dict[str, dict[str, Any]] = {
     "T": {"embed_channels": 16, "stage_channels": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
@@ -56,7 +58,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 PUBLISHED_PARAMS = {"T": 1.87e6, "S": 3.27e6, "L": 17.3e6}
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
-DOWNSAMPLING = 16  # four stride-2 stages: grids must be multiples of 16 to keep every border site
 
 Neuron = Literal["multispike", "relu"]
 
@@ -69,6 +70,7 @@ class ConvUnit(nn.Module):
     """``[neuron ->] sparse conv [-> BN]`` on a :class:`SparseVoxelTensor`.
 
     While ``record`` is on, accumulates over forwards: ``pairs`` (rulebook pairs, identity offset included),
+    ``macs`` (multiply-accumulates, :func:`~sciconv.conv.sparse.rulebook_macs`),
     ``sites_in`` / ``sites_out`` (active sites), ``samples`` and ``input_sum`` / ``input_count`` (sum and number
     of the conv's input elements: spike counts after a neuron). Shapes: features (N, C_in) -> (M, C_out).
     """
@@ -83,6 +85,7 @@ class ConvUnit(nn.Module):
 
     def reset_counts(self) -> None:
         self.pairs = 0
+        self.macs = 0
         self.sites_in = 0
         self.sites_out = 0
         self.samples = 0
@@ -113,6 +116,7 @@ class ConvUnit(nn.Module):
         else:
             rb = get_rulebook(x, conv.kernel_size, conv.stride, conv.padding, conv.dilation)
         self.pairs += rb.num_pairs
+        self.macs += rulebook_macs(rb, conv.in_channels, conv.out_channels)
         self.sites_in += rb.num_in
         self.sites_out += rb.num_out
         self.samples += x.batch_size
@@ -225,8 +229,6 @@ class E3DSNNModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
         """Input dict or clouds ``(B, P, C)`` (see the module docstring) -> ``(B, n_classes)`` logits."""
         if isinstance(batch, torch.Tensor):  # clouds: grid-sample them here
-            from sciconv_e3dsnn.voxels import clouds_to_voxels
-
             if batch.dim() != 3 or batch.shape[2] != self.in_channels:
                 raise ValueError(
                     f"E-3DSNN expects clouds of shape (B, P, {self.in_channels}), got {tuple(batch.shape)}"
@@ -241,12 +243,11 @@ class E3DSNNModel(nn.Module):
         return [(name, m) for name, m in self.named_modules() if isinstance(m, ConvUnit)]
 
     def set_recording(self, on: bool) -> None:
-        """Start (resetting the counts) or stop recording rulebook pairs, spikes and neuron outputs."""
-        for module in self.modules():
-            if hasattr(module, "record"):
-                if on:
-                    module.reset_counts()
-                module.record = on
+        """Start (resetting the counts) or stop recording each convolution unit's rulebook pairs and inputs."""
+        for _, unit in self.units():
+            if on:
+                unit.reset_counts()
+            unit.record = on
 
 
 def _init_weights(module: nn.Module) -> None:

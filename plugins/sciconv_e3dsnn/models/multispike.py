@@ -7,7 +7,8 @@ stands for ``s`` binary spikes spread over ``D`` virtual time steps, so a layer 
 ``s`` synaptic accumulations per connection instead of one multiply-accumulate: the firing rate of a layer is
 ``mean(s) / D`` and its synaptic operations are ``firing rate x D x operations``.
 
-Both neurons can keep running totals of what they emit (``record``), which the energy account reads.
+What a neuron emits is recorded where it is consumed: by the convolution unit it feeds
+(:class:`sciconv_e3dsnn.models.e3dsnn.ConvUnit`), which the energy account reads.
 """
 
 from __future__ import annotations
@@ -39,29 +40,7 @@ def multispike(u: torch.Tensor, max_spikes: int = 4) -> torch.Tensor:
     return _MultiSpike.apply(u, float(max_spikes))
 
 
-class _Recording(nn.Module):
-    """Running totals of the emitted values while ``record`` is on: ``total`` (sum), ``count`` (elements),
-    ``nonzero`` (elements > 0)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.record = False
-        self.reset_counts()
-
-    def reset_counts(self) -> None:
-        self.total = 0.0
-        self.count = 0
-        self.nonzero = 0
-
-    def _note(self, out: torch.Tensor) -> None:
-        if self.record:
-            detached = out.detach()
-            self.total += float(detached.sum())
-            self.count += detached.numel()
-            self.nonzero += int((detached > 0).sum())
-
-
-class MultiSpikeNeuron(_Recording):
+class MultiSpikeNeuron(nn.Module):
     """The I-LIF neuron: membrane potentials -> integer spike counts (see :func:`multispike`).
     Shapes: (N, C) -> (N, C)."""
 
@@ -74,31 +53,19 @@ class MultiSpikeNeuron(_Recording):
         self.max_spikes = int(max_spikes)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        out = multispike(u, self.max_spikes)
-        self._note(out)
-        return out
-
-    def firing_rate(self) -> float:
-        """Mean spikes per element and virtual time step since the last reset: ``mean(s) / D`` in [0, 1]."""
-        return self.total / max(1, self.count) / self.max_spikes
+        return multispike(u, self.max_spikes)
 
     def extra_repr(self) -> str:
         return f"max_spikes={self.max_spikes}"
 
 
-class ReLUNeuron(_Recording):
+class ReLUNeuron(nn.Module):
     """The ANN twin's activation: ``max(u, 0)``, real-valued. Shapes: (N, C) -> (N, C)."""
 
     spiking = False
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(u)
-        self._note(out)
-        return out
-
-    def active_fraction(self) -> float:
-        """Fraction of elements > 0 since the last reset."""
-        return self.nonzero / max(1, self.count)
+        return torch.relu(u)
 
 
 __all__ = ["MultiSpikeNeuron", "ReLUNeuron", "multispike"]

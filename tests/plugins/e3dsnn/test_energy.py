@@ -48,7 +48,7 @@ def test_operations_come_from_the_rulebooks_and_sops_from_the_firing_rates() -> 
         assert layer.energy_pj == pytest.approx(E_AC_PJ * layer.sops)
     assert account.energy_mj == pytest.approx(sum(layer.energy_pj for layer in account.layers) * 1e-9)
     assert account.firing_rate == pytest.approx(sum(layer.firing_rate for layer in spiking) / len(spiking))
-    assert model.training and not any(getattr(m, "record", False) for m in model.modules())
+    assert model.training and not any(unit.record for _, unit in model.units())
 
 
 def test_ann_twin_pays_mac_energy_on_the_same_rulebooks() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciconv_e3dsnn.voxels import ShapeClouds, clouds_to_voxels, grid_extent, normalise_to_unit_sphere
+from sciconv_e3dsnn.voxels import ShapeClouds, clouds_to_voxels, normalise_to_unit_sphere
 
 
 def test_normalise_to_unit_sphere_centres_and_scales_xyz_only() -> None:
@@ -52,7 +52,3 @@ def test_clouds_to_voxels_one_site_per_occupied_cell_on_a_multiple_of_16() -> No
     torch.testing.assert_close(first, clouds[0, 0])  # the first point of the shared cell
     with pytest.raises(ValueError, match="voxel_size"):
         clouds_to_voxels(clouds, 0.0)
-
-
-def test_grid_extent_covers_an_augmented_unit_sphere() -> None:
-    assert grid_extent(0.05) == 48 and grid_extent(0.01) == 224 and grid_extent(0.05) % 16 == 0

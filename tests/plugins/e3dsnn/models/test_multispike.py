@@ -1,4 +1,4 @@
-"""The I-LIF (multi-spike) neuron: integer spikes, the straight-through gradient, firing-rate records."""
+"""The I-LIF (multi-spike) neuron: integer spikes, the straight-through gradient; its ReLU twin."""
 
 from __future__ import annotations
 
@@ -21,23 +21,14 @@ def test_gradient_passes_straight_through_inside_zero_to_d() -> None:
     assert u.grad.tolist() == [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
 
 
-def test_recording_gives_the_firing_rate_per_virtual_time_step() -> None:
-    neuron = MultiSpikeNeuron(4)
-    neuron.record = True
-    neuron(torch.tensor([[0.0, 1.0], [2.0, 4.0]]))  # spikes 0, 1, 2, 4: mean 1.75 of D = 4
-    assert neuron.firing_rate() == pytest.approx(1.75 / 4)
-    neuron.reset_counts()
-    assert neuron.firing_rate() == 0.0
-    neuron.record = False
-    neuron(torch.ones(3))
-    assert neuron.count == 0
+def test_the_neuron_module_uses_its_d() -> None:
+    out = MultiSpikeNeuron(2)(torch.tensor([[0.4, 1.6], [2.7, 9.0]]))
+    assert out.tolist() == [[0.0, 2.0], [2.0, 2.0]]
 
 
 def test_relu_twin_and_bad_d() -> None:
-    relu = ReLUNeuron()
-    relu.record = True
-    out = relu(torch.tensor([-1.0, 0.5, 2.0]))
-    assert out.tolist() == [0.0, 0.5, 2.0] and relu.active_fraction() == pytest.approx(2 / 3)
+    out = ReLUNeuron()(torch.tensor([-1.0, 0.5, 2.0]))
+    assert out.tolist() == [0.0, 0.5, 2.0]
     assert MultiSpikeNeuron.spiking and not ReLUNeuron.spiking
     with pytest.raises(ValueError, match="max_spikes"):
         MultiSpikeNeuron(0)
