@@ -17,9 +17,12 @@ as soon as the prediction is certain enough:
 - **Staged decision** (:func:`staged_decision`): a sample is decided at the first stage ``s`` whose
   uncertainty is at or below the stage's threshold, ``u_is <= t_s``; the last stage decides everyone left.
   A sample lacking a later stage's omics is decided at its last available stage (``forced``).
-- **Thresholds** (:func:`choose_thresholds`) are picked on validation samples by a joint grid search that
-  maximises the staged accuracy (or macro F1), preferring, among equally good choices, the ones that decide
-  more samples earlier (cheaper).
+- **Thresholds** (:func:`choose_thresholds`) are picked on tuning samples (never the test samples: the
+  task uses out-of-fold or validation predictions) by a joint grid search (:func:`threshold_grid`, every
+  combination of candidate thresholds scored) and a rule (:meth:`ThresholdGrid.choose`): ``best`` maximises the
+  staged accuracy (or macro F1), preferring, among equally good choices, the ones that decide more samples
+  earlier (cheaper); ``within`` takes the loosest thresholds (the most samples decided early) whose staged score
+  stays within a tolerance of the last stage's score on the same samples.
 
 **The official code** (github.com/chenzhao2023/multiomicsuncertainty, ``main_uncertainty.py``) differs in
 details that are documented here rather than reproduced: (1) with two classes its sd is that of each member's
@@ -54,20 +57,23 @@ from sciconv_omics_sguq.mogonet_training import FittedMOGONET, train_mogonet_mem
 
 __all__ = [
     "DEFAULT_STAGES",
+    "RULES",
     "EnsembleOutput",
     "StagedResult",
+    "ThresholdGrid",
     "choose_thresholds",
     "ensemble_predict",
     "member_chunks",
     "member_seed",
     "staged_decision",
+    "threshold_grid",
     "train_ensemble",
 ]
 
 DEFAULT_STAGES: tuple[tuple[str, ...], ...] = (("mrna",), ("mrna", "meth"), ("mrna", "meth", "mirna"))
 """SGUQ's stages: the omics (modality names of :mod:`~sciconv_omics_sguq.mogonet_io`) each stage's model uses."""
 
-_UNCERTAINTIES = ("predicted", "member_max")
+_UNCERTAINTIES = ("predicted", "member_max", "mean_probability")
 _CRITERIA = ("accuracy", "f1")
 
 
@@ -101,7 +107,10 @@ class EnsembleOutput:
             member_proba: ``(M, N, C)`` class probabilities, ``M >= 1`` members.
             uncertainty: ``"predicted"``: sd over members of the probability of the voted class (SGUQ; the
                 official code's definition with two classes); ``"member_max"``: sd of each member's own top
-                probability (the official code's definition with more classes).
+                probability (the official code's definition with more classes); ``"mean_probability"``: one
+                minus the ensemble's mean probability of the voted class (the deep-ensemble confidence of
+                Lakshminarayanan et al. 2017, not SGUQ's: it measures how sure the members are, where the sd
+                measures how much they disagree).
         """
         p = np.asarray(member_proba, dtype=np.float64)
         if p.ndim != 3 or p.shape[0] == 0 or p.shape[2] == 0:
@@ -115,8 +124,11 @@ class EnsembleOutput:
         votes = np.eye(n_classes, dtype=np.int64)[p.argmax(axis=2)].sum(axis=0)  # (N, C)
         tied = votes == votes.max(axis=1, keepdims=True)
         pred = np.where(tied, proba, -np.inf).argmax(axis=1)  # argmax: first (smallest) class on equal means
-        chosen = p[:, np.arange(p.shape[1]), pred] if uncertainty == "predicted" else p.max(axis=2)
-        unc = chosen.std(axis=0)  # population sd, ddof=0
+        if uncertainty == "mean_probability":
+            unc = 1.0 - proba[np.arange(p.shape[1]), pred]
+        else:
+            chosen = p[:, np.arange(p.shape[1]), pred] if uncertainty == "predicted" else p.max(axis=2)
+            unc = chosen.std(axis=0)  # population sd, ddof=0
         return cls(p, proba, pred.astype(np.int64), unc)
 
     @property
@@ -467,7 +479,69 @@ def _advance(
     return np.where(here, stage_pred, pred), np.where(here, s, stage), undecided & ~here
 
 
-def choose_thresholds(
+RULES = ("best", "within")
+"""How :meth:`ThresholdGrid.choose` picks thresholds: ``best`` maximises the staged score (then decides early);
+``within`` decides as many samples as early as possible while the staged score stays within a tolerance of the
+score every sample gets at its last stage."""
+
+
+@dataclass
+class ThresholdGrid:
+    """Every combination of the joint threshold grid search with its outcome on the tuning samples.
+
+    Attributes:
+        thresholds: ``(K, S - 1)`` the combinations.
+        score: ``(K,)`` the staged accuracy (a fraction) or macro F1 of each.
+        decided: ``(K, S)`` the fraction of the samples decided at each stage.
+        reference: the score when every sample is decided at its last available stage (the full-omics
+            ensemble's, without missing modalities): what staging is measured against.
+        criterion: ``"accuracy"`` or ``"f1"``.
+    """
+
+    thresholds: np.ndarray
+    score: np.ndarray
+    decided: np.ndarray
+    reference: float
+    criterion: str
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @property
+    def reached(self) -> np.ndarray:
+        """``(K, S)`` the fraction of samples that reached stage ``s`` (needed its omics test): 1 at stage 0."""
+        done = np.cumsum(self.decided, axis=1)
+        return np.concatenate([np.ones((len(self), 1)), 1.0 - done[:, :-1]], axis=1).clip(0.0, 1.0)
+
+    def feasible(self, tolerance: float) -> np.ndarray:
+        """``(K,)`` bool: the combinations whose score is at least ``reference - tolerance``."""
+        return self.score >= self.reference - float(tolerance) - 1e-12
+
+    def choose(self, rule: str = "best", tolerance: float = 0.0) -> int:
+        """The index of the chosen combination.
+
+        ``best``: the highest score; among equal scores the one deciding the most samples at stage 0, then at
+        stage 1, ...; then the smallest thresholds. ``within``: among the combinations whose score is at least
+        ``reference - tolerance``, the one deciding the most samples at stage 0, then at stage 1, ... (the
+        loosest thresholds that keep the score), then the highest score, then the smallest thresholds; when
+        none qualifies, ``best``'s choice (see :meth:`feasible`).
+        """
+        if rule not in RULES:
+            raise ConfigError(f"rule: expected one of {RULES}, got {rule!r}")
+        if not isinstance(tolerance, numbers.Real) or not 0.0 <= float(tolerance) <= 1.0:
+            raise ConfigError(f"tolerance: expected a number in [0, 1], got {tolerance!r}")
+        counts = [-self.decided[:, s] for s in range(self.decided.shape[1] - 1)]
+        thr = [self.thresholds[:, s] for s in range(self.thresholds.shape[1])]
+        if rule == "within" and self.feasible(tolerance).any():
+            ok = self.feasible(tolerance)
+            # lexsort: the last key is the primary one; all ascending, so negate what is maximised
+            order = np.lexsort([*thr[::-1], -self.score, *counts[::-1], ~ok])
+        else:
+            order = np.lexsort([*thr[::-1], *counts[::-1], -self.score])
+        return int(order[0])
+
+
+def threshold_grid(
     outputs: Sequence[EnsembleOutput | None],
     y: np.ndarray,
     available: np.ndarray,
@@ -475,25 +549,20 @@ def choose_thresholds(
     criterion: str = "accuracy",
     candidates: int = 41,
     sample_ids: Sequence[str] | None = None,
-) -> list[float]:
-    """Thresholds maximising the staged accuracy (or macro F1) on the given (validation) samples.
+) -> ThresholdGrid:
+    """Score every combination of candidate thresholds on the given (tuning) samples.
 
-    Joint grid search: stage ``s < S - 1`` tries 0 and the ``1/(K-1), 2/(K-1), .., 1`` quantiles (observed
-    values, the last one the maximum) of its uncertainties over the samples that have its omics, ``K =
-    candidates`` (duplicates removed), and every combination over the stages is scored by
-    :func:`staged_decision`'s outcome. Among equally good combinations the one deciding the most samples at
-    stage 0 wins, then at stage 1, and so on (fewer assays); among those deciding the same samples, the smallest
-    thresholds (for stage 0: the largest uncertainty among the samples it decides). Vectorised over the last
-    two thresholds (41^2 combinations x 100 samples take milliseconds); earlier ones, for ``S > 3``, in a loop.
+    Stage ``s < S - 1`` tries 0 and the ``1/(K-1), 2/(K-1), .., 1`` quantiles (observed values, the last one the
+    maximum) of its uncertainties over the samples that have its omics, ``K = candidates`` (duplicates removed),
+    and every combination over the stages is scored by :func:`staged_decision`'s outcome. Vectorised over the
+    last two thresholds (41^2 combinations x 100 samples take milliseconds); earlier ones, for ``S > 3``, in a
+    loop.
 
     Args:
         outputs, available, sample_ids: as for :func:`staged_decision`.
         y: ``(N,)`` the samples' integer labels.
         criterion: ``"accuracy"`` or ``"f1"`` (macro F1, as scikit-learn's ``f1_score(average="macro")``).
         candidates: ``K >= 2`` candidate thresholds per stage.
-
-    Returns:
-        ``S - 1`` thresholds (an empty list for one stage).
     """
     if criterion not in _CRITERIA:
         raise ConfigError(f"criterion: expected one of {_CRITERIA}, got {criterion!r}")
@@ -505,8 +574,10 @@ def choose_thresholds(
         raise DataError(f"y: expected {n} integer labels, got dtype {labels.dtype}, shape {labels.shape}")
     labels = labels.astype(np.int64)
     n_thr = n_stages - 1
+    last_pred = checked.pred[np.arange(n), checked.last]
+    reference = float(_scores(last_pred, labels, checked.n_classes, criterion)) / (n if criterion == "accuracy" else 1)
     if n_thr == 0:
-        return []
+        return ThresholdGrid(np.zeros((1, 0)), np.array([reference]), np.ones((1, 1)), reference, criterion)
     grids = [_candidates(checked.unc[checked.available[:, s], s], candidates) for s in range(n_thr)]
     # decides[s][k, i]: stage s decides sample i under its k-th candidate threshold (if it gets that far)
     decides = []
@@ -516,7 +587,7 @@ def choose_thresholds(
         decides.append(checked.available[None, :, s] & (confident | (checked.last == s)[None]))
 
     n_loop = max(0, n_thr - 2)
-    keys: list[list[np.ndarray]] = []  # per block: [score, count_0 .., count_{T-1}, thr_0 .., thr_{T-1}]
+    keys: list[list[np.ndarray]] = []  # per block: [score, count_0 .., count_{S-1}, thr_0 .., thr_{T-1}]
     for prefix in itertools.product(*(range(len(g)) for g in grids[:n_loop])):
         undecided = np.ones(n, dtype=bool)
         pred = np.full(n, -1, dtype=np.int64)
@@ -533,14 +604,51 @@ def choose_thresholds(
         pred = np.where(undecided, checked.pred[:, n_stages - 1], pred)  # the rest: last stage, available to them
         pred, stage = np.broadcast_to(pred, [*shape, n]), np.broadcast_to(stage, [*shape, n])
         block = [_scores(pred, labels, checked.n_classes, criterion).ravel()]
-        block += [(stage == s).sum(axis=-1).ravel() for s in range(n_thr)]
+        block += [(stage == s).sum(axis=-1).ravel() for s in range(n_stages)]
         mesh = np.meshgrid(*(grids[s] for s in vec), indexing="ij")
         size = block[0].size
         block += [np.full(size, grids[s][k]) for s, k in enumerate(prefix)] + [m.ravel() for m in mesh]
         keys.append(block)
     cols = [np.concatenate(parts) for parts in zip(*keys, strict=True)]
-    score, counts, thr = cols[0], cols[1 : 1 + n_thr], cols[1 + n_thr :]
-    # lexsort: the last key is the primary one; all ascending, so negate what is maximised
-    order = np.lexsort([*thr[::-1], *(-c for c in counts[::-1]), -score])
-    best = int(order[0])
-    return [float(t[best]) for t in thr]
+    score = cols[0] / (n if criterion == "accuracy" else 1)  # a count of correct samples: the same for equal counts
+    decided = np.stack(cols[1 : 1 + n_stages], axis=1).astype(np.float64) / n
+    thresholds = np.stack(cols[1 + n_stages :], axis=1)
+    return ThresholdGrid(thresholds, score, decided, reference, criterion)
+
+
+def choose_thresholds(
+    outputs: Sequence[EnsembleOutput | None],
+    y: np.ndarray,
+    available: np.ndarray,
+    *,
+    criterion: str = "accuracy",
+    candidates: int = 41,
+    rule: str = "best",
+    tolerance: float = 0.0,
+    sample_ids: Sequence[str] | None = None,
+) -> list[float]:
+    """Thresholds for the staged decision, chosen on the given (tuning) samples by a joint grid search.
+
+    The combinations of :func:`threshold_grid` are compared by ``rule`` (:meth:`ThresholdGrid.choose`):
+    ``best`` (default) maximises the staged accuracy (or macro F1); among equally good combinations the one
+    deciding the most samples at stage 0 wins, then at stage 1, and so on (fewer assays); among those deciding
+    the same samples, the smallest thresholds (for stage 0: the largest uncertainty among the samples it
+    decides). ``within`` decides as many samples as early as possible while the staged score stays at least the
+    last stage's score minus ``tolerance``.
+
+    Args:
+        outputs, available, sample_ids: as for :func:`staged_decision`.
+        y: ``(N,)`` the samples' integer labels.
+        criterion: ``"accuracy"`` or ``"f1"`` (macro F1, as scikit-learn's ``f1_score(average="macro")``).
+        candidates: ``K >= 2`` candidate thresholds per stage.
+        rule, tolerance: see :meth:`ThresholdGrid.choose`.
+
+    Returns:
+        ``S - 1`` thresholds (an empty list for one stage).
+    """
+    if rule not in RULES:
+        raise ConfigError(f"rule: expected one of {RULES}, got {rule!r}")
+    grid = threshold_grid(outputs, y, available, criterion=criterion, candidates=candidates, sample_ids=sample_ids)
+    if grid.thresholds.shape[1] == 0:
+        return []
+    return [float(t) for t in grid.thresholds[grid.choose(rule, tolerance)]]

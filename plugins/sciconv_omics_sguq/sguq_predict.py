@@ -4,7 +4,7 @@ staged prediction itself.
 **What the run keeps** (:func:`save_trained`, into the run's ``trained/`` folder, safetensors and JSON only):
 
 - ``sguq.json``: the stages and their omics, the omics' feature counts and names, the classes, the ensemble size,
-  the uncertainty definition and the fixed split's thresholds (chosen on its validation samples);
+  the uncertainty definition and the fixed split's thresholds (chosen on its out-of-fold or validation samples);
 - ``stage<s>-member<mm>.arrays.safetensors``: each member of each stage's ensemble on the fixed split (the
   dataset's own train/test split): its MOGONET weights and its graph parameters (each omics' adaptive threshold,
   the architecture), :meth:`~sciconv_omics_sguq.mogonet_training.FittedMOGONET.state_dict` without the training

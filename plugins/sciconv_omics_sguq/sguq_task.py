@@ -30,9 +30,23 @@ omics skips that stage (the ``available`` matrix, from
 its last available stage (``forced``); a sample lacking the omics of every stage cannot be classified and is
 left out of the evaluation (counted in ``n_test_unclassifiable`` and said in the report).
 
-**Thresholds, mode ``validation`` (default).** The thresholds are chosen (:func:`~sciconv_omics_sguq.sguq.
-choose_thresholds`, maximising the staged accuracy, then deciding early) on a validation set carved from the
-*training* samples only: a stratified, seeded ``val_fraction`` of them. The ensembles are trained on the rest
+**Thresholds, mode ``out_of_fold`` (default).** Every training sample is used and the test set never: a
+stratified, seeded ``folds``-fold cross-validation over the training samples (scikit-learn's ``StratifiedKFold``,
+shuffled with ``derive_seed(train.seed, "<split>/folds")``) trains one ensemble set per fold on the other folds
+(named ``<split>/fold<j>``, seeded from that name), which predicts the fold's held-out samples; the thresholds
+are chosen on these pooled out-of-fold predictions (:func:`~sciconv_omics_sguq.sguq.threshold_grid`, the
+joint grid search, and the rule ``threshold_rule``: by default ``within``, the loosest thresholds whose staged
+accuracy on the out-of-fold samples stays within ``tolerance`` (0.01) of the last stage's there; or ``best``, the
+highest staged accuracy). The final ensembles, trained on all the training samples, classify the test samples
+with those thresholds. Each sample's out-of-fold uncertainty comes from ensembles trained on ``(folds - 1) /
+folds`` of the training samples, the final ensembles' from all of them (a little more certain: the thresholds
+then decide a few more test samples early than they did out of fold). The cost is ``folds + 1`` ensemble sets
+per split, trained as independent jobs. Fold 1's ensembles also give mode ``validation``'s protocol at no extra
+cost (thresholds chosen on fold 1's held-out samples, applied to the same ensembles' test predictions: the
+metrics ``valsplit_*``), which the report sets beside the out-of-fold result.
+
+**Mode ``validation``.** The thresholds are chosen (the same grid search and rule) on a validation set carved
+from the *training* samples only: a stratified, seeded ``val_fraction`` of them. The ensembles are trained on the rest
 and, once the thresholds are chosen on the validation samples, classify the test samples with those same
 ensembles. They are **not** retrained on all the training data: the thresholds are calibrated to the
 uncertainty of the ensembles that produced them, and an ensemble trained on more samples is more certain, so
@@ -65,7 +79,10 @@ apply (the schedule is in ``task.params``).
 stage s, 1-based); ``forced``; ``tests_saved`` (fraction of omics assays not needed,
 :meth:`~sciconv_omics_sguq.sguq.StagedResult.tests_saved`); ``stage<s>_acc/f1/auc`` (stage s's ensemble on
 every test sample with its omics); ``mogonet_single_acc/f1/auc`` (the mean over the last stage's members, each
-a single MOGONET: the MOGONET baseline); ``threshold<s>``. F1 is that of class 1 for two classes (as MOGONET
+a single MOGONET: the MOGONET baseline, trained on all training samples in modes ``out_of_fold`` and
+``replication``); ``threshold<s>``; on the samples the thresholds were chosen on, ``tuning_staged_acc``,
+``tuning_last_stage_acc`` and ``tuning_decided_stage<s>``; in mode ``out_of_fold``, ``valsplit_*`` (above); and
+``training_seconds``, the wall time of the training. F1 is that of class 1 for two classes (as MOGONET
 reports), else macro; AUC from the probabilities (macro one-vs-rest for more than two classes).
 
 **Predict** (``pipeline predict RUN_DIR``, :mod:`~sciconv_omics_sguq.sguq_predict`): at the end of ``run`` the
@@ -92,6 +109,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,14 +138,16 @@ from sciconv_omics_sguq.models.mogonet import MOGONET, MOGONETNet
 from sciconv_omics_sguq.mogonet_training import FittedMOGONET
 from sciconv_omics_sguq.sguq import (
     DEFAULT_STAGES,
+    RULES,
     EnsembleOutput,
     StagedResult,
-    choose_thresholds,
+    ThresholdGrid,
     member_seed,
     staged_decision,
+    threshold_grid,
 )
 
-MODES = ("validation", "replication")
+MODES = ("out_of_fold", "validation", "replication")
 MEMBER_FORMAT = "sciconv-sguq-member/1"
 # how a member's random streams are derived (per view key, mogonet._stream_seed): part of its fingerprint
 _STREAMS = "streams=per-view-key/1"
@@ -143,12 +163,28 @@ class _Split:
     """One split: indices (into the MuData's samples) of the training, validation and test samples.
 
     ``fit`` are the samples the ensembles train on (training minus validation in mode ``validation``, all the
-    training samples in mode ``replication``, where ``val`` is empty)."""
+    training samples in modes ``out_of_fold`` and ``replication``, where ``val`` is empty). ``folds`` (mode
+    ``out_of_fold``): each fold's training and held-out samples, a partition of ``fit``."""
 
     name: str
     fit: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+
+    def fold_name(self, j: int) -> str:
+        """The name of fold ``j``'s (0-based) ensembles: ``fixed/fold1``, ..."""
+        return f"{self.name}/fold{j + 1}"
+
+    def ensembles(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """The ensembles the split trains: (name, samples they train on, samples they predict). Each fold's
+        ensembles predict their held-out samples and the test samples (the latter for the validation-split
+        comparison); the split's own, on ``fit``, predict ``evaluated``."""
+        folds = [
+            (self.fold_name(j), fit, np.sort(np.concatenate([held, self.test])))
+            for j, (fit, held) in enumerate(self.folds)
+        ]
+        return [*folds, (self.name, self.fit, self.evaluated)]
 
     @property
     def evaluated(self) -> np.ndarray:
@@ -409,6 +445,8 @@ class _SplitResult:
     name: str
     metrics: dict[str, float]
     thresholds: list[float]
+    grid: ThresholdGrid  # every candidate combination on the tuning samples
+    chosen: int  # the chosen combination's index in grid
     outputs: list[EnsembleOutput | None]  # on the split's test samples
     available: np.ndarray  # (n_test, S)
     y: np.ndarray
@@ -425,9 +463,13 @@ class StagedSGUQTask(TaskBase):
 
     Args:
         stages: the omics of each stage, in order (default mRNA; mRNA + methylation; all three).
-        mode: ``validation`` (thresholds chosen on a validation split of the training data; the default) or
-            ``replication`` (the official code: ensembles on all training data, thresholds chosen on the test
-            set; labelled test-tuned).
+        mode: ``out_of_fold`` (thresholds chosen on the out-of-fold predictions of a ``folds``-fold
+            cross-validation over the training samples, then applied to ensembles trained on all of them; the
+            default), ``validation`` (thresholds chosen on a validation split of the training data, applied to
+            the ensembles trained on the rest) or ``replication`` (the official code: ensembles on all training
+            data, thresholds chosen on the test set; labelled test-tuned).
+        folds: folds of the cross-validation in mode ``out_of_fold`` (5); fold 1 doubles as the validation split
+            the report compares with.
         n_models: ensemble size per stage (10).
         members_per_job: the most members of an ensemble one job trains together; 0 (default): a whole
             ensemble, split into smaller chunks only when there are fewer ensembles to train than workers
@@ -439,8 +481,16 @@ class StagedSGUQTask(TaskBase):
             1e-3, 5e-4, 1e-3).
         sample_weight: ``frequency`` (official code) or ``none``; see :func:`~sciconv_omics_sguq.mogonet_training.
             train_mogonet`.
-        uncertainty: ``predicted`` (SGUQ) or ``member_max``; see :class:`~sciconv_omics_sguq.sguq.EnsembleOutput`.
-        criterion: what the thresholds maximise: ``accuracy`` or ``f1`` (macro).
+        uncertainty: ``predicted`` (SGUQ), ``member_max`` or ``mean_probability``; see
+            :meth:`~sciconv_omics_sguq.sguq.EnsembleOutput.from_member_proba`.
+        criterion: the staged score the thresholds are judged by: ``accuracy`` or ``f1`` (macro).
+        threshold_rule: ``within`` (the loosest thresholds whose staged score on the tuning samples stays within
+            ``tolerance`` of the last stage's score on them: the most samples decided early at no loss) or
+            ``best`` (the highest staged score, then the most decided early); see
+            :meth:`~sciconv_omics_sguq.sguq.ThresholdGrid.choose`.
+        tolerance: how far below the last stage's score the staged score may fall under ``within`` (0.01: one
+            point of accuracy; with 245 training samples, about two samples, well inside the out-of-fold
+            estimate's standard error of about 0.027).
         candidates: candidate thresholds per stage in the grid search (41).
         save_models: whose weights are kept in ``checkpoints/``: ``fixed`` (the fixed split's members), ``all``
             or ``none`` (the probabilities every member gives are always kept, for ``--resume``).
@@ -451,8 +501,9 @@ class StagedSGUQTask(TaskBase):
     def __init__(
         self,
         stages: tuple[tuple[str, ...], ...] = DEFAULT_STAGES,
-        mode: str = "validation",
+        mode: str = "out_of_fold",
         n_models: Annotated[int, Field(ge=1)] = 10,
+        folds: Annotated[int, Field(ge=2)] = 5,
         members_per_job: Annotated[int, Field(ge=0)] = 0,
         val_fraction: float = 0.2,
         n_splits: Annotated[int, Field(ge=0)] = 5,
@@ -464,6 +515,8 @@ class StagedSGUQTask(TaskBase):
         sample_weight: str = "frequency",
         uncertainty: str = "predicted",
         criterion: str = "accuracy",
+        threshold_rule: str = "within",
+        tolerance: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.01,
         candidates: Annotated[int, Field(ge=2)] = 41,
         save_models: str = "fixed",
         reference: str = "auto",
@@ -471,6 +524,7 @@ class StagedSGUQTask(TaskBase):
         self.stages = stages
         self.mode = mode
         self.n_models = n_models
+        self.folds = folds
         self.members_per_job = members_per_job
         self.val_fraction = val_fraction
         self.n_splits = n_splits
@@ -482,6 +536,8 @@ class StagedSGUQTask(TaskBase):
         self.sample_weight = sample_weight
         self.uncertainty = uncertainty
         self.criterion = criterion
+        self.threshold_rule = threshold_rule
+        self.tolerance = tolerance
         self.candidates = candidates
         self.save_models = save_models
         self.reference = reference
@@ -509,8 +565,9 @@ class StagedSGUQTask(TaskBase):
             )
         choices = {
             "sample_weight": ("frequency", "none"),
-            "uncertainty": ("predicted", "member_max"),
+            "uncertainty": ("predicted", "member_max", "mean_probability"),
             "criterion": ("accuracy", "f1"),
+            "threshold_rule": RULES,
             "save_models": ("fixed", "all", "none"),
             "reference": ("auto", "rosmap", "none"),
         }
@@ -613,7 +670,9 @@ class StagedSGUQTask(TaskBase):
 
         splits = self._splits(ctx, y, train_idx, test_idx, class_names)
         jobs = self._jobs(ctx, splits, stages, available, y, x, train_params, class_names)
+        started = time.perf_counter()
         members = self._train(ctx, jobs, x, y, stages, train_params, specs)
+        self._cost = (time.perf_counter() - started, len(jobs), job_slots(ctx.n_jobs))
 
         results = [self._evaluate(split, stages, members, available, y, n_classes) for split in splits]
         for r in results:
@@ -675,13 +734,36 @@ class StagedSGUQTask(TaskBase):
                     raise DataError(f"{name}: cannot split the samples stratified ({exc})") from None
                 pairs.append((name, np.sort(everyone[tr]), np.sort(everyone[te])))
         splits = []
+        none = np.zeros(0, dtype=np.int64)
         for name, tr, te in pairs:
             if self.mode == "replication":
-                splits.append(_Split(name, tr, np.zeros(0, dtype=np.int64), te))
-                continue
-            fit, val = self._carve_validation(ctx, name, tr, y, class_names)
-            splits.append(_Split(name, fit, val, te))
+                splits.append(_Split(name, tr, none, te))
+            elif self.mode == "out_of_fold":
+                splits.append(_Split(name, tr, none, te, self._folds(ctx, name, tr, y, class_names)))
+            else:
+                fit, val = self._carve_validation(ctx, name, tr, y, class_names)
+                splits.append(_Split(name, fit, val, te))
         return splits
+
+    def _folds(
+        self, ctx: RunContext, name: str, train: np.ndarray, y: np.ndarray, class_names: Sequence[str]
+    ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """``folds`` stratified, seeded folds of the training samples (scikit-learn's ``StratifiedKFold``,
+        shuffled with ``derive_seed(train.seed, "<split>/folds")``): each fold's (training, held-out) samples."""
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(y[train], minlength=len(class_names))
+        if counts.min() < self.folds:
+            c = int(counts.argmin())
+            raise DataError(
+                f"{name}: too few training samples for {self.folds}-fold cross-validation (task.params.folds): class "
+                f"{class_names[c]!r} has {counts[c]} training sample(s), and every class needs at least one per fold; "
+                "lower task.params.folds or use task.params.mode=validation"
+            )
+        kfold = StratifiedKFold(
+            n_splits=self.folds, shuffle=True, random_state=derive_seed(ctx.seed, f"{name}/folds") % 2**32
+        )
+        return tuple((np.sort(train[a]), np.sort(train[b])) for a, b in kfold.split(train, y[train]))
 
     def _carve_validation(
         self, ctx: RunContext, name: str, train: np.ndarray, y: np.ndarray, class_names: Sequence[str]
@@ -721,24 +803,25 @@ class StagedSGUQTask(TaskBase):
     ) -> list[_Job]:
         jobs = []
         settings = json.dumps({k: v for k, v in train_params.items()}, sort_keys=True, default=str)
-        for split in splits:
-            fits = [split.fit[available[split.fit, s]] for s in range(len(stages))]
+        ensembles = [ensemble for split in splits for ensemble in split.ensembles()]
+        for name, fit_all, evaluated_all in ensembles:
+            fits = [fit_all[available[fit_all, s]] for s in range(len(stages))]
             # stages that train on the same samples form a group: their models share their GCNs
             groups = {
                 s: tuple(t for t in range(len(stages)) if np.array_equal(fits[t], fits[s])) for s in range(len(stages))
             }
-            # every stage of a split draws from the split's seeds, so a group's stages share their members' GCNs
-            ensemble_seed = derive_seed(ctx.seed, split.name)
+            # every stage of an ensemble set draws from its seeds, so a group's stages share their members' GCNs
+            ensemble_seed = derive_seed(ctx.seed, name)
             for s, stage in enumerate(stages):
                 fit = fits[s]
                 missing = [class_names[c] for c in range(len(class_names)) if not (y[fit] == c).any()]
                 if missing or len(fit) <= train_params["k"]:
                     raise DataError(
-                        f"{split.name}, stage {s + 1} ({' + '.join(stage)}): {len(fit)} training samples have all of "
+                        f"{name}, stage {s + 1} ({' + '.join(stage)}): {len(fit)} training samples have all of "
                         f"its omics{'; none of class ' + ', '.join(map(repr, missing)) if missing else ''}; a stage's "
                         f"ensemble needs every class and more than k={train_params['k']} samples"
                     )
-                evaluated = split.evaluated[available[split.evaluated, s]]
+                evaluated = evaluated_all[available[evaluated_all, s]]
                 data_digest = _digest(
                     fit, evaluated, y[fit], *(x[m][fit] for m in stage), *(x[m][evaluated] for m in stage)
                 )
@@ -749,8 +832,8 @@ class StagedSGUQTask(TaskBase):
                     ).hexdigest()
                     # the fixed split's weights are always kept in memory (predict applies them: trained/);
                     # save_models says whose go to checkpoints/ (see _train's journal)
-                    keep = self.save_models == "all" or split.name == "fixed"
-                    jobs.append(_Job(split.name, s, m, seed, fingerprint, fit, evaluated, keep, groups[s]))
+                    keep = self.save_models == "all" or name == "fixed"
+                    jobs.append(_Job(name, s, m, seed, fingerprint, fit, evaluated, keep, groups[s]))
         return jobs
 
     def _checkpoints_weights(self, job: _Job) -> bool:
@@ -903,27 +986,66 @@ class StagedSGUQTask(TaskBase):
 
     def _outputs(
         self,
-        split: _Split,
+        ensemble: str | np.ndarray,
         rows: np.ndarray,
         stages: Sequence[tuple[str, ...]],
         members: Mapping[tuple[str, int, int], _Member],
         available: np.ndarray,
     ) -> list[EnsembleOutput | None]:
-        """Each stage's ensemble output on the samples ``rows`` (expanded: NaN where a sample lacks the stage)."""
+        """Each stage's ensemble output on the samples ``rows`` (expanded: NaN where a sample lacks the stage).
+        ``ensemble``: the name of the ensembles that predict them, or one name per row (out-of-fold: each
+        training sample's own fold)."""
+        names = np.broadcast_to(np.asarray(ensemble, dtype=object), rows.shape)
         outputs: list[EnsembleOutput | None] = []
         for s in range(len(stages)):
             here = available[rows, s]
             if not here.any():
                 outputs.append(None)
                 continue
-            stacked = []
-            for m in range(self.n_models):
-                member = members[(split.name, s, m)]
-                position = np.searchsorted(member.samples, rows[here])
-                stacked.append(member.proba[position])
-            ensemble = EnsembleOutput.from_member_proba(np.stack(stacked), uncertainty=self.uncertainty)
-            outputs.append(ensemble.expand(here))
+            stacked = None
+            for name in dict.fromkeys(names[here]):
+                at = here & (names == name)
+                for m in range(self.n_models):
+                    member = members[(str(name), s, m)]
+                    if stacked is None:
+                        stacked = np.full((self.n_models, int(here.sum()), member.proba.shape[1]), np.nan)
+                    position = np.searchsorted(member.samples, rows[at])
+                    stacked[m, at[here]] = member.proba[position]
+            ensemble_output = EnsembleOutput.from_member_proba(stacked, uncertainty=self.uncertainty)
+            outputs.append(ensemble_output.expand(here))
         return outputs
+
+    def _tuning(self, split: _Split, classifiable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The samples the thresholds are chosen on and, per sample, the ensembles whose outputs they see:
+        out-of-fold, each training sample as predicted by the ensembles of the fold that held it out; the
+        validation samples (mode validation); the test samples (mode replication, test-tuned)."""
+        if self.mode == "out_of_fold":
+            rows = np.concatenate([held for _, held in split.folds])
+            names = np.concatenate([[split.fold_name(j)] * len(held) for j, (_, held) in enumerate(split.folds)])
+            order = np.argsort(rows, kind="stable")
+            rows, names = rows[order], names[order].astype(object)
+        else:
+            rows = split.val if self.mode == "validation" else split.test
+            names = np.full(len(rows), split.name, dtype=object)
+        keep = classifiable[rows]
+        return rows[keep], names[keep]
+
+    def _thresholds(
+        self, outputs: list[EnsembleOutput | None], y: np.ndarray, available: np.ndarray
+    ) -> tuple[ThresholdGrid, int]:
+        grid = threshold_grid(outputs, y, available, criterion=self.criterion, candidates=self.candidates)
+        return grid, grid.choose(self.threshold_rule, self.tolerance)
+
+    def _rule_text(self) -> str:
+        score = "accuracy" if self.criterion == "accuracy" else "macro F1"
+        grid = f"over a grid of {self.candidates} candidates per stage"
+        if self.threshold_rule == "best":
+            return f"thresholds maximise the staged {score} {grid}, then decide the most samples early"
+        return (
+            f"thresholds decide the most samples as early as possible {grid} while the staged {score} stays at "
+            f"least the last stage's minus {self.tolerance:g} (rule within; the most accurate combination when none "
+            "qualifies)"
+        )
 
     def _evaluate(
         self,
@@ -936,25 +1058,61 @@ class StagedSGUQTask(TaskBase):
     ) -> _SplitResult:
         classifiable = available.any(axis=1)
         test = split.test[classifiable[split.test]]
-        tune = split.val[classifiable[split.val]] if self.mode == "validation" else test
-        # The thresholds see the validation samples' outputs and labels only (mode validation).
-        tune_outputs = self._outputs(split, tune, stages, members, available)
-        thresholds = choose_thresholds(
-            tune_outputs, y[tune], available[tune], criterion=self.criterion, candidates=self.candidates
-        )
-        outputs = self._outputs(split, test, stages, members, available)
+        tune, tune_names = self._tuning(split, classifiable)
+        # The thresholds see the tuning samples' outputs and labels only: out-of-fold training samples or
+        # validation samples (test samples in mode replication only).
+        tune_outputs = self._outputs(tune_names, tune, stages, members, available)
+        grid, chosen = self._thresholds(tune_outputs, y[tune], available[tune])
+        thresholds = [float(t) for t in grid.thresholds[chosen]]
+        outputs = self._outputs(split.name, test, stages, members, available)
         y_test = y[test]
         metrics, staged = staged_metrics(outputs, thresholds, available[test], y_test, stages, n_classes)
+        tuning, _ = staged_metrics(tune_outputs, thresholds, available[tune], y[tune], stages, n_classes)
+        metrics["tuning_staged_acc"] = tuning["staged_acc"]
+        metrics["tuning_last_stage_acc"] = tuning[f"stage{len(stages)}_acc"]
+        for s in range(len(stages)):
+            metrics[f"tuning_decided_stage{s + 1}"] = tuning[f"decided_stage{s + 1}"]
+        if self.mode == "out_of_fold":
+            metrics.update(self._validation_split(split, stages, members, available, y, n_classes, classifiable))
         return _SplitResult(
             split.name,
             metrics,
             thresholds,
+            grid,
+            chosen,
             outputs,
             available[test],
             y_test,
             staged,
             int((~classifiable[split.test]).sum()),
         )
+
+    def _validation_split(
+        self,
+        split: _Split,
+        stages: Sequence[tuple[str, ...]],
+        members: Mapping[tuple[str, int, int], _Member],
+        available: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        classifiable: np.ndarray,
+    ) -> dict[str, float]:
+        """Mode validation's protocol, from fold 1's ensembles (trained on the other folds) at no extra cost:
+        thresholds chosen on fold 1's held-out samples (by the same rule), applied to the same ensembles' test
+        predictions. Metrics ``valsplit_*``."""
+        name = split.fold_name(0)
+        held = split.folds[0][1]
+        held = held[classifiable[held]]
+        test = split.test[classifiable[split.test]]
+        tune_outputs = self._outputs(name, held, stages, members, available)
+        grid, chosen = self._thresholds(tune_outputs, y[held], available[held])
+        thresholds = [float(t) for t in grid.thresholds[chosen]]
+        outputs = self._outputs(name, test, stages, members, available)
+        found, _ = staged_metrics(outputs, thresholds, available[test], y[test], stages, n_classes)
+        keys = ["staged_acc", "staged_f1", "staged_auc", "tests_saved", "mogonet_single_acc"]
+        keys += [f"decided_stage{s + 1}" for s in range(len(stages))]
+        keys += [f"threshold{s + 1}" for s in range(len(stages) - 1)]
+        return {f"valsplit_{key}": found[key] for key in keys}
 
     # -- results -----------------------------------------------------------------------------------
 
@@ -982,6 +1140,7 @@ class StagedSGUQTask(TaskBase):
         metrics["n_test_unclassifiable"] = float(fixed.unclassifiable)
         metrics["n_splits"] = float(len(repeated))
         metrics["thresholds_tuned_on_test"] = float(tuned_on_test)
+        metrics["training_seconds"] = float(getattr(self, "_cost", (math.nan,))[0])
 
         tag = ", thresholds tuned on the TEST set" if tuned_on_test else ""
         source = "this run (test-tuned)" if tuned_on_test else "this run"
@@ -1000,8 +1159,25 @@ class StagedSGUQTask(TaskBase):
 
         table: list[ResultRow] = []
         variants = [("fixed split", "")] + ([(f"{len(repeated)} repeated splits, {spread}", "_")] if repeated else [])
+        how = {
+            "out_of_fold": f"out-of-fold thresholds, {self.folds} folds",
+            "validation": "validation-split thresholds",
+        }
+        how_tag = f", {how[self.mode]}" if self.mode in how else ""
         for label, suffix in variants:
-            table.append(ResultRow(f"SGUQ staged ({label}{tag})", cells(staged_cols, staged_keys, suffix), source))
+            table.append(
+                ResultRow(f"SGUQ staged ({label}{how_tag}{tag})", cells(staged_cols, staged_keys, suffix), source)
+            )
+            if self.mode == "out_of_fold":
+                n_fold_fit = len(splits[0].folds[0][0])
+                table.append(
+                    ResultRow(
+                        f"SGUQ staged ({label}, validation-split thresholds: fold 1's ensembles on {n_fold_fit} "
+                        "samples)",
+                        cells(staged_cols, [f"valsplit_{k}" for k in staged_keys], suffix),
+                        "this run: mode validation's protocol, for comparison",
+                    )
+                )
             for s, stage in enumerate(stages):
                 table.append(
                     ResultRow(
@@ -1013,7 +1189,8 @@ class StagedSGUQTask(TaskBase):
                 ResultRow(
                     f"MOGONET (single model), {' + '.join(stages[-1])} ({label})",
                     cells(["ACC", "F1", "AUC"], [f"mogonet_single_{k}" for k in _SCORES], suffix),
-                    f"this run: mean of the {self.n_models} stage-{n_stages} members",
+                    f"this run: mean of the {self.n_models} stage-{n_stages} members (each trained on "
+                    f"{len(splits[0].fit)} samples on the fixed split)",
                 )
             )
         dataset_name = str(data.spec.extra.get("dataset", ""))
@@ -1044,6 +1221,18 @@ class StagedSGUQTask(TaskBase):
                     "swept (left), and the staged accuracy as stage 1's threshold is swept, the others fixed (right)",
                 )
             )
+            tuning = {"out_of_fold": "out-of-fold", "validation": "validation", "replication": "test"}[self.mode]
+            if n_stages > 1:
+                path = plot_threshold_tradeoff(fixed, stages, tuning, ctx.plots_dir / "threshold_tradeoff.png")
+                plots.append(
+                    (
+                        path,
+                        f"Staged accuracy against the fraction of samples that needed each extra omics test, fixed "
+                        f"split: each panel sweeps the threshold that sends samples on to that test, the others as "
+                        f"chosen, on the {tuning} samples and, with the same thresholds, on the test samples; the "
+                        "stars mark the chosen operating point",
+                    )
+                )
             path = plot_losses(members, stages, self.n_models, ctx.plots_dir / "training_losses.png")
             if path is not None:
                 plots.append((path, "Training loss of the fixed split's members (mean over members), per stage"))
@@ -1073,6 +1262,19 @@ class StagedSGUQTask(TaskBase):
                 "set and the thresholds are chosen on the TEST set itself. The staged numbers are therefore tuned "
                 "on the test labels and optimistic; they are not an estimate of performance on new patients.**"
             )
+        elif self.mode == "out_of_fold":
+            n_fold_fit = len(fixed.folds[0][0])
+            thresholds_how = (
+                f"Mode out_of_fold: for each split, a stratified {self.folds}-fold cross-validation over the "
+                f"{len(fixed.fit)} training samples (on the fixed split): each fold's ensembles train on the other "
+                f"folds ({n_fold_fit} samples for fold 1) and predict the fold's held-out samples, so every training "
+                "sample gets an uncertainty from ensembles that never saw it. The thresholds are chosen on these "
+                "pooled out-of-fold predictions; the final ensembles, trained on all the training samples, classify "
+                "the test samples with those thresholds. The test labels serve only the final metrics. For "
+                f"comparison, mode validation's protocol is computed from fold 1's ensembles at no extra cost "
+                f"(thresholds on its {len(fixed.folds[0][1])} held-out samples, the same ensembles on the test "
+                "samples): the rows marked validation-split."
+            )
         else:
             thresholds_how = (
                 f"Mode validation: for each split, a stratified {self.val_fraction:.0%} of the training samples "
@@ -1092,7 +1294,8 @@ class StagedSGUQTask(TaskBase):
             "that train on the same samples share their members' GCNs (trained once; a VCDN per stage). A sample "
             "is decided at the first stage whose ensemble uncertainty (sd over members of the voted class's "
             f"probability) is at or below the stage's threshold; the last stage decides the rest. {thresholds_how} "
-            f"Thresholds maximise the staged {self.criterion} over a grid of {self.candidates} candidates per stage. "
+            + self._rule_text()
+            + " "
             + (
                 f"Splits: the dataset's own (fixed) and {len(splits) - 1} repeated stratified splits of all samples "
                 f"with {len(fixed.test)} test samples each ({summarize([], kind='sd').label} over the repeated "
@@ -1109,16 +1312,46 @@ class StagedSGUQTask(TaskBase):
                 "are not comparable with the published ones."
             )
         sections = {"Protocol": protocol}
-        rows = [
-            {
-                "split": r.name,
-                **{f"threshold {s + 1}": f"{t:.4f}" for s, t in enumerate(r.thresholds)},
-                "staged ACC": f"{r.metrics['staged_acc']:.3f}",
-            }
-            for r in results
-        ]
-        columns = ["split", *(f"threshold {s + 1}" for s in range(len(stages) - 1)), "staged ACC"]
-        sections["Thresholds per split"] = markdown_table(rows, columns).rstrip("\n")
+        tuning = {"out_of_fold": "out-of-fold", "validation": "validation", "replication": "test"}[self.mode]
+        rows = []
+        for r in results:
+            m = r.metrics
+            rows.append(
+                {
+                    "split": r.name,
+                    **{f"threshold {s + 1}": f"{t:.4f}" for s, t in enumerate(r.thresholds)},
+                    f"{tuning}: staged ACC": f"{m['tuning_staged_acc']:.3f}",
+                    f"{tuning}: stage {len(stages)} ACC": f"{m['tuning_last_stage_acc']:.3f}",
+                    f"{tuning}: decided": _shares(m, "tuning_decided_stage", len(stages)),
+                    "test: staged ACC": f"{m['staged_acc']:.3f}",
+                    "test: decided": _shares(m, "decided_stage", len(stages)),
+                }
+            )
+        columns = list(rows[0])
+        sections["Thresholds per split"] = (
+            f"Chosen on the {tuning} samples ({self._rule_text()}); decided: the share decided at stages "
+            + " / ".join(str(s + 1) for s in range(len(stages)))
+            + ".\n\n"
+            + markdown_table(rows, columns).rstrip("\n")
+        )
+        seconds, n_trained, workers = getattr(self, "_cost", (math.nan, 0, 1))
+        per_split = len(fixed.ensembles())
+        resumed = getattr(self, "_n_resumed", 0)
+        sections["Cost"] = (
+            f"{len(splits)} split(s) x {per_split} ensemble set(s) per split"
+            + (f" ({self.folds} folds + the final one)" if self.mode == "out_of_fold" else "")
+            + f" x {len(stages)} stages x {self.n_models} members = {n_trained} stage models"
+            + (f" ({resumed} reused from an earlier run)" if resumed else "")
+            + f"; training took {seconds:.0f} s with {workers} parallel worker(s) (`parallel.n_jobs`; the ensembles "
+            "of the folds, the splits and the members' chunks are independent jobs). The stages of an ensemble set "
+            "that train on the same samples share their GCNs, so a member of the three default stages costs about "
+            "one full MOGONET."
+            + (
+                f" Mode out_of_fold trains {per_split} ensemble sets per split where mode validation trains one."
+                if self.mode == "out_of_fold"
+                else ""
+            )
+        )
         missing = data.info.get("missing", {})
         n_missing = {k: v for k, v in missing.items() if v}
         if n_missing or any(r.unclassifiable for r in results):
@@ -1137,7 +1370,6 @@ class StagedSGUQTask(TaskBase):
                     "are left out of every metric."
                 )
             sections["Missing modalities"] = text
-        resumed = getattr(self, "_n_resumed", 0)
         if resumed:
             sections["Resumed"] = f"{resumed} ensemble members were reused from an earlier run of this directory."
         return sections
@@ -1204,6 +1436,56 @@ def plot_accuracy_vs_decided(result: _SplitResult, stages: Sequence[tuple[str, .
     right.set_ylabel("staged accuracy")
     for ax in (left, right):
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _shares(metrics: Mapping[str, float], prefix: str, n_stages: int) -> str:
+    return " / ".join(f"{metrics[f'{prefix}{s + 1}']:.0%}" for s in range(n_stages))
+
+
+def tradeoff_curve(grid: ThresholdGrid, chosen: int, stage: int) -> np.ndarray:
+    """Indices of the combinations that move the threshold deciding who goes on to stage ``stage`` (>= 1; the
+    threshold of stage ``stage - 1``) with every other threshold as in combination ``chosen``, in order of
+    increasing fraction of samples that reached stage ``stage``."""
+    others = np.delete(np.arange(grid.thresholds.shape[1]), stage - 1)
+    same = (grid.thresholds[:, others] == grid.thresholds[chosen, others]).all(axis=1)
+    rows = np.flatnonzero(same)
+    return rows[np.lexsort([grid.thresholds[rows, stage - 1], grid.reached[rows, stage]])]
+
+
+def plot_threshold_tradeoff(result: _SplitResult, stages: Sequence[tuple[str, ...]], tuning: str, path: Path) -> Path:
+    """Staged accuracy against the fraction of samples that needed each extra omics test (one panel per stage
+    after the first): the threshold that sends samples on to that stage swept over the grid, the others as
+    chosen (:func:`tradeoff_curve`), on the tuning samples and the same thresholds on the test samples, the
+    chosen combination marked on both."""
+    n_extra = len(stages) - 1
+    fig, axes = new_figure(1, n_extra, figsize=(5.0 * n_extra, 3.8))
+    grid = result.grid
+    label = "accuracy" if grid.criterion == "accuracy" else "macro F1"
+    n_classes = next(out.n_classes for out in result.outputs if out is not None)
+
+    def on_test(i: int) -> tuple[np.ndarray, float]:
+        staged = staged_decision(result.outputs, list(grid.thresholds[i]), result.available)
+        reached = 1.0 - np.concatenate([[0.0], np.cumsum(staged.fractions(len(stages)))[:-1]])
+        scores = classification_scores(result.y, staged.pred, staged.proba, n_classes)
+        return reached, scores["acc"] if grid.criterion == "accuracy" else scores["f1"]
+
+    for j, ax in enumerate(axes[0]):
+        s = j + 1
+        curve = tradeoff_curve(grid, result.chosen, s)
+        ax.plot(grid.reached[curve, s], grid.score[curve], "o-", ms=3, color="tab:blue", label=f"{tuning} (tuning)")
+        tested = [on_test(int(i)) for i in curve]
+        ax.plot([r[s] for r, _ in tested], [sc for _, sc in tested], "s--", ms=3, color="tab:orange", label="test")
+        ax.axhline(grid.reference, color="tab:blue", lw=0.8, ls=":", label=f"stage {len(stages)} alone ({tuning})")
+        chosen_reached, chosen_score = on_test(result.chosen)
+        ax.plot(grid.reached[result.chosen, s], grid.score[result.chosen], "k*", ms=11, label="chosen")
+        ax.plot(chosen_reached[s], chosen_score, "*", color="tab:red", ms=11, label="chosen, on test")
+        ax.set_xlabel(f"fraction of samples that needed stage {s + 1}'s omics\n({' + '.join(stages[s])})")
+        ax.set_ylabel(f"staged {label}")
+        ax.set_xlim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -53,7 +53,8 @@ def test_the_rosmap_pipeline_needs_a_root_and_runs_the_published_schedule() -> N
     if not ROSMAP.is_dir():
         pytest.skip(f"the real ROSMAP sample is not at {ROSMAP}")
     params = sciconv.load_pipeline("omics-sguq-rosmap", {"dataset.params.root": str(ROSMAP)}).config.task.params
-    assert params["n_models"] == 10 and params["n_splits"] == 5 and params["mode"] == "validation"
+    assert params["n_models"] == 10 and params["n_splits"] == 0 and params["mode"] == "out_of_fold"
+    assert params["folds"] == 5 and params["threshold_rule"] == "within" and params["tolerance"] == 0.01
     assert (params["epochs_pretrain"], params["epochs"]) == (500, 2500)
     assert (params["lr_pretrain"], params["lr_gcn"], params["lr_vcdn"]) == (0.001, 0.0005, 0.001)
 
@@ -67,8 +68,9 @@ def test_the_default_pipelines_comment_restores_the_full_protocol() -> None:
     assert (default["n_models"], default["epochs_pretrain"], default["epochs"]) == (5, 60, 300)
     full = sciconv.load_pipeline("omics-sguq", overrides).config.task.params
     rosmap = load_pipeline("omics-sguq-rosmap", check_values=False).config.task.params
-    for key in ("n_models", "epochs_pretrain", "epochs", "lr_pretrain", "lr_gcn", "lr_vcdn", "n_splits", "stages"):
-        assert full[key] == rosmap[key], key
+    keys = ("n_models", "epochs_pretrain", "epochs", "lr_pretrain", "lr_gcn", "lr_vcdn", "stages", "mode", "folds")
+    for key in (*keys, "threshold_rule", "tolerance", "uncertainty"):
+        assert full.get(key) == rosmap.get(key), key
 
 
 def test_real_rosmap_end_to_end_on_a_tiny_schedule(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from sciconv_omics_sguq.sguq import (
     member_chunks,
     member_seed,
     staged_decision,
+    threshold_grid,
     train_ensemble,
 )
 
@@ -364,6 +365,87 @@ def test_choose_thresholds_prefers_deciding_early_on_ties() -> None:
     two = choose_thresholds(outputs[:2], y, np.ones((n, 2), dtype=bool))
     assert two == [float(outputs[0].uncertainty.max())]
     assert choose_thresholds(outputs[:1], y, np.ones((n, 1), dtype=bool)) == []
+
+
+def test_threshold_grid_scores_every_combination_against_the_last_stage() -> None:
+    """Each combination's score and shares decided are those of staged_decision; the reference is the score
+    of deciding everyone at the last stage; the fractions that reached each stage follow from the shares."""
+    rng = np.random.default_rng(2)
+    n = 40
+    y = rng.integers(0, 2, n)
+    outputs = [output(rng.integers(0, 2, n).tolist(), rng.random(n).tolist()) for _ in range(3)]
+    available = np.ones((n, 3), dtype=bool)
+    grid = threshold_grid(outputs, y, available, candidates=6)
+    assert grid.reference == pytest.approx(np.mean(outputs[2].pred == y))
+    assert grid.thresholds.shape == (len(grid), 2) and grid.decided.shape == (len(grid), 3)
+    for i in range(len(grid)):
+        result = staged_decision(outputs, list(grid.thresholds[i]), available)
+        assert grid.score[i] == np.mean(result.pred == y)
+        np.testing.assert_allclose(grid.decided[i], result.fractions(3))
+    np.testing.assert_allclose(grid.reached[:, 0], 1.0)
+    np.testing.assert_allclose(grid.reached[:, 1], 1.0 - grid.decided[:, 0])
+    np.testing.assert_allclose(grid.reached[:, 2], grid.decided[:, 2])
+
+
+def test_rule_within_decides_early_as_long_as_the_last_stages_accuracy_holds() -> None:
+    """Stage 0 is right for its 60 % most certain samples only, stage 1 never, stage 2 for 90 %: ``best``
+    sends the doubtful ones on; ``within`` with no tolerance keeps stage 0's threshold where the staged accuracy
+    still reaches stage 2's, and a tolerance lets it decide more at stage 0."""
+    n = 100
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, n)
+    u0 = np.linspace(0.0, 0.99, n)
+    right0 = u0 < 0.6
+    last_right = np.arange(n) % 10 != 0  # 90 % right, spread evenly
+    outputs = [
+        output(np.where(right0, y, 1 - y).tolist(), u0.tolist()),
+        output((1 - y).tolist(), np.full(n, 0.5).tolist()),
+        output(np.where(last_right, y, 1 - y).tolist(), np.zeros(n).tolist()),
+    ]
+    available = np.ones((n, 3), dtype=bool)
+    grid = threshold_grid(outputs, y, available, candidates=101)
+    assert grid.reference == pytest.approx(0.9)
+    best = grid.thresholds[grid.choose("best")]
+    within = grid.thresholds[grid.choose("within", 0.0)]
+    loose = grid.thresholds[grid.choose("within", 0.05)]
+    for t in (best, within, loose):
+        assert t[1] < 0.5  # stage 1 is always wrong: nobody is decided there
+    decided = [staged_decision(outputs, list(t), available) for t in (best, within, loose)]
+    accuracy = [float(np.mean(d.pred == y)) for d in decided]
+    at_stage0 = [float(np.mean(d.stage == 0)) for d in decided]
+    assert accuracy[0] == max(accuracy) and accuracy[0] > 0.9
+    assert accuracy[1] >= 0.9 - 1e-12 and at_stage0[1] > at_stage0[0]
+    # the loosest threshold that keeps 0.9: one more sample at stage 0 would fall below it
+    bigger = grid.thresholds[:, 0][grid.thresholds[:, 0] > within[0]]
+    assert all(np.mean(staged_decision(outputs, [t, within[1]], available).pred == y) < 0.9 for t in bigger)
+    assert accuracy[2] >= 0.85 - 1e-12 and at_stage0[2] > at_stage0[1]
+    assert choose_thresholds(outputs, y, available, candidates=101, rule="within") == list(within)
+
+
+def test_rule_within_falls_back_to_best_when_nothing_qualifies() -> None:
+    """If every combination scores below the last stage (here stage 0 is wrong on everything and its
+    uncertainty is never 0), ``within`` takes ``best``'s choice."""
+    n = 20
+    y = np.arange(n) % 2
+    outputs = [output((1 - y).tolist(), np.full(n, 0.3).tolist()), output(y.tolist(), np.zeros(n).tolist())]
+    available = np.ones((n, 2), dtype=bool)
+    grid = threshold_grid(outputs, y, available)
+    assert not grid.feasible(0.0)[grid.thresholds[:, 0] >= 0.3].any()
+    assert grid.choose("within") == grid.choose("best")
+    assert choose_thresholds(outputs, y, available, rule="within") == [0.0]
+    with pytest.raises(ConfigError, match="rule"):
+        grid.choose("cheapest")
+    with pytest.raises(ConfigError, match="tolerance"):
+        grid.choose("within", -0.1)
+
+
+def test_mean_probability_uncertainty_is_one_minus_the_ensembles_confidence() -> None:
+    member_proba = np.array([[[0.9, 0.1], [0.4, 0.6]], [[0.7, 0.3], [0.2, 0.8]]])
+    out = EnsembleOutput.from_member_proba(member_proba, uncertainty="mean_probability")
+    np.testing.assert_array_equal(out.pred, [0, 1])
+    np.testing.assert_allclose(out.uncertainty, [0.2, 0.3])
+    sd = EnsembleOutput.from_member_proba(member_proba)
+    np.testing.assert_allclose(sd.uncertainty, [0.1, 0.1])
 
 
 def brute_force(

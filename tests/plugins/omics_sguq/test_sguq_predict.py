@@ -77,10 +77,12 @@ def test_predict_on_the_runs_test_split_reproduces_its_metrics_exactly(run_dir: 
         {"dataset.params.missing_fractions": {"meth": 0.25, "mirna": 0.25}, "dataset.params.seed": 3},
         # the official protocol: no validation patients beside the new ones
         {"task.params.mode": "replication", "task.params.save_models": "none"},
+        # validation patients beside the new ones (the default, out_of_fold, has none)
+        {"task.params.mode": "validation"},
     ],
-    ids=["missing-omics", "replication"],
+    ids=["missing-omics", "replication", "validation"],
 )
-def test_predict_reproduces_runs_with_missing_omics_and_in_replication_mode(
+def test_predict_reproduces_runs_with_missing_omics_and_in_other_modes(
     tmp_path: Path, overrides: dict[str, Any]
 ) -> None:
     metrics = _check_reproduces(_run(tmp_path / "run", **overrides))

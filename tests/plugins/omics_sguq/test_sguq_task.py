@@ -29,6 +29,7 @@ TINY: dict[str, Any] = {
     "task.params.epochs_pretrain": 10,
     "task.params.epochs": 20,
     "model.params.hidden": [16, 16, 8],
+    "task.params.mode": "validation",  # 6x cheaper than out_of_fold, which has tests of its own
 }
 FOLDER: dict[str, Any] = {  # the same sizes for the omics-sguq.mogonet-layout dataset, reading a folder
     **{k: v for k, v in TINY.items() if not k.startswith("dataset.")},
@@ -41,6 +42,11 @@ FOLDER: dict[str, Any] = {  # the same sizes for the omics-sguq.mogonet-layout d
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> sciconv.RunResult:
     return sciconv.run("omics-sguq", overrides=TINY, run_dir=tmp_path_factory.mktemp("sguq") / "run")
+
+
+def _untimed(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics but the training time (which differs from run to run)."""
+    return {k: v for k, v in metrics.items() if k != "training_seconds"}
 
 
 def _member_dirs(run: Path) -> list[Path]:
@@ -69,7 +75,8 @@ def test_metrics_cover_the_protocol(tiny_run: sciconv.RunResult) -> None:
 def test_run_directory_explains_itself(tiny_run: sciconv.RunResult) -> None:
     run = tiny_run.run_dir
     report = (run / "report.md").read_text()
-    assert "| SGUQ staged (fixed split) |" in report and "SGUQ staged (2 repeated splits, mean ± SD)" in report
+    assert "| SGUQ staged (fixed split, validation-split thresholds) |" in report
+    assert "SGUQ staged (2 repeated splits, mean ± SD, validation-split thresholds)" in report
     assert "MOGONET (single model), mrna + meth + mirna (fixed split)" in report
     assert "stage 1 ensemble alone, mrna (fixed split)" in report
     assert "published: Wang et al., Nat Commun 12, 3445 (2021)" in report and "| 0.815 | 0.821 | 0.874 |" in report
@@ -101,13 +108,13 @@ def _folder_pair(tmp_path: Path) -> tuple[Path, Path]:
 def _spy_on_thresholds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record how many samples each threshold search is given."""
     seen: list[int] = []
-    choose = sguq_task.choose_thresholds
+    search = sguq_task.threshold_grid
 
-    def spy(outputs: Any, y: np.ndarray, available: np.ndarray, **kwargs: Any) -> list[float]:
+    def spy(outputs: Any, y: np.ndarray, available: np.ndarray, **kwargs: Any) -> Any:
         seen.append(len(y))
-        return choose(outputs, y, available, **kwargs)
+        return search(outputs, y, available, **kwargs)
 
-    monkeypatch.setattr(sguq_task, "choose_thresholds", spy)
+    monkeypatch.setattr(sguq_task, "threshold_grid", spy)
     return seen
 
 
@@ -127,6 +134,64 @@ def test_validation_mode_never_uses_the_test_labels(tmp_path: Path, monkeypatch:
         assert a[key] == b[key], key
     assert (a["staged_acc"], a["stage3_acc"], a["staged_auc"]) != (b["staged_acc"], b["stage3_acc"], b["staged_auc"])
     assert a["thresholds_tuned_on_test"] == 0.0
+
+
+def test_out_of_fold_mode_tunes_on_every_training_sample_never_on_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mode out_of_fold: the thresholds are searched on all 60 training samples' out-of-fold outputs (and, for
+    the validation-split comparison, on fold 1's 12 held-out samples); permuting the test labels moves no
+    threshold and no decision; the final ensembles train on all training samples, the folds' on the others."""
+    seen = _spy_on_thresholds(monkeypatch)
+    root, permuted = _folder_pair(tmp_path)
+    overrides = {**FOLDER, "task.params.mode": "out_of_fold", "task.params.folds": 5}
+    runs = [
+        sciconv.run(
+            "omics-sguq", overrides={**overrides, "dataset.params.root": str(r)}, run_dir=tmp_path / f"run-{r.name}"
+        )
+        for r in (root, permuted)
+    ]
+    assert seen == [60, 12, 60, 12]
+    a, b = (r.metrics for r in runs)
+    for key in ("threshold1", "threshold2", "decided_stage1", "decided_stage3", "tuning_staged_acc"):
+        assert a[key] == b[key], key
+    for key in ("valsplit_threshold1", "valsplit_decided_stage1", "valsplit_tests_saved"):
+        assert a[key] == b[key], key
+    assert (a["staged_acc"], a["stage3_acc"], a["staged_auc"]) != (b["staged_acc"], b["stage3_acc"], b["staged_auc"])
+    for m in (a, b):
+        assert 0.0 <= m["tuning_staged_acc"] <= 1.0 and 0.0 <= m["tuning_last_stage_acc"] <= 1.0
+        assert sum(m[f"valsplit_decided_stage{s}"] for s in (1, 2, 3)) == pytest.approx(1.0)
+        assert m["training_seconds"] > 0.0
+    run = runs[0].run_dir
+    members = _member_dirs(run)
+    assert len(members) == 6 * 3 * 3  # (5 folds + final) x stages x members
+    folds = sorted({p.parts[-3] for p in members if p.parts[-3].startswith("fold")})
+    assert folds == [f"fold{j}" for j in range(1, 6)]
+    with_weights = [p for p in members if (p / "model.safetensors").is_file()]
+    assert {p.parts[-3] for p in with_weights} == {"fixed"}  # the final ensembles' only
+    report = (run / "report.md").read_text()
+    assert "Mode out_of_fold" in report and "out-of-fold thresholds, 5 folds" in report
+    assert "validation-split thresholds: fold 1's ensembles on 48 samples" in report
+    assert "## Cost" in report and "(5 folds + the final one)" in report and "= 54 stage models" in report
+    assert "](plots/threshold_tradeoff.png)" in report
+    assert (run / "plots" / "threshold_tradeoff.png").stat().st_size > 10_000
+    # the validation-split comparison is mode validation's protocol run on fold 1's ensembles
+    assert "| out-of-fold: staged ACC |" in report
+
+
+def test_tuning_samples_meet_the_ensembles_that_held_them_out() -> None:
+    task = sguq_task.StagedSGUQTask(mode="out_of_fold", folds=3)
+    folds = ((np.array([2, 3, 4, 5]), np.array([0, 1])), (np.array([0, 1, 4, 5]), np.array([2, 3])))
+    folds += ((np.array([0, 1, 2, 3]), np.array([4, 5])),)
+    split = sguq_task._Split("fixed", np.arange(6), np.zeros(0, dtype=np.int64), np.array([6, 7]), folds)
+    classifiable = np.ones(8, dtype=bool)
+    classifiable[3] = False
+    rows, names = task._tuning(split, classifiable)
+    assert rows.tolist() == [0, 1, 2, 4, 5]
+    assert names.tolist() == ["fixed/fold1", "fixed/fold1", "fixed/fold2", "fixed/fold3", "fixed/fold3"]
+    assert [e[0] for e in split.ensembles()] == ["fixed/fold1", "fixed/fold2", "fixed/fold3", "fixed"]
+    assert split.ensembles()[0][2].tolist() == [0, 1, 6, 7]  # held-out and test samples
+    assert split.ensembles()[-1][1].tolist() == list(range(6)) and split.ensembles()[-1][2].tolist() == [6, 7]
 
 
 def test_replication_mode_tunes_on_test_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +246,7 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
     resumed = sciconv.run(resume=run)
     assert trained == [(1, 3)] and len(_member_dirs(run)) == 9
     assert not list(run.rglob(".tmp-*"))
-    assert resumed.metrics == fresh.metrics
+    assert _untimed(resumed.metrics) == _untimed(fresh.metrics)
     assert "were reused from an earlier run" in (run / "report.md").read_text()
 
     # members missing from finished ensembles: only their members are trained (with the stages they share
@@ -191,7 +256,7 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
     trained.clear()
     again = sciconv.run(resume=run)
     assert trained == [(1, 3), (1, 3)] and len(_member_dirs(run)) == 9
-    assert again.metrics == fresh.metrics
+    assert _untimed(again.metrics) == _untimed(fresh.metrics)
 
     # a member modified after it was written is refused, not silently reused
     proba = _member_dirs(run)[0] / "proba.safetensors"
@@ -201,15 +266,16 @@ def test_resume_trains_only_unfinished_members(tmp_path: Path, monkeypatch: pyte
 
 
 def test_results_do_not_depend_on_jobs_or_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One member per job on two workers gives the metrics of whole ensembles per job on one."""
-    overrides = {**TINY, "task.params.n_splits": 0}
+    """One member per job on two workers gives the metrics of whole ensembles per job on one (mode out_of_fold:
+    the folds' ensembles are jobs too)."""
+    overrides = {**TINY, "task.params.n_splits": 0, "task.params.mode": "out_of_fold"}
     whole = sciconv.run("omics-sguq", overrides=overrides, run_dir=tmp_path / "whole")
     chunked = sciconv.run(
         "omics-sguq",
         overrides={**overrides, "parallel.n_jobs": 2, "task.params.members_per_job": 1},
         run_dir=tmp_path / "chunked",
     )
-    assert chunked.metrics == whole.metrics
+    assert _untimed(chunked.metrics) == _untimed(whole.metrics)
     for a, b in zip(_member_dirs(whole.run_dir), _member_dirs(chunked.run_dir), strict=True):
         assert a.relative_to(whole.run_dir) == b.relative_to(chunked.run_dir)
         for name in ("proba.safetensors", "model.safetensors"):
@@ -366,7 +432,19 @@ def test_scores_follow_mogonets_conventions() -> None:
         ({"task.params.stages": [["rna"]]}, ConfigError, r"stages\[0\]: unknown omics 'rna'.*the data hold mrna"),
         ({"task.params.stages": [["mrna"], ["mrna"]]}, ConfigError, "two stages use the same omics"),
         ({"task.params.stages": [[]]}, ConfigError, "non-empty lists"),
-        ({"task.params.mode": "test"}, ConfigError, r"task\.params\.mode: expected one of validation, replication"),
+        (
+            {"task.params.mode": "test"},
+            ConfigError,
+            r"task\.params\.mode: expected one of out_of_fold, validation, replication",
+        ),
+        ({"task.params.folds": 1}, ConfigError, r"task\.params\.folds: expected an integer >= 2"),
+        ({"task.params.threshold_rule": "cheap"}, ConfigError, r"threshold_rule: expected one of best, within"),
+        ({"task.params.tolerance": 2.0}, ConfigError, r"task\.params\.tolerance"),
+        (
+            {"task.params.mode": "out_of_fold", "task.params.folds": 40},
+            DataError,
+            r"too few training samples for 40-fold cross-validation .*task\.params\.folds",
+        ),
         ({"task.params.n_splits": 1}, ConfigError, r"n_splits: expected 0 .* or at least 2"),
         ({"task.params.val_fraction": 1.0}, ConfigError, r"val_fraction: expected a fraction in \(0, 1\)"),
         ({"parallel.n_jobs": 0}, ConfigError, r"parallel\.n_jobs"),
