@@ -84,6 +84,7 @@ class FinishedRun:
         out: str | Path | None = None,
         split: str = "all",
         write: bool = False,
+        model: Callable[..., Any] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> Prediction:
         """Apply the run to ``data`` and return the predictions.
@@ -92,6 +93,11 @@ class FinishedRun:
         dotted overrides of the dataset (``{"dataset.params.root": "new/"}`` or ``["dataset.params.root=new/"]``)
         or a dataset object (with ``load()``). With ``write`` (or ``out``), the predictions go to ``out`` (default
         ``RUN_DIR/predictions/<timestamp>/``); otherwise nothing is written.
+
+        ``model`` is the model factory the run was trained with, for a run whose model was a Python object
+        (``pipe.model = MyNet``) that its ``config.yaml`` cannot name again (a class defined in the script that
+        ran); it is built with the run's ``model.params`` and must fit the run's saved weights. A run whose model
+        ``config.yaml`` names does not need it.
         """
         log = log or _log_stderr
         if split not in SPLITS:
@@ -105,7 +111,7 @@ class FinishedRun:
         if dataset_object is not None:
             pipe.dataset = dataset_object
         task = self._task(pipe)
-        model_factory, model_params = self._model(pipe)
+        model_factory, model_params = self._model(pipe, model)
         target = self._out_dir(out) if write or out is not None else None
 
         started = time.perf_counter()
@@ -143,9 +149,24 @@ class FinishedRun:
             raise ConfigError(f"task {name!r} does not implement predict, so its runs cannot be applied to new data")
         return task
 
-    def _model(self, pipe: Pipeline) -> tuple[Callable[..., Any], dict[str, Any]]:
-        factory, name = pipe._resolve("model")
-        return factory, check_params("model", name, factory, pipe.config.model.params)
+    def _model(self, pipe: Pipeline, given: Callable[..., Any] | None) -> tuple[Callable[..., Any], dict[str, Any]]:
+        if given is None:
+            why = ((self.data.get("record") or {}).get("not_repeatable") or {}).get("model")
+            if why:
+                raise ConfigError(
+                    f"{self.path}: the run's model was a Python object that its config.yaml cannot name again "
+                    f"({why}); apply the run from Python with the same factory: "
+                    f"sciconv.load_run({str(self.path)!r}).predict(..., model=<the factory>)"
+                )
+            factory, name = pipe._resolve("model")
+            return factory, check_params("model", name, factory, pipe.config.model.params)
+        if not callable(given):
+            raise ConfigError(
+                f"predict(model=...): expected the model factory the run was trained with, factory(spec, **params) "
+                f"-> torch.nn.Module, got a {type(given).__name__}"
+            )
+        name = getattr(given, "__qualname__", type(given).__name__)
+        return given, check_params("model", name, given, pipe.config.model.params)
 
     def _dataset(self, pipe: Pipeline) -> Any:
         factory, name = pipe._resolve("dataset")

@@ -160,3 +160,34 @@ def test_a_resumed_run_commits_the_state_of_the_parts_it_skipped(tmp_path: Path)
     pipe.run(resume=tmp_path / "run")
     state = sciconv.load_run(tmp_path / "run").trained
     assert state.load_state("part1") == {"done": 1} and state.load_state("part2") == {"done": 2}
+
+
+def test_a_run_whose_model_was_a_script_object_predicts_with_that_factory(tmp_path: Path) -> None:
+    import torch.nn as nn
+
+    class ScriptNet(nn.Module):  # defined inside a function: config.yaml cannot name it again
+        def __init__(self, spec: sciconv.DataSpec, width: int = 4) -> None:
+            super().__init__()
+            channels = spec.input_shape[0]
+            self.net = nn.Sequential(
+                nn.Conv1d(channels, width, 5, padding=2),
+                nn.ReLU(),
+                nn.AdaptiveAvgPool1d(1),
+                nn.Flatten(),
+                nn.Linear(width, spec.n_outputs),
+            )
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.net(x)
+
+    pipe = sciconv.load_pipeline("demo-signal", SMALL)
+    pipe.model = ScriptNet
+    pipe.config.model.params = {"width": 4}
+    result = pipe.run(run_dir=tmp_path / "run")
+    run = sciconv.load_run(result.run_dir)
+    with pytest.raises(ConfigError, match=r"cannot name again .*predict\(\.\.\., model=<the factory>\)"):
+        run.predict(split="test")  # the recorded python: reference cannot be imported
+    prediction = run.predict(split="test", model=ScriptNet)
+    assert prediction.metrics["test.accuracy"] == result.metrics["test.accuracy"]
+    with pytest.raises(ConfigError, match="expected the model factory"):
+        run.predict(split="test", model="ScriptNet")  # type: ignore[arg-type]
