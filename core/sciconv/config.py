@@ -171,10 +171,36 @@ class ParallelConfig(_Strict):
 
 
 class OutputConfig(_Strict):
-    """Where runs are written: ``<root>/<pipeline>/<timestamp>/`` unless ``--run-dir`` is given."""
+    """Where runs are written: ``<root>/<pipeline>/<timestamp>/`` unless ``--run-dir`` is given, and the
+    experiment trackers that follow them (see :mod:`sciconv.loggers`)."""
 
     root: str = "runs"
     plots: bool = True
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    """Experiment trackers fed with every epoch's history, the final metrics, the resolved configuration and the
+    report's plots: ``tensorboard`` (event files in ``<run>/tensorboard/``) and ``mlflow`` (one MLflow run per
+    sciconv run). Both need the optional extra ``pip install "sciconv[tracking]"``; a single name is accepted for
+    a list of one."""
+    tracking_uri: str | None = None
+    """MLflow's tracking URI (``sqlite:///path/mlflow.db``, ``http://host:5000``, ...). ``null``: a SQLite store
+    of the run's own, ``<run>/mlflow/mlflow.db``, its artifacts in ``<run>/mlflow/artifacts/`` (MLflow 3 refuses
+    its older ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE`` is set, hence SQLite). Browse it with
+    ``mlflow ui --backend-store-uri sqlite:///<run>/mlflow/mlflow.db``."""
+    experiment: str | None = None
+    """The MLflow experiment the run is logged to, created when missing; ``null``: the pipeline's name."""
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _one_logger(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("loggers")
+    @classmethod
+    def _no_duplicates(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each logger may be named once; {', '.join(map(repr, repeated))} is repeated")
+        return value
 
 
 class ResumeRecord(_Strict):
@@ -405,6 +431,18 @@ def load_config_file(path: str | Path, overrides: Mapping[str, Any] | Iterable[s
     data = apply_overrides(data, overrides)
     data.setdefault("name", path.stem)
     return validate_config(data, str(path), override_sources(overrides))
+
+
+def flatten_config(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings to dotted keys (``{"train": {"lr": 0.1}}`` -> ``{"train.lr": 0.1}``), the keys overrides
+    use; an empty mapping stays a value of its own (``model.params: {}``)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def override_sources(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, str]:

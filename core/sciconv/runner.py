@@ -25,6 +25,7 @@ from sciconv.atomic import atomic_write_bytes
 from sciconv.components import TaskResult
 from sciconv.config import PipelineConfig
 from sciconv.errors import CheckpointError, RunInterrupted, SciconvError, TrainingDivergedError
+from sciconv.loggers import RunLoggers, check_loggers, open_loggers
 from sciconv.report import plot_training_curves, render_report
 from sciconv.rundir import RunDir, flatten_metrics
 
@@ -99,6 +100,9 @@ def execute(
     is raised.
     Launched by torchrun (``WORLD_SIZE`` > 1), this process first joins the process group
     (:func:`sciconv.distributed.setup`); rank 0 then writes the run directory as a single process would.
+    The experiment trackers of ``output.loggers`` (:mod:`sciconv.loggers`, rank 0 only) are checked before the
+    run directory is made, started once it holds ``config.yaml``, fed every epoch record, and closed with the
+    run's outcome; once training has begun, a tracker's failure is a warning, never the run's.
     """
     with _sigterm_as_interrupt():
         return _execute_main(config, build, resolved_config, run_dir, resume, log, dict(resume_changes or {}))
@@ -117,6 +121,7 @@ def _execute_main(
     run = _Run(config, build, resolved_config, resume_changes)
     if not world.is_main:
         return _execute_other_rank(run, resume=resume, world=world)
+    check_loggers(config.output)  # a tracker's missing package, before anything is written
     # The run directory is claimed first, so that a refused --run-dir costs nothing.
     previous: dict[Path, bytes] = {}
     if resume is not None:
@@ -178,9 +183,12 @@ def _execute(
     status: dict[str, Any] = {"status": "running", "pipeline": config.name, **environment()}
     history: list[dict[str, Any]] = []
     last_flush = [0.0]
+    loggers: RunLoggers | None = None  # the experiment trackers (output.loggers), rank 0 only
 
     def on_epoch(record: dict[str, Any]) -> None:
         history.append(record)
+        if loggers is not None:
+            loggers.log_epoch(record)
         now = time.perf_counter()
         if now - last_flush[0] >= _HISTORY_FLUSH_S:
             rd.write_history(history)
@@ -196,6 +204,12 @@ def _execute(
         rd.write_config(saved_config)
         rd.write_status(status)
         log(f"{'resuming' if resume else 'running'} {config.name} -> {rd.path}")
+        if config.output.loggers and world.is_main:
+            # on resume, the epochs the checkpoints restore are replayed by the engine: see RunLoggers
+            restored = checkpointed_epochs(rd.checkpoints_dir) if resume is not None else {}
+            loggers = open_loggers(config.output, rd, pipeline=config.name, config=saved_config, restored=restored)
+            for line in loggers.describe():
+                log(line)
         seed_everything(config.train.seed)
         ctx = RunContext(
             config=config,
@@ -256,6 +270,8 @@ def _execute(
         rd.write_metrics(metrics)
         rd.write_status(status)
     except BaseException as exc:
+        if loggers is not None:  # before a discard below removes a run-local store
+            loggers.close("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         # What the task staged for predict stays with a run that can be resumed (a resumed task skips the parts
         # it journaled, so their trained state must survive); a discarded run takes it with it.
         diverged = isinstance(exc, TrainingDivergedError)  # kept: its history shows how the fit blew up
@@ -281,6 +297,8 @@ def _execute(
             elif not isinstance(exc, CheckpointError):
                 exc.add_note(f"the run directory {rd.path} keeps its checkpoints; continue with --resume {rd.path}")
         raise
+    if loggers is not None:  # the run's result is written: a tracker's failure here is only a warning
+        loggers.finish(metrics, [relative for relative, _ in plots])
     log(f"done in {status['wall_time_s']:.1f} s: {rd.path}")
     return RunResult(
         metrics=metrics,
