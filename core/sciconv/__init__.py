@@ -12,6 +12,9 @@ runs pipelines with one training engine, and writes self-explaining run director
     pipe.config.model.params["n_filters"] = 32
     pipe.run()
 
+    sciconv.sweep("demo-signal", {"train.lr": [1e-3, 3e-3]})  # a run per point, one table
+    sciconv.compare("runs/demo-signal/")  # runs side by side
+
 Importing ``sciconv`` does not import torch; that happens when a run starts.
 """
 
@@ -37,9 +40,13 @@ from sciconv.hookspecs import hookimpl
 from sciconv.spec import DataSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from sciconv.compare import Comparison
     from sciconv.context import PredictContext, RunContext
     from sciconv.pipeline import Overrides, Pipeline, RunResult
     from sciconv.predicting import FinishedRun
+    from sciconv.sweep import SweepResult
 
 
 def run(
@@ -80,6 +87,61 @@ def load_run(run_dir: str | Path) -> FinishedRun:
     return _load_run(run_dir)
 
 
+def sweep(
+    target: str | Path | None = None,
+    axes: Mapping[str, Any] | Iterable[str] = (),
+    overrides: Overrides = (),
+    *,
+    random: int | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    sweep_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    on_point: Callable[[dict[str, Any], str | None], None] | None = None,
+) -> SweepResult:
+    """Run a pipeline at every point of a grid (or of ``random`` points drawn from ranges), each point a run
+    directory under one sweep directory, and return the :class:`~sciconv.sweep.SweepResult`::
+
+        result = sciconv.sweep("demo-signal", {"train.lr": [1e-3, 3e-3], "model.params.n_filters": [8, 16]})
+        result.best, result.table  # the best point's row; a pandas DataFrame, one row per point
+
+    Points run ``parallel.n_jobs`` at a time; ``resume`` continues an interrupted sweep. Failed points are rows
+    with status ``failed`` (``result.check()`` raises for them). See :mod:`sciconv.sweep`.
+    """
+    from sciconv.sweep import sweep as _sweep
+
+    return _sweep(
+        target,
+        axes,
+        overrides,
+        random=random,
+        metric=metric,
+        mode=mode,
+        sweep_dir=sweep_dir,
+        resume=resume,
+        log=log,
+        on_point=on_point,
+    )
+
+
+def compare(*dirs: str | Path | Iterable[str | Path], metrics: Sequence[str] | None = None) -> Comparison:
+    """Runs side by side: their metrics and the settings in which they differ (:mod:`sciconv.compare`)::
+
+        comparison = sciconv.compare("runs/demo-signal/20261207-101500", "runs/demo-signal/20261207-113000")
+        print(comparison.to_markdown())
+
+    Each path is a run directory, a sweep directory (its points) or a folder of run directories.
+    """
+    from sciconv.compare import compare as _compare
+
+    return _compare(*dirs, metrics=metrics)
+
+
+# `sciconv.sweep` and `sciconv.compare` are also the names of their modules: importing one sets the package's
+# attribute to the module, which is callable with the same arguments as the function it replaces.
+
+
 def __getattr__(name: str) -> Any:
     # Heavy objects are imported on first access so that `import sciconv` stays light.
     if name in ("Pipeline", "RunResult"):
@@ -115,8 +177,10 @@ __all__ = [
     "TaskResult",
     "TrainingDivergedError",
     "__version__",
+    "compare",
     "hookimpl",
     "load_pipeline",
     "load_run",
     "run",
+    "sweep",
 ]

@@ -221,6 +221,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("pipeline run: name a pipeline or a pipeline file (or give --resume DIR)")
     if args.resume is not None and args.run_dir is not None:
         raise ConfigError("pipeline run: --run-dir and --resume cannot be used together")
+    if args.sweep is not None or (args.resume is not None and (Path(args.resume) / "sweep.yaml").is_file()):
+        return _cmd_sweep(args, target, overrides)
+    for flag, value in (
+        ("--sweep-random", args.sweep_random),
+        ("--sweep-metric", args.sweep_metric),
+        ("--sweep-mode", args.sweep_mode),
+    ):
+        if value is not None:
+            raise ConfigError(f"pipeline run: {flag} needs --sweep KEY=V1,V2 (or --resume SWEEP_DIR)")
     if args.nproc is not None and args.nproc != 1:
         from sciconv.distributed import launched_by_torchrun
         from sciconv.launcher import launch_pipeline
@@ -243,6 +252,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0  # rank 0 reports
     _print_metrics(metrics)
     print(f"run directory: {run_dir}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace, target: str | None, overrides: list[str]) -> int:
+    """``pipeline run NAME --sweep ...`` and ``pipeline run --resume SWEEP_DIR``."""
+    from sciconv.sweep import point_line, sweep
+
+    if args.nproc is not None and args.nproc != 1:
+        raise ConfigError(
+            "pipeline run: --nproc cannot be used with a sweep (its points run parallel.n_jobs at a time)"
+        )
+    if args.resume is not None and (args.sweep is not None or args.sweep_random is not None):
+        raise ConfigError(
+            f"pipeline run --resume {args.resume}: a sweep continues with its own points; --sweep and --sweep-random "
+            "cannot be given"
+        )
+
+    def on_point(row: dict[str, Any], metric: str | None) -> None:
+        print(point_line(row, metric), flush=True)
+
+    result = sweep(
+        target,
+        args.sweep or (),
+        overrides,
+        random=args.sweep_random,
+        metric=args.sweep_metric,
+        mode=args.sweep_mode,
+        sweep_dir=args.run_dir,
+        resume=args.resume,
+        log=_print_err,
+        on_point=on_point,
+    )
+    print(f"sweep: {result.sweep_dir / 'sweep.md'}")
+    if result.best is not None:
+        value = result.best[result.metric]
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"best: {result.best['point']} ({result.metric}={shown}, {result.mode}imum of the sweep)")
+    result.check()
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sciconv.compare import compare
+
+    comparison = compare(args.dirs, metrics=args.metrics)
+    if args.out is not None:
+        path = comparison.write(args.out)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    elif args.out is not None:
+        print(f"comparison of {len(comparison.runs)} runs: {path}")
+    else:
+        sys.stdout.write(comparison.to_markdown())
     return 0
 
 
@@ -387,11 +449,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("run", help="run a pipeline", description="Run a pipeline into a run directory.")
+    p = sub.add_parser(
+        "run",
+        help="run a pipeline (or a sweep of runs)",
+        description=(
+            "Run a pipeline into a run directory. With --sweep, run it at every point of a grid of settings (or at"
+            " --sweep-random N points drawn from ranges), each point a run directory under one sweep directory"
+            " that holds sweep.csv and sweep.md; points run parallel.n_jobs at a time."
+        ),
+    )
     p.add_argument("target", metavar="NAME|FILE", nargs="?")
     p.add_argument("overrides", nargs="*", metavar="KEY.SUB=VALUE", help="overrides, values parsed as YAML")
-    p.add_argument("--run-dir", metavar="DIR", help="write the run here (a new or empty folder)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help=(
+            "write the run here (a new or empty folder); a sweep's folder (default:"
+            " <output.root>/<pipeline>/sweep-<time>/)"
+        ),
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR from its last checkpoint (or the sweep in DIR: its unfinished points)",
+    )
+    p.add_argument(
+        "--sweep",
+        nargs="+",
+        action="extend",
+        metavar="KEY=V1,V2",
+        help=(
+            "sweep KEY over the values (parsed as YAML, split on commas outside brackets and quotes:"
+            " model.params.widths=[8,16],[16,32]); the grid of all axes runs. With --sweep-random an axis may also"
+            " be a range LO..HI (uniform; integers when both ends are) or LO..HI:log. Fixed overrides go before"
+            " --sweep"
+        ),
+    )
+    p.add_argument(
+        "--sweep-random",
+        type=int,
+        metavar="N",
+        help="run N points drawn at random from the axes (seeded by the pipeline's train.seed) instead of the grid",
+    )
+    p.add_argument(
+        "--sweep-metric",
+        metavar="KEY",
+        help="the metric that ranks the points (default: the first metric that is not a timing)",
+    )
+    p.add_argument(
+        "--sweep-mode",
+        choices=("max", "min"),
+        help="whether the best point maximises or minimises the metric (default: min for a loss or error, else max)",
+    )
     p.add_argument(
         "--nproc",
         type=int,
@@ -421,6 +530,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict every sample (default) or only the test split (to reproduce the run's test metrics)",
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "compare",
+        help="metrics and settings of several runs side by side",
+        description=(
+            "Compare runs: each DIR is a run directory, a sweep directory (its points) or a folder of run"
+            " directories (the runs in it). Prints markdown: the runs, their final metrics side by side, and the"
+            " settings of their resolved config.yaml that differ (with more than 6 runs, one row per run)."
+        ),
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    p.add_argument(
+        "--out",
+        metavar="FILE.md",
+        help="write the markdown to FILE.md (replaced if it exists: it is derived from the runs, which are unchanged)",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="GLOB",
+        help="compare only the metrics whose key matches one of these patterns ('test.*'); give it after the DIRs",
+    )
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "plugins",

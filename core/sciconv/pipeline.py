@@ -19,6 +19,7 @@ from typing import Any
 from sciconv.config import (
     PipelineConfig,
     apply_overrides,
+    flatten_config,
     load_config_file,
     override_sources,
     validate_config,
@@ -336,7 +337,7 @@ def resume_changes(run_dir: str | Path, config: Mapping[str, Any]) -> dict[str, 
     saved.pop("record", None)
     now = validate_config(dict(config), "the configuration").to_dict()
     now.pop("record", None)
-    before, after = _flatten(saved), _flatten(now)
+    before, after = flatten_config(saved), flatten_config(now)
     changes = {
         key: (before.get(key), after.get(key))
         for key in sorted(set(before) | set(after))
@@ -353,16 +354,6 @@ def resume_changes(run_dir: str | Path, config: Mapping[str, Any]) -> dict[str, 
             "train.keep_checkpoints, parallel.* and output.*"
         )
     return changes
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _yaml_value(value: Any) -> str:
