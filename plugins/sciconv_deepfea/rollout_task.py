@@ -30,7 +30,7 @@ from sciconv.context import PredictContext, RunContext
 from sciconv.errors import DataError
 from sciconv.kit import derive_seed, markdown_table, seed_everything
 from sciconv_deepfea import published
-from sciconv_deepfea.datasets import split_target, unscale_targets
+from sciconv_deepfea.datasets import scale_inputs, split_target, unscale_targets
 
 METHODS = ("nep", "cnn", "quasistatic")
 ERROR_KEYS = ("node_nme", "node_nrmse", "disp_nrmse", "elem_nme", "elem_nrmse", "node_r2", "elem_r2")
@@ -310,8 +310,14 @@ class RolloutTask(TaskBase):
     def predict(self, ctx: PredictContext, bundle: DataBundle) -> PredictionResult:
         """Roll out every case (or the test split) with the run's networks from each case's initial state,
         boundary conditions and load history; write the predicted ``dis_out.npz`` and ``effective_out.npz`` per
-        case in the official layout, and the errors where the truth is known."""
+        case in the official layout, and the errors where the truth is known.
+
+        The inputs are scaled from the cases' physical values with the run's saved scaling (as the run scaled its
+        training inputs), never with the new folder's own min/max files or ranges recomputed from the new cases:
+        the predictions do not depend on them. Inputs beyond the run's training range are logged as a warning
+        (how far, per channel) and predicted all the same."""
         import pandas as pd
+        import torch
 
         state = ctx.load_state("deepfea")
         info = bundle.info
@@ -325,8 +331,15 @@ class RolloutTask(TaskBase):
             if ctx.split == "test"
             else np.concatenate([split[k] for k in ("train", "val", "test")])
         )
-        samples = ctx.samples(bundle)
-        x = samples.tensors[0] if hasattr(samples, "tensors") else _stack_inputs(samples)
+        ctx.samples(bundle)  # refuses a missing test split or data without samples
+        dis_in = np.asarray(info["physical"]["dis_in"])[index]
+        beyond = inputs_beyond_scaling(dis_in, scaling, dim)
+        if beyond:
+            ctx.log(
+                f"warning: inputs of these {len(index)} cases reach outside the range the run trained on (its "
+                "scaling maps them beyond [-1, 1]; the networks extrapolate there): " + "; ".join(beyond)
+            )
+        x = torch.from_numpy(scale_inputs(dis_in, scaling, dim))
         truth = {k: info["physical"][k][index] for k in ("dis_out", "eff_stress", "eff_strain")}
         reference = info["physical"]["dis_in"][index][:, 0, :dim]
         names = [info["cases_all"][i] for i in index]
@@ -356,10 +369,44 @@ class RolloutTask(TaskBase):
         return PredictionResult(tables={"cases": pd.DataFrame(rows)}, metrics=metrics, files=files)
 
 
-def _stack_inputs(samples: Any) -> Any:
-    import torch
+def inputs_beyond_scaling(dis_in: np.ndarray, scaling: dict[str, np.ndarray], dim: int) -> list[str]:
+    """Where physical inputs fall outside the ranges of a run's scaling, one line per channel beyond them.
 
-    return torch.stack([samples[i][0] for i in range(len(samples))])
+    Args:
+        dis_in: ``(N, T, 2 dim + 1, *grid)`` node coordinates (m), nodal loads (N) and the boundary mask.
+        scaling: the run's min/max arrays: ``dis_c_min`` / ``dis_c_max`` ``(dim,)`` per coordinate channel,
+            ``dis_f_min`` / ``dis_f_max`` ``(dim,)`` per load channel.
+        dim: 2 or 3.
+
+    Returns:
+        e.g. ``"y coordinate: -0.01 to 1.2 m, training range 0 to 1 m (20% of that range beyond it)"``; empty when
+        every coordinate and load lies within the training range (the mask is 0/1 whatever the data).
+    """
+    axes = "xyz"[:dim]
+    reduce = tuple(i for i in range(dis_in.ndim) if i != 2)
+    lines = []
+    for prefix, first, what, unit in (("dis_c", 0, "coordinate", "m"), ("dis_f", dim, "load", "N")):
+        values = np.asarray(dis_in[:, :, first : first + dim], dtype=np.float64)
+        if values.size == 0:
+            continue
+        new_lo, new_hi = values.min(axis=reduce), values.max(axis=reduce)
+        lo = np.broadcast_to(np.asarray(scaling[f"{prefix}_min"], dtype=np.float64).reshape(-1), (dim,))
+        hi = np.broadcast_to(np.asarray(scaling[f"{prefix}_max"], dtype=np.float64).reshape(-1), (dim,))
+        for c in range(dim):
+            span = hi[c] - lo[c]
+            excess = max(lo[c] - new_lo[c], new_hi[c] - hi[c], 0.0)
+            if excess <= 1e-6 * max(span, abs(lo[c]), abs(hi[c]), 1e-30):
+                continue
+            far = (
+                f"{100 * excess / span:.3g}% of that range beyond it"
+                if span > 0
+                else f"up to {excess:.4g} {unit} from the one value the run saw: its scaling maps them all to 0"
+            )
+            lines.append(
+                f"{axes[c]} {what}: {new_lo[c]:.4g} to {new_hi[c]:.4g} {unit}, training range {lo[c]:.4g} to "
+                f"{hi[c]:.4g} {unit} ({far})"
+            )
+    return lines
 
 
 def rollout(model: Any, x: Any, batch_size: int) -> np.ndarray:

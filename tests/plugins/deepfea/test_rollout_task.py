@@ -1,12 +1,29 @@
-"""The DeepFEA task's pieces: NELO's teacher-forcing schedule, the node + element loss, and the normalised errors."""
+"""The DeepFEA task's pieces: NELO's teacher-forcing schedule, the node + element loss, the normalised errors, and
+predict scaling new inputs with the run's own scaling (not the new folder's min/max files)."""
 
 from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from sciconv_deepfea.rollout_task import NodeElementLoss, rollout_errors, teacher_forcing_probability
+import sciconv
+from sciconv_deepfea.datasets import OfficialFEADataset
+from sciconv_deepfea.fea_simulator import simulate_dataset
+from sciconv_deepfea.official_io import SCALING_STEMS
+from sciconv_deepfea.plugin import TINY_DEEPFEA_OFFICIAL
+from sciconv_deepfea.rollout_task import (
+    ERROR_KEYS,
+    NodeElementLoss,
+    inputs_beyond_scaling,
+    rollout_errors,
+    teacher_forcing_probability,
+)
 
 
 def test_teacher_forcing_schedule_is_nelos() -> None:
@@ -47,3 +64,110 @@ def test_errors_normalised_by_the_range_of_the_truth() -> None:
     assert errors["disp_nrmse"] == pytest.approx(0.1 / np.ptp(u))  # by the displacements' range
     assert errors["node_nrmse_t"].shape == (4,) and errors["node_nrmse_case"].shape == (2,)
     assert errors["elem_nme"] == 0.0
+
+
+# -- predict scales new inputs with the run's own scaling ---------------------------------------------------------
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def official_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
+    """A tiny deepfea-official run on simulated cases (min/max files over all of them): the data and the run."""
+    base = tmp_path_factory.mktemp("deepfea-scaling")
+    root = base / "data"
+    simulate_dataset(root, n_cases=8, grid=(5, 5), n_steps=3, seed=5)
+    run_dir = base / "run"
+    sciconv.run("deepfea-official", {**TINY_DEEPFEA_OFFICIAL, "dataset.params.root": str(root)}, run_dir=run_dir)
+    return root, run_dir, json.loads((run_dir / "metrics.json").read_text())
+
+
+def _copy_with_other_min_max(root: Path, target: Path) -> Path:
+    """``root`` copied with every min/max file widened (the same cases, another scaling)."""
+    shutil.copytree(root, target)
+    for stem in SCALING_STEMS:
+        if stem.endswith("_min"):
+            lo, hi = np.load(root / f"{stem}.npy"), np.load(root / f"{stem[:-4]}_max.npy")
+            span = np.maximum(hi - lo, 1.0)
+            np.save(target / f"{stem}.npy", (lo - 0.5 * span).astype(np.float32))
+            np.save(target / f"{stem[:-4]}_max.npy", (hi + 1.5 * span).astype(np.float32))
+    return target
+
+
+def _predicted(out: Path) -> dict[str, np.ndarray]:
+    arrays = {}
+    for path in sorted(out.rglob("*.npz")):
+        with np.load(path, allow_pickle=False) as stored:
+            for key in stored.files:
+                arrays[f"{path.relative_to(out)}:{key}"] = stored[key]
+    return arrays
+
+
+def test_predictions_do_not_depend_on_the_folders_min_max_files(
+    official_run: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    root, run_dir, _ = official_run
+    other = _copy_with_other_min_max(root, tmp_path / "other")
+    own = OfficialFEADataset(root=str(root)).load().info["scaling"]
+    altered = OfficialFEADataset(root=str(other)).load().info["scaling"]
+    assert not np.allclose(own["dis_c_min"], altered["dis_c_min"])  # the folder's own scaling does differ
+    run = sciconv.load_run(run_dir)
+    logged: list[str] = []
+    a = run.predict({"dataset.params.root": str(root)}, out=tmp_path / "a", log=logged.append)
+    b = run.predict({"dataset.params.root": str(other)}, out=tmp_path / "b", log=logged.append)
+    pred_a, pred_b = _predicted(tmp_path / "a"), _predicted(tmp_path / "b")
+    assert len(pred_a) == 2 * 8 * 3 and pred_a.keys() == pred_b.keys()  # 2 methods x 8 cases x 3 arrays
+    for key, value in pred_a.items():
+        np.testing.assert_array_equal(value, pred_b[key], err_msg=key)
+    assert a.metrics == b.metrics
+    assert not [m for m in logged if "warning" in m]  # the same cases: within the training range
+
+
+def test_predict_on_the_test_split_reproduces_the_run_whatever_the_min_max_files(
+    official_run: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    root, run_dir, metrics = official_run
+    other = _copy_with_other_min_max(root, tmp_path / "other")
+    prediction = sciconv.load_run(run_dir).predict({"dataset.params.root": str(other)}, split="test", log=_silent)
+    keys = [f"{m}.{k}" for m in ("nep", "cnn") for k in ERROR_KEYS]
+    assert {k: prediction.metrics[k] for k in keys} == {k: metrics[k] for k in keys}
+
+
+def test_inputs_beyond_the_training_range_are_predicted_with_a_warning(
+    official_run: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    root, run_dir, _ = official_run
+    louder = tmp_path / "louder"
+    shutil.copytree(root, louder)
+    with np.load(louder / "8" / "dis_in.npz", allow_pickle=False) as stored:
+        dis_in = stored["arr_0"].copy()
+    dis_in[:, 2:4] *= 3.0  # case 8 holds the largest loads: tripled
+    np.savez(louder / "8" / "dis_in.npz", arr_0=dis_in)
+    logged: list[str] = []
+    prediction = sciconv.load_run(run_dir).predict({"dataset.params.root": str(louder)}, log=logged.append)
+    warnings = [m for m in logged if m.startswith("warning")]
+    assert len(warnings) == 1 and "load" in warnings[0] and "% of that range beyond it" in warnings[0]
+    assert "coordinate" not in warnings[0]  # only the loads left the range
+    assert np.isfinite(prediction.metrics["nep.node_nrmse"])
+
+
+def test_inputs_beyond_scaling_says_how_far() -> None:
+    scaling = {
+        "dis_c_min": np.array([0.0, 0.0]),
+        "dis_c_max": np.array([1.0, 2.0]),
+        "dis_f_min": np.array([-10.0, 5.0]),
+        "dis_f_max": np.array([10.0, 5.0]),
+    }
+    dis_in = np.zeros((2, 3, 5, 3, 3))
+    dis_in[:, :, 0] = 0.5  # x within [0, 1]
+    dis_in[:, :, 1] = np.linspace(-0.5, 2.0, 9).reshape(3, 3)  # y 0.5 below [0, 2]: 25% of its range
+    dis_in[:, :, 2] = 10.0  # Fx at the edge: within
+    dis_in[:, :, 3] = 5.0  # Fy constant, as in training
+    assert inputs_beyond_scaling(dis_in, scaling, 2) == [
+        "y coordinate: -0.5 to 2 m, training range 0 to 2 m (25% of that range beyond it)"
+    ]
+    dis_in[0, 0, 3, 0, 0] = 7.0  # Fy off the one value seen in training
+    lines = inputs_beyond_scaling(dis_in, scaling, 2)
+    assert len(lines) == 2 and lines[1].startswith("y load: 5 to 7 N") and "up to 2 N" in lines[1]
