@@ -14,10 +14,16 @@ Protocols (``protocol``):
 Inputs are the dataset's log spectrograms, standardised per frequency band with the training segments' mean and
 SD (per fold; kept for predict). Every network is trained with the pipeline's ``train`` settings through the core's
 engine (cross-entropy; the mixtures' balance loss is the model's ``auxiliary_loss``, which the engine adds).
+
+The ``cmoe`` method is the pipeline's model, which may be your own (``pipe.model = MyNet``): a model with
+``forward_with_routes(x) -> (logits, route)`` is scored as a mixture of experts (routing metrics, tables and plot);
+any other ``(B, 1, n_bands, n_frames) -> (B, n_classes)`` network is trained and scored as a plain classifier. A
+model other than the registered CMoE is named in the report by its class.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,8 +67,10 @@ class RecognitionTask(TaskBase):
 
     Args:
         methods: which of ``cmoe``, ``rcmoe``, ``resnet``, ``classical`` to run. ``cmoe`` is the pipeline's
-            ``model`` section; ``rcmoe`` is the same model with ``residual=true``; ``resnet`` is ``uatr.resnet18``
-            with the same backbone widths.
+            model (its ``model`` section, or your own ``pipe.model``; a plain classifier where it has no
+            ``forward_with_routes``); ``rcmoe`` is the same model with ``residual=true`` (refused for a model
+            without a ``residual`` parameter); ``resnet`` is ``uatr.resnet18`` with the same backbone widths
+            (``model.params.widths`` where given).
         protocol: ``kfold`` (cross-validation by recording or ship) or ``split`` (the dataset's fixed split).
         n_folds: folds of ``kfold``.
         n_seeds: repetitions (other shuffles for ``kfold``, other initialisations for ``split``).
@@ -93,6 +101,9 @@ class RecognitionTask(TaskBase):
         self.classical_c = float(classical_c)
         self.eval_batch_size = int(eval_batch_size)
         self.remove_level = bool(remove_level)
+        self._labels = dict(METHOD_LABELS)
+        self._short_labels = dict(SHORT_LABELS)
+        self._own_model: tuple[str, bool] | None = None  # a pipeline model other than CMoE: class name, aux. loss
 
     def validate(self) -> None:
         if not self.methods:
@@ -101,6 +112,9 @@ class RecognitionTask(TaskBase):
     # -- run -------------------------------------------------------------------------------------------------
 
     def run(self, ctx: RunContext) -> TaskResult:
+        self._check_pipeline_model(ctx)
+        self._labels, self._short_labels = dict(METHOD_LABELS), dict(SHORT_LABELS)
+        self._own_model = None
         data = ctx.load_data()
         info = _check_bundle(data, ctx.config.dataset.params.get("root"))
         classes = list(info["classes"])
@@ -114,9 +128,8 @@ class RecognitionTask(TaskBase):
         )
         spec = data.spec
         per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in self.methods}
-        routing: dict[str, np.ndarray] = {}  # the first fold's model: expert indices differ between models
-        routes: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in MIXTURES if m in self.methods}
-        n_experts = int(ctx.model_params.get("experts", 8))
+        # per method whose model routes (forward_with_routes), each fold's (test segment indices, routes)
+        routes: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         train_seconds: dict[str, float] = {m: 0.0 for m in self.methods}
         model = None
         for fold in folds:
@@ -135,15 +148,15 @@ class RecognitionTask(TaskBase):
                     outcome = self._classical(ctx, fold, info["classical"], y_all, train, test, len(classes))
                 else:
                     model = self._train_network(ctx, method, spec, fold, x_train, y_all[train])
+                    if method in MIXTURES:
+                        self._name_pipeline_model(method, model)
                     outcome = infer(model, x_test, self.eval_batch_size)
                 train_seconds[method] += time.perf_counter() - start
                 per_fold[method].append(
                     fold_metrics(y_all[test], outcome["predicted"], owner[test], len(classes), outcome["probabilities"])
                 )
-                if method in MIXTURES:
-                    if method not in routing:
-                        routing[method] = routing_counts(y_all[test], outcome["route"], len(classes), n_experts)
-                    routes[method].append((np.flatnonzero(test), outcome["route"]))
+                if "route" in outcome:
+                    routes.setdefault(method, []).append((np.flatnonzero(test), outcome["route"]))
             ctx.log(
                 f"{fold.name}: "
                 + ", ".join(
@@ -151,6 +164,12 @@ class RecognitionTask(TaskBase):
                     for m in self.methods
                 )
             )
+        n_experts = _n_experts(ctx.model_params, routes)
+        # the first fold's routing only: expert indices differ between models
+        routing = {
+            m: routing_counts(y_all[index], route, len(classes), n_experts)
+            for m, [(index, route), *_] in routes.items()
+        }
         ctx.save_state(
             "recognition",
             {
@@ -166,7 +185,8 @@ class RecognitionTask(TaskBase):
                     for f in folds
                 ],
                 "grouping": grouping,
-                "n_experts": n_experts,
+                "n_experts": n_experts if routes else None,
+                "routed": sorted(routes),
             },
         )
         metrics = aggregate(per_fold, classes)
@@ -215,6 +235,37 @@ class RecognitionTask(TaskBase):
                 name = f"s{s}f{k}" if self.n_seeds > 1 else f"fold{k}"
                 folds.append(Fold(name, derive_seed(seed, name), sorted(train.tolist()), sorted(test.tolist())))
         return folds, ("ship" if by_ship else "recording")
+
+    def _check_pipeline_model(self, ctx: RunContext) -> None:
+        """Refuse, before any training, ``rcmoe`` with a pipeline model that takes no ``residual`` parameter."""
+        if "rcmoe" not in self.methods:
+            return
+        factory = ctx.model_factory
+        try:
+            parameters = inspect.signature(factory).parameters.values()
+        except (TypeError, ValueError):  # no signature to read: let the build say what is wrong
+            return
+        if any(p.name == "residual" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            return
+        name = getattr(factory, "__qualname__", type(factory).__name__)
+        raise ConfigError(
+            f"task.params.methods: rcmoe is the pipeline's model with residual=true, but the model {name} takes no "
+            "residual parameter; drop rcmoe from task.params.methods (cmoe trains your model as it is)"
+        )
+
+    def _name_pipeline_model(self, method: str, model: Any) -> None:
+        """Label ``method``'s rows and panels by the class of the pipeline's model when it is not the registered
+        CMoE (``MyNet``, or ``MyNet, residual=true`` for ``rcmoe``)."""
+        from sciconv_uatr.models.cmoe import CMoE
+
+        if type(model) is CMoE:
+            return
+        name = type(model).__name__
+        self._own_model = (name, callable(getattr(model, "auxiliary_loss", None)))
+        kind = "mixture of experts" if hasattr(model, "forward_with_routes") else "no routing"
+        residual = ", residual=true" if method == "rcmoe" else ""
+        self._labels[method] = f"{name} (the pipeline's model{residual}, {kind})"
+        self._short_labels[method] = f"{name}{residual}"
 
     def _model_params(self, ctx: RunContext | PredictContext, method: str) -> tuple[str | None, dict[str, Any]]:
         """The registered model name (``None``: the pipeline's) and parameters of a network method."""
@@ -285,7 +336,7 @@ class RecognitionTask(TaskBase):
         for method in self.methods:
             rows.append(
                 ResultRow(
-                    METHOD_LABELS[method],
+                    self._labels[method],
                     {
                         "acc": _pm(metrics, method, "acc"),
                         "macro_f1": _pm(metrics, method, "macro_f1"),
@@ -308,7 +359,7 @@ class RecognitionTask(TaskBase):
             confusions = {m: sum(f["confusion"] for f in per_fold[m]) for m in self.methods}
             plots.append(
                 (
-                    plot_confusions(confusions, classes, SHORT_LABELS, ctx.plots_dir / "confusion.png"),
+                    plot_confusions(confusions, classes, self._short_labels, ctx.plots_dir / "confusion.png"),
                     f"Confusion matrices of the test segments, summed over the {len(folds)} {unit} (rows: true class, "
                     "shaded by the share of that class's segments; numbers: segment counts).",
                 )
@@ -316,7 +367,7 @@ class RecognitionTask(TaskBase):
             if routing:
                 plots.append(
                     (
-                        plot_routing(routing, classes, SHORT_LABELS, ctx.plots_dir / "routing.png"),
+                        plot_routing(routing, classes, self._short_labels, ctx.plots_dir / "routing.png"),
                         "Which expert each class's test segments were routed to by the first fold's model (share "
                         "per class; expert numbers differ between models, so folds are not summed). The paper's "
                         "argument is that experts specialise: rows concentrated on few, different experts.",
@@ -326,7 +377,7 @@ class RecognitionTask(TaskBase):
             {"class": name, **{m: _fmt(metrics.get(f"{m}.recall.{name}")) for m in self.methods}} for name in classes
         ]
         sections = {
-            "Protocol": self._protocol_text(ctx, info, folds, grouping, train_seconds),
+            "Protocol": self._protocol_text(ctx, info, folds, grouping, train_seconds, routing),
             "Per-class recall (mean over folds)": markdown_table(recall_rows),
         }
         if routing:
@@ -337,7 +388,13 @@ class RecognitionTask(TaskBase):
         return TaskResult(metrics=metrics, model=model, table=rows, plots=plots, sections=sections)
 
     def _protocol_text(
-        self, ctx: RunContext, info: dict[str, Any], folds: list[Fold], grouping: str, seconds: dict[str, float]
+        self,
+        ctx: RunContext,
+        info: dict[str, Any],
+        folds: list[Fold],
+        grouping: str,
+        seconds: dict[str, float],
+        routing: dict[str, np.ndarray],
     ) -> str:
         features = info["features"]
         train = ctx.config.train
@@ -358,9 +415,7 @@ class RecognitionTask(TaskBase):
             "test sets at once (tested). Recording accuracy: the class most of a recording's test segments were "
             "given (ties: the larger summed probability).",
             f"- Training: {train.epochs} epochs, batch {train.batch_size}, {train.optimizer} lr {train.lr:g}, "
-            f"weight decay {train.weight_decay:g}; CMoE with {int(ctx.model_params.get('experts', 8))} experts, "
-            f"{ctx.model_params.get('router', 'sigmoid')} router, hard top-1 routing, balance loss weight "
-            f"{ctx.model_params.get('balance_weight', 0.01)}.",
+            f"weight decay {train.weight_decay:g}{self._model_text(ctx, routing)}.",
             "- Time spent per method (training and testing, all folds): "
             + ", ".join(f"{m} {seconds[m]:.0f} s" for m in self.methods)
             + ".",
@@ -372,6 +427,27 @@ class RecognitionTask(TaskBase):
                 "one ship may fall in training and test."
             )
         return "\n".join(lines)
+
+    def _model_text(self, ctx: RunContext, routing: dict[str, np.ndarray]) -> str:
+        """The protocol's words on the pipeline's model (``cmoe`` / ``rcmoe``), or ``""`` where neither ran."""
+        mixtures = [m for m in MIXTURES if m in self.methods]
+        if not mixtures:
+            return ""
+        params = ctx.model_params
+        if self._own_model is None:  # the registered CMoE
+            return (
+                f"; CMoE with {int(params.get('experts', 8))} experts, {params.get('router', 'sigmoid')} router, "
+                f"hard top-1 routing, balance loss weight {params.get('balance_weight', 0.01)}"
+            )
+        name, auxiliary = self._own_model
+        given = ", ".join(f"{k}={v}" for k, v in params.items()) or "its default parameters"
+        if routing:
+            n = next(iter(routing.values())).shape[1]
+            how = f"a mixture of {n} experts (each segment's expert from its forward_with_routes)"
+        else:
+            how = "a plain classifier (no forward_with_routes, so no routing metrics)"
+        extra = "; its auxiliary_loss is added to the cross-entropy" if auxiliary else ""
+        return f"; the pipeline's model {name} ({given}), {how}{extra}"
 
     # -- predict ---------------------------------------------------------------------------------------------
 
@@ -451,7 +527,7 @@ class RecognitionTask(TaskBase):
                     outcome = infer(model, x, self.eval_batch_size)
                 table[method] = [classes[v] for v in outcome["predicted"]]
                 table[f"{method}.p"] = outcome["probabilities"][np.arange(int(mask.sum())), outcome["predicted"]]
-                if method in MIXTURES:
+                if "route" in outcome:
                     table[f"{method}.expert"] = outcome["route"]
                 votes_by_method[method] = majority_vote(owner[mask], outcome["predicted"], outcome["probabilities"])
                 if labelled:
@@ -603,6 +679,16 @@ def routing_table(routing: dict[str, np.ndarray], classes: Sequence[str]) -> str
                 }
             )
     return markdown_table(rows)
+
+
+def _n_experts(params: dict[str, Any], routes: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> int:
+    """Columns of the routing tables: the model's ``experts`` parameter where it has one (an integer), at least
+    one more than the largest expert index any fold chose (0 when no method routes)."""
+    chosen = [int(route.max()) + 1 for folds in routes.values() for _, route in folds if len(route)]
+    declared = params.get("experts")
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        chosen.append(declared)
+    return max(chosen, default=0)
 
 
 def _pm(metrics: dict[str, float], method: str, key: str) -> str:

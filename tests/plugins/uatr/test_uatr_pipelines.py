@@ -1,7 +1,8 @@
 """The uatr pipelines end to end on tiny settings: registration, conformance (each pipeline run twice with the same
 metrics, predict reproducing the run), the metric keys, the report and its figures, folds that never share a
 recording or a ship, the real DeepShip sample, a ShipsEar folder with a split file, predict on new unlabelled
-recordings, and bad input at the command line."""
+recordings, your own network in the pipeline's model slot (a plain classifier, or a mixture of experts with routes),
+and bad input at the command line."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from torch import nn
 
 import sciconv
 from sciconv import cli
+from sciconv.errors import ConfigError
 from sciconv.pipeline import resolve_pipeline_file
 from sciconv.registry import get_registry
 from sciconv.spec import DataSpec
 from sciconv.testing import check_plugin
+from sciconv_uatr.models.cmoe import MixtureOfExpertsHead
 from sciconv_uatr.plugin import TINY_UATR_CMOE, TINY_UATR_DEEPSHIP, TINY_UATR_SHIPSEAR
 from sciconv_uatr.recognition_task import METHODS
 from sciconv_uatr.ship_noise_simulator import simulate_deepship
@@ -238,3 +243,110 @@ def test_a_missing_or_empty_root_is_one_clear_line(tmp_path: Path, capsys: pytes
     code = cli.main(["run", "uatr-deepship", f"dataset.params.root={empty}", "--run-dir", str(tmp_path / "run2")])
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and str(empty) in err
+
+
+# -- your own network in the pipeline's model slot (method "cmoe") ---------------------------------------------------
+
+# the tiny run's dataset and task settings (3 epochs at lr 0.01: the tiny networks learn something); the model's own
+# parameters replace the CMoE's
+TINY_DATA_AND_TASK = {
+    **{k: v for k, v in TINY_UATR_CMOE.items() if not k.startswith("model.")},
+    "train.epochs": 3,
+    "train.lr": 0.01,
+}
+
+
+class TinyCNN(nn.Module):
+    """A plain classifier: (B, 1, bands, frames) -> (B, n_classes) logits (a band-wise spectrum of conv features,
+    averaged over time), no routes, no auxiliary loss."""
+
+    def __init__(self, spec: DataSpec, width: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, width, 3, padding=1)
+        self.out = nn.Linear(width * spec.input_shape[1], spec.n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.conv(x)).mean(dim=3).flatten(1))
+
+
+class TinyRoutedCNN(nn.Module):
+    """A mixture of experts whose expert count is called ``heads`` (not ``experts``)."""
+
+    def __init__(self, spec: DataSpec, heads: int = 3, residual: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.head = MixtureOfExpertsHead(4, spec.n_outputs, experts=heads, residual=residual)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+    def forward_with_routes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.forward(x)
+        assert self.head.last_route is not None
+        return logits, self.head.last_route
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        return self.head.last_balance_loss
+
+
+def _own_model_run(run_dir: Path, factory: type[nn.Module], params: dict[str, Any], methods: list[str]) -> Any:
+    pipe = sciconv.load_pipeline("uatr-cmoe", {**TINY_DATA_AND_TASK, "task.params.methods": methods})
+    pipe.model = factory
+    pipe.config.model.params = params
+    return pipe.run(run_dir=run_dir, log=_quiet)
+
+
+def _assert_predict_reproduces(run_dir: Path, metrics: dict[str, float], factory: type[nn.Module]) -> Any:
+    prediction = sciconv.load_run(run_dir).predict(split="test", model=factory, log=_quiet)
+    assert prediction.metrics, "labelled test folds give metrics"
+    for key, value in prediction.metrics.items():
+        assert value == pytest.approx(metrics[key], abs=1e-9), key
+    return prediction
+
+
+def test_a_plain_network_of_your_own_is_scored_as_a_plain_classifier(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _own_model_run(run_dir, TinyCNN, {"width": 4}, ["cmoe", "classical"])
+    metrics = result.metrics
+    for key in PER_METHOD:
+        assert 0.0 <= metrics[f"cmoe.{key}"] <= 1.0
+    assert metrics["cmoe.n_folds"] == 2 and metrics["cmoe.acc"] > 0.0  # so that predict reproduces real numbers
+    assert not any("routing" in key for key in metrics)  # no experts: no routing metrics
+    report = (run_dir / "report.md").read_text()
+    assert "| TinyCNN (the pipeline's model, no routing) |" in report
+    assert "CMoE (ResNet-18" not in report and "CMoE with" not in report
+    assert "the pipeline's model TinyCNN (width=4), a plain classifier" in report and "auxiliary_loss" not in report
+    assert "Routing of classes to experts" not in report
+    assert (run_dir / "plots" / "confusion.png").is_file() and not (run_dir / "plots" / "routing.png").exists()
+    state = json.loads((run_dir / "trained" / "recognition.json").read_text())
+    assert state["routed"] == [] and state["n_experts"] is None
+    # predict: each fold's test recordings by that fold's network reproduce the run's metrics
+    prediction = _assert_predict_reproduces(run_dir, metrics, TinyCNN)
+    segments = prediction.tables["segments"]
+    assert set(segments["cmoe"]) <= {"Cargo", "Passengership", "Tanker", "Tug"}
+    assert "cmoe.expert" not in segments.columns and "cmoe.p" in segments.columns
+
+
+def test_a_routed_network_of_your_own_keeps_the_routing_report(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _own_model_run(run_dir, TinyRoutedCNN, {"heads": 3}, ["cmoe", "rcmoe"])
+    metrics = result.metrics
+    for method in ("cmoe", "rcmoe"):
+        assert 0.0 <= metrics[f"{method}.routing_ami_class"] <= 1.0
+        assert 0.0 <= metrics[f"{method}.routing_ami_subtype"] <= 1.0
+    report = (run_dir / "report.md").read_text()
+    assert "| TinyRoutedCNN (the pipeline's model, mixture of experts) |" in report
+    assert "| TinyRoutedCNN (the pipeline's model, residual=true, mixture of experts) |" in report
+    assert "Routing of classes to experts" in report and "its auxiliary_loss is added" in report
+    assert (run_dir / "plots" / "routing.png").stat().st_size > 1000
+    state = json.loads((run_dir / "trained" / "recognition.json").read_text())
+    # no "experts" parameter: the routing tables are as wide as the experts the folds chose
+    assert state["routed"] == ["cmoe", "rcmoe"] and 1 <= state["n_experts"] <= 3
+    prediction = _assert_predict_reproduces(run_dir, metrics, TinyRoutedCNN)
+    assert prediction.tables["segments"]["rcmoe.expert"].between(0, 2).all()
+
+
+def test_rcmoe_with_a_network_without_residual_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"rcmoe .*TinyCNN takes no residual parameter"):
+        _own_model_run(tmp_path / "run", TinyCNN, {"width": 4}, ["cmoe", "rcmoe"])
+    assert not (tmp_path / "run" / "trained").exists() or not any((tmp_path / "run" / "trained").glob("*.pt"))
