@@ -29,7 +29,11 @@ Protocol (:class:`ForecastTask`):
    reference baselines; and ``ensemble``, the mean of the ``ensemble_size`` best validated models' forecasts. The
    two networks are registered models: the family the pipeline's ``model:`` names (``atm-forecast.cnn1d`` in both
    pipelines) is built by that model's factory with its ``model.params``; the other by the registered model of its
-   family (``atm-forecast.lstm``, or ``atm-forecast.cnn1d``) with ``model_params.<family>.module_params``.
+   family (``atm-forecast.lstm``, or ``atm-forecast.cnn1d``) with ``model_params.<family>.module_params``. A
+   network of the user's own (``pipe.model = MyNet``, recorded as ``python:<module>:<class>``) takes the place of
+   the family the pipeline's ``model:`` names (the CNN when that name is itself a ``python:`` reference, as in a
+   run repeated from a scripted run's ``config.yaml``); the run keeps which family it built (``trained/forecast.json``,
+   ``pipeline_model``), so ``predict`` builds that family's network with the same factory.
    ARIMA's chaos variant puts its autoregressive terms at the embedding's lags (``1, 1 + tau, ..., 1 + (m-1) tau``,
    the delay vector as an AR polynomial) with the weekly seasonal difference and MA; ``arima_nochaos`` compares
    ARIMA orders by AIC (ARIMA takes no day-of-week features here: its weekly seasonal part plays that role).
@@ -50,6 +54,7 @@ Protocol (:class:`ForecastTask`):
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections import Counter
@@ -91,6 +96,65 @@ _PIPELINE_MODEL_FAMILY = {
     "atm.cnn1d": "cnn1d",
     "atm.lstm": "lstm",
 }
+
+_PYTHON_REFERENCE = "python:"
+"""How a run's ``config.yaml`` names a model given as a Python object: ``python:<module>:<qualified name>``."""
+
+OWN_MODEL_FAMILY = "cnn1d"
+"""The family a network of the user's own builds when the pipeline's ``model:`` is a ``python:`` reference (the
+family both pipelines' ``model:`` names)."""
+
+
+@dataclass(frozen=True)
+class PipelineModel:
+    """The pipeline's model as this task uses it: the deep family whose network it builds (``cnn1d``, ``lstm``, or
+    ``None`` for neither), its name (a registered name, or ``python:<module>:<qualified name>`` for a factory of
+    the user's own) and whether it is such a factory (``own``)."""
+
+    family: str | None
+    name: str
+    own: bool = False
+
+    @property
+    def label(self) -> str:
+        """How the report names it: the registered name, or the class (factory) name of the user's own."""
+        return self.name.rpartition(":")[2] if self.own else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "name": self.name, "own": self.own}
+
+    @classmethod
+    def by_name(cls, name: str | None) -> PipelineModel:
+        """The pipeline's model as its configured ``name`` says: a registered network builds its family, a
+        ``python:`` reference the :data:`OWN_MODEL_FAMILY`, any other name neither."""
+        name = name or ""
+        if name.startswith(_PYTHON_REFERENCE):
+            return cls(OWN_MODEL_FAMILY, name, own=True)
+        return cls(_PIPELINE_MODEL_FAMILY.get(name), name)
+
+    @classmethod
+    def of_run(cls, ctx: Any, families: Sequence[str]) -> PipelineModel:
+        """The pipeline's model of a run: the family its configured name gives, and, when that family runs, the
+        factory the run was given (``pipe.model = MyNet`` leaves the configured name as it was), named by its
+        registered name or as ``python:<module>:<qualified name>``."""
+        name = getattr(getattr(ctx.config, "model", None), "name", None)
+        by_name = cls.by_name(name)
+        if by_name.family is None or by_name.family not in families:
+            return by_name
+        factory = ctx.model_factory
+        if name in _PIPELINE_MODEL_FAMILY and factory is ctx.model_factory_named(name):
+            return cls(by_name.family, NET_MODELS[by_name.family])
+        target = factory if inspect.isclass(factory) or inspect.isfunction(factory) else type(factory)
+        return cls(by_name.family, f"{_PYTHON_REFERENCE}{target.__module__}:{target.__qualname__}", own=True)
+
+    @classmethod
+    def of_trained(cls, ctx: Any, state: Mapping[str, Any]) -> PipelineModel:
+        """The pipeline's model as the run recorded it (``trained/forecast.json``); by its configured name for a run
+        that recorded none."""
+        recorded = state.get("pipeline_model")
+        if isinstance(recorded, Mapping) and "family" in recorded:
+            return cls(recorded["family"], str(recorded.get("name", "")), bool(recorded.get("own", False)))
+        return cls.by_name(getattr(getattr(ctx.config, "model", None), "name", None))
 
 
 def _embedding_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -190,7 +254,9 @@ class ForecastTask(TaskBase):
     Models: the pipeline's ``model:`` (``atm-forecast.cnn1d``) builds the network of its family; the other deep
     family's network is built by the registered model ``atm-forecast.lstm`` (or ``atm-forecast.cnn1d`` when the
     pipeline's model is the LSTM): both through the run context's factories, trained with the core's
-    :class:`~sciconv.context.Trainer`.
+    :class:`~sciconv.context.Trainer`. A factory of the user's own (``pipe.model = MyNet``) builds the network of
+    the family the configured ``model:`` names (:class:`PipelineModel`), and ``predict`` rebuilds it with the
+    factory it is given.
         ensemble_size: how many of the best validated models the ``ensemble`` averages (0: no ensemble).
         forecast_model: the model whose forecasts ``forecast.csv`` holds (``auto``: the best validated).
         plot_series: how many series the forecast plot shows.
@@ -347,6 +413,7 @@ class ForecastTask(TaskBase):
                     f"{name} part (days before the validation/holdout windows); nothing to model"
                 )
         families = self._families()
+        pipeline = PipelineModel.of_run(ctx, families)
         embedding = self._choose_embedding(values[:, : n_train - v], dates[: n_train - v], emb_params)
         ctx.log(
             f"atm-forecast.forecast: {table.n_series} series, {n_train} training days, horizon {h}, validation {v}; "
@@ -360,10 +427,11 @@ class ForecastTask(TaskBase):
             embedding,
             families,
             "validation",
+            pipeline,
         )
         future = self._future_dates(dates, n_train, h)
         final_round = self._round(
-            ctx, values[:, :n_train], dates[:n_train], future, embedding, families, "final", keep_models=True
+            ctx, values[:, :n_train], dates[:n_train], future, embedding, families, "final", pipeline, keep_models=True
         )
 
         val_actual = values[:, n_train - v : n_train]
@@ -384,7 +452,7 @@ class ForecastTask(TaskBase):
                 f"{', '.join(final_round.forecasts)}"
             )
         members = top if chosen == "ensemble" else [chosen]
-        self._save_trained(ctx, chosen, best, members, final_round, embedding, n_train)
+        self._save_trained(ctx, chosen, best, members, final_round, embedding, n_train, pipeline)
         final_round.models.clear()
 
         metrics: dict[str, Any] = {
@@ -423,7 +491,7 @@ class ForecastTask(TaskBase):
         rows = self._table(final_round, metrics, test_scores, chosen)
         sections = self._sections(embedding, final_round, val_round, metrics, chosen, families)
         # the networks right after the strategy, before the notes and the published references
-        networks = {"Networks trained": self._networks_section(ctx, final_round, families)}
+        networks = {"Networks trained": self._networks_section(final_round, families, pipeline)}
         keys = list(sections)
         at = keys.index("Forecasting strategy") + 1
         sections = {**{k: sections[k] for k in keys[:at]}, **networks, **{k: sections[k] for k in keys[at:]}}
@@ -494,12 +562,16 @@ class ForecastTask(TaskBase):
         final: Round,
         emb: Embedding,
         n_train: int,
+        pipeline: PipelineModel,
     ) -> None:
         """Keep what ``predict`` needs: the chosen model (or the ensemble's members) as fitted on the whole
         training part, and the embedding (``trained/forecast.json``). Pooled models: a network's weights
         (``model-<name>.safetensors``) and its input/target scaling (``model-<name>.json``); the scikit-learn
         style estimators as JSON plus arrays (:mod:`~sciconv_atm_forecast.persist`). Per-series models (ARIMA,
-        ETS, seasonal naive) are fitted on each history they forecast from, so only their settings are kept."""
+        ETS, seasonal naive) are fitted on each history they forecast from, so only their settings are kept. The
+        family the pipeline's model built (``pipeline_model``) tells ``predict`` which network to rebuild with the
+        pipeline's factory (a factory of the user's own is named ``python:...`` in ``config.yaml``, not by
+        the family it built)."""
         from sciconv_atm_forecast.models.zoo import family_kind
         from sciconv_atm_forecast.persist import encode_estimator
 
@@ -531,11 +603,13 @@ class ForecastTask(TaskBase):
                 "horizon": self.horizon,
                 "holdout": self.holdout,
                 "n_train_days": n_train,
+                "pipeline_model": pipeline.to_dict(),
             },
         )
 
-    def _load_pooled(self, ctx: Any, member: Mapping[str, Any]) -> Any:
-        """A pooled model the run kept (see :meth:`_save_trained`), ready to ``predict``."""
+    def _load_pooled(self, ctx: Any, member: Mapping[str, Any], pipeline: PipelineModel) -> Any:
+        """A pooled model the run kept (see :meth:`_save_trained`), ready to ``predict``; a network of the family
+        the pipeline's model built (``pipeline``) is built by ``ctx.model_factory`` with ``ctx.model_params``."""
         from sciconv_atm_forecast.features import row_spec
         from sciconv_atm_forecast.models.torch_regressor import ARCHITECTURES
         from sciconv_atm_forecast.models.zoo import make_model
@@ -544,7 +618,7 @@ class ForecastTask(TaskBase):
         name, family = member["name"], member["family"]
         if family not in NET_MODELS:
             return decode_estimator(ctx.load_state(f"model-{name}"), ctx.load_arrays(f"model-{name}"))
-        model = make_model(family, int(member["dim"]), N_EXOG, int(ctx.seed), **self._params(ctx, family))
+        model = make_model(family, int(member["dim"]), N_EXOG, int(ctx.seed), **self._params(ctx, family, pipeline))
         factory = model.model_factory or ARCHITECTURES[model.arch]
         module = factory(row_spec(model.n_lags, model.n_exog), **(model.module_params or {}))
         model.module_ = ctx.load_weights(f"model-{name}", module).cpu().eval()
@@ -599,6 +673,7 @@ class ForecastTask(TaskBase):
                 "(atm-forecast.nn5, atm-forecast.simulated)"
             )
         state = ctx.load_state("forecast")
+        pipeline = PipelineModel.of_trained(ctx, state)
         h = int(state["horizon"])
         chosen = state["chosen"]
         if ctx.split == "test":
@@ -631,7 +706,7 @@ class ForecastTask(TaskBase):
         for member in state["members"]:
             name, family = member["name"], member["family"]
             if member["kind"] == "pooled":
-                model = self._load_pooled(ctx, member)
+                model = self._load_pooled(ctx, member, pipeline)
                 forecasts[name] = recursive_forecast(model, z, future, int(member["dim"]), int(member["lag"])) * scale
             else:
                 variants = self._variants(dim, lag)
@@ -707,14 +782,16 @@ class ForecastTask(TaskBase):
         how = "fixed" if params["dim"] != "auto" and params["lag"] != "auto" else "most common over the series"
         return Embedding(dim, lag, dims_a, lags_a, np.asarray(det), how)
 
-    def _params(self, ctx: Any, family: str) -> dict[str, Any]:
+    def _params(self, ctx: Any, family: str, pipeline: PipelineModel | None = None) -> dict[str, Any]:
         """The factory parameters of ``family``: ``model_params.<family>``; for a deep family also the network's
         factory (the pipeline's model when it builds this family, with its ``model.params`` over
-        ``module_params``; else the registered model :data:`NET_MODELS` names) and the run's device."""
+        ``module_params``; else the registered model :data:`NET_MODELS` names) and the run's device.
+        ``pipeline``: which family the pipeline's model builds (default: as its configured name says)."""
         params = dict((self.model_params or {}).get(family, {}))
         if family in NET_MODELS:
-            model_name = getattr(getattr(ctx.config, "model", None), "name", None)
-            if _PIPELINE_MODEL_FAMILY.get(model_name) == family:
+            if pipeline is None:
+                pipeline = PipelineModel.by_name(getattr(getattr(ctx.config, "model", None), "name", None))
+            if pipeline.family == family:
                 params["model_factory"] = ctx.model_factory
                 if ctx.model_params:
                     params["module_params"] = {**dict(params.get("module_params") or {}), **ctx.model_params}
@@ -724,14 +801,16 @@ class ForecastTask(TaskBase):
         return params
 
     @staticmethod
-    def _network_source(ctx: Any, family: str) -> str:
-        """Which registered model builds ``family``'s network and where its parameters come from (the rule of
-        :meth:`_params`); empty for a family that is not a registered network (the MLP)."""
+    def _network_source(family: str, pipeline: PipelineModel) -> str:
+        """Which model builds ``family``'s network and where its parameters come from (the rule of
+        :meth:`_params`): the pipeline's model (a factory of the user's own by its class name), or the registered
+        model of the family; empty for a family that is not a registered network (the MLP)."""
         if family not in NET_MODELS:
             return ""
-        model_name = getattr(getattr(ctx.config, "model", None), "name", None)
-        if _PIPELINE_MODEL_FAMILY.get(model_name) == family:
-            return f"`{model_name}` (the pipeline's model, model.params)"
+        if pipeline.family == family:
+            if pipeline.own:
+                return f"`{pipeline.label}` (the pipeline's own model, {pipeline.name}, model.params)"
+            return f"`{pipeline.name}` (the pipeline's model, model.params)"
         return f"`{NET_MODELS[family]}` (task.params.model_params.{family}.module_params)"
 
     def _round(
@@ -743,10 +822,12 @@ class ForecastTask(TaskBase):
         emb: Embedding,
         families: Sequence[str],
         label: str,
+        pipeline: PipelineModel,
         keep_models: bool = False,
     ) -> Round:
         """Fit every model on the days ``raw`` (n_series, n), dated ``fit_dates`` (n,), and forecast the ``h`` days
-        ``target_dates`` (h,) that follow them (``keep_models``: keep the fitted pooled models in the round)."""
+        ``target_dates`` (h,) that follow them (``pipeline``: the family the pipeline's model builds;
+        ``keep_models``: keep the fitted pooled models in the round)."""
         import warnings
 
         from sciconv_atm_forecast.features import make_design
@@ -758,7 +839,7 @@ class ForecastTask(TaskBase):
         variants = self._variants(emb.dim, emb.lag)
         seed = int(ctx.seed)
         for family in families:
-            params = self._params(ctx, family)
+            params = self._params(ctx, family, pipeline)
             if family_kind(family) == "series":
                 for name, extra in series_runs(family, params, variants):
                     start = time.perf_counter()
@@ -778,7 +859,7 @@ class ForecastTask(TaskBase):
                     warnings.simplefilter("ignore", category=UserWarning)
                     model.fit(design.X, design.y)
                 if family in NETWORK_FAMILIES:
-                    out.networks[name] = network_settings(family, model, self._network_source(ctx, family))
+                    out.networks[name] = network_settings(family, model, self._network_source(family, pipeline))
                 out.forecasts[name] = recursive_forecast(model, z, target_dates, dim, lag) * scale
                 if keep_models:
                     out.models[name] = model
@@ -879,9 +960,10 @@ class ForecastTask(TaskBase):
         rows.extend(published.row(smape="sMAPE", mase="MASE") for published in MONASH_NN5)
         return rows
 
-    def _networks_section(self, ctx: Any, final: Round, families: Sequence[str]) -> str:
+    def _networks_section(self, final: Round, families: Sequence[str], pipeline: PipelineModel) -> str:
         """The report section on the neural networks this run trained (only those), with the settings each
-        trained with, and what the core's "What ran" lines say that this task does not use."""
+        trained with, and what the core's "What ran" lines say that this task does not use (``pipeline``: the
+        family the pipeline's model builds)."""
         from sciconv.kit import markdown_table
 
         rows = []
@@ -911,11 +993,14 @@ class ForecastTask(TaskBase):
                 f"{', '.join(NETWORK_FAMILIES)}."
             )
         notes = []
-        model_name = getattr(getattr(ctx.config, "model", None), "name", None)
-        pipeline_family = _PIPELINE_MODEL_FAMILY.get(model_name)
-        if pipeline_family is not None and pipeline_family not in families:
+        if pipeline.family is not None and pipeline.family not in families:
+            family = (
+                f"it stands in for the {pipeline.family} network, and {pipeline.family}"
+                if pipeline.own
+                else f"its family {pipeline.family}"
+            )
             notes.append(
-                f"The pipeline's model, `{model_name}`, was not built: its family {pipeline_family} is not among "
+                f"The pipeline's model, `{pipeline.name}`, was not built: {family} is not among "
                 "task.params.models, so the Model line of What ran names a network this run did not train."
             )
         notes.append(
@@ -989,10 +1074,27 @@ def _format_setting(value: Any) -> str:
     return str(value)
 
 
+def _keyword_defaults(factory: Any) -> dict[str, Any]:
+    """The keyword arguments of a network factory ``factory(spec, **params)`` that have defaults (none when its
+    signature cannot be read)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {
+        p.name: p.default
+        for p in parameters
+        if p.name != "spec"
+        and p.default is not inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
 def network_settings(family: str, model: Any, built_by: str = "") -> dict[str, Any]:
     """What the report says about one fitted network of ``family`` (``mlp``, ``lstm`` or ``cnn1d``): ``family``,
     ``built_by``, ``architecture`` and ``training`` (the settings it trained with, read from the fitted
-    estimator), ``epochs_run`` and ``weights`` (the trainable parameters)."""
+    estimator; a network's architecture is its factory's keyword arguments, defaults included: those of the
+    factory that built it, the user's own too), ``epochs_run`` and ``weights`` (the trainable parameters)."""
     p = model.get_params()
     if family == "mlp":
         stopping = (
@@ -1011,17 +1113,10 @@ def network_settings(family: str, model: Any, built_by: str = "") -> dict[str, A
             "epochs_run": int(model.n_iter_),
             "weights": int(sum(w.size for w in [*model.coefs_, *model.intercepts_])),
         }
-    import inspect
-
     from sciconv_atm_forecast.models.torch_regressor import ARCHITECTURES
 
     factory = p["model_factory"] or ARCHITECTURES[family]
-    defaults = {
-        k: v.default
-        for k, v in inspect.signature(ARCHITECTURES[family]).parameters.items()
-        if k != "spec" and v.default is not inspect.Parameter.empty
-    }
-    module = {**defaults, **dict(p["module_params"] or {})}
+    module = {**_keyword_defaults(factory), **dict(p["module_params"] or {})}
     if module.get("conv_backend") is None:
         module.pop("conv_backend", None)
     n_weights = sum(int(w.numel()) for w in model.module_.parameters() if w.requires_grad)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import sciconv
 from sciconv.errors import ConfigError, DataError
@@ -325,3 +326,97 @@ def test_the_lstm_trains_through_the_registered_model(tmp_path: Path) -> None:
     assert np.isfinite(small.metrics["lstm.smape"]) and np.isfinite(wide.metrics["lstm.smape"])
     assert small.metrics["lstm.val_smape"] != wide.metrics["lstm.val_smape"]
     assert small.metrics["ets.val_smape"] == wide.metrics["ets.val_smape"]
+
+
+def _quiet(message: str) -> None:
+    return None
+
+
+class TinyNet(torch.nn.Module):
+    """A network of the user's own (``pipe.model = TinyNet``): one hidden layer over the design row.
+
+    Shapes: (N, n_lags + n_exog) -> (N,)."""
+
+    def __init__(self, spec: object, width: int = 4, slope: float = 0.1) -> None:
+        super().__init__()
+        from sciconv_atm_forecast.features import spec_sizes
+
+        n_lags, n_exog = spec_sizes(spec)
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(n_lags + n_exog, width), torch.nn.LeakyReLU(slope), torch.nn.Linear(width, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(-1)
+
+
+def test_a_run_of_the_users_own_network_is_applied_to_new_data_and_reported_as_it(tmp_path: Path) -> None:
+    """``pipe.model = TinyNet`` trains the CNN family's network (the pipeline's model: names atm-forecast.cnn1d);
+    config.yaml names it python:...:TinyNet, and predict with the same factory rebuilds that network (not the
+    registered CNN) and reproduces the run's test metrics exactly. The report names TinyNet and its own settings."""
+    import json
+
+    from sciconv_atm_forecast.plugin import TINY_ATM_FORECAST
+
+    overrides = {
+        **TINY_ATM_FORECAST,
+        "task.params.models": ["cnn1d"],
+        "task.params.variants": ["chaos"],
+        "task.params.forecast_model": "cnn1d",
+        "task.params.ensemble_size": 0,
+        "task.params.plot_series": 0,
+    }
+    pipe = sciconv.load_pipeline("atm-forecast", overrides)
+    pipe.model = TinyNet
+    pipe.config.model.params = {"width": 6}  # TinyNet's, not the registered CNN's
+    result = pipe.run(run_dir=tmp_path / "run")
+    run_dir = result.run_dir
+    assert re.search(r"name: python:\S+:TinyNet\n", (run_dir / "config.yaml").read_text())
+    recorded = json.loads((run_dir / "trained" / "forecast.json").read_text())["pipeline_model"]
+    assert recorded["family"] == "cnn1d" and recorded["own"] and recorded["name"].endswith(":TinyNet")
+
+    prediction = sciconv.load_run(run_dir).predict(split="test", out=tmp_path / "out", model=TinyNet, log=_quiet)
+    assert prediction.metrics == {k: result.metrics[k] for k in ("cnn1d.smape", "cnn1d.mase")}
+    assert (tmp_path / "out" / "forecast.csv").read_text() == (run_dir / "forecast.csv").read_text()
+    # the factory was given its model.params: another width does not fit the saved weights
+    with pytest.raises(sciconv.CheckpointError, match=r"model-cnn1d\.safetensors"):
+        sciconv.load_run(run_dir).predict(split="test", model=lambda spec, width: TinyNet(spec, width + 1))
+
+    networks = _sections((run_dir / "report.md").read_text())["Networks trained"]
+    row = next(line for line in networks.splitlines() if line.startswith("| cnn1d"))
+    assert "`TinyNet` (the pipeline's own model, python:" in row and ":TinyNet, model.params)" in row
+    assert "| width=6, slope=0.1 |" in row  # its own settings, none of the registered CNN's
+    assert "atm-forecast.cnn1d" not in row and "channels" not in row and "kernel_size" not in row
+
+
+def test_predict_builds_the_family_the_run_recorded_with_the_given_factory() -> None:
+    """A run whose pipeline model (named atm-forecast.lstm in the pipeline) was the user's own factory records the
+    lstm family; predict, whose config names python:...:MyNet, builds the LSTM with the given factory and the CNN
+    with its registered model. A run that recorded nothing: a python: reference stands in for the CNN."""
+    from sciconv_atm_forecast.forecast_task import ForecastTask, PipelineModel
+    from sciconv_atm_forecast.models import CNN1dNet
+
+    task = ForecastTask(model_params={"lstm": {"module_params": {"width": 3}}})
+    ctx = _Ctx("python:__main__:MyNet", {"width": 5})
+    recorded = {"pipeline_model": {"family": "lstm", "name": "python:__main__:MyNet", "own": True}}
+    pipeline = PipelineModel.of_trained(ctx, recorded)
+    assert pipeline == PipelineModel("lstm", "python:__main__:MyNet", own=True) and pipeline.label == "MyNet"
+    lstm = task._params(ctx, "lstm", pipeline)
+    assert lstm["model_factory"] is ctx.model_factory and lstm["module_params"] == {"width": 5}
+    assert task._params(ctx, "cnn1d", pipeline)["model_factory"] is CNN1dNet
+    assert ctx.named == ["atm-forecast.cnn1d"]
+    older = PipelineModel.of_trained(ctx, {})
+    assert older.family == "cnn1d" and older.own
+    assert task._params(ctx, "cnn1d", older)["model_factory"] is ctx.model_factory
+    # a registered name builds its own family; any other name neither
+    assert PipelineModel.by_name("atm.lstm") == PipelineModel("lstm", "atm.lstm")
+    assert PipelineModel.by_name("some.other-model").family is None
+
+
+def test_the_report_says_when_the_users_own_network_was_not_built() -> None:
+    from sciconv_atm_forecast.forecast_task import ForecastTask, PipelineModel, Round
+
+    task = ForecastTask(models=["rf"])
+    text = task._networks_section(Round(), ["rf", "snaive", "ets"], PipelineModel("cnn1d", "python:m:MyNet", True))
+    assert "No neural network was trained" in text
+    assert "`python:m:MyNet`, was not built: it stands in for the cnn1d network, and cnn1d is not among" in text
