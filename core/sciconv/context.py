@@ -155,6 +155,10 @@ class RunContext:
         """The factory of the registered model ``name`` (picklable by reference, for worker processes)."""
         return _model_factory_named(name)
 
+    def own_model_name(self) -> str | None:
+        """The name of the pipeline's model when it is the user's own (see :func:`own_model_name`), else ``None``."""
+        return own_model_name(self.config.model.name, self._model_factory)
+
     def trainer(self, **overrides: Any) -> Trainer:
         """The run's ``train`` settings with ``overrides`` (``epochs=200, lr=1e-3``), as a picklable
         :class:`Trainer` for fits in job workers, which have no run context. Its fits write no checkpoints."""
@@ -239,6 +243,23 @@ def _model_factory_named(name: str) -> Callable[..., Any]:
     from sciconv.registry import get_registry
 
     return get_registry().load("models", name)
+
+
+def own_model_name(configured: str, factory: Callable[..., Any]) -> str | None:
+    """The class (or function) name of a pipeline's model that is the user's own, for reports and logs: a factory
+    set in Python (``pipe.model = MyNet``, which leaves ``model.name`` as the pipeline file had it), a ``python:``
+    reference, or a predict given ``model=``. ``None`` when ``factory`` is the registered model that ``configured``
+    names, so that a task keeps calling it by its method's name (``SkyReconNet``, ``Swin UNETR``)."""
+    from sciconv.errors import SciconvError
+    from sciconv.provenance import is_python_reference
+
+    if not is_python_reference(configured):
+        try:
+            if _model_factory_named(configured) is factory:
+                return None
+        except SciconvError:
+            pass  # not registered here: the factory is named by what it is
+    return getattr(factory, "__name__", None) or type(factory).__name__
 
 
 def _build_named_model(name: str, spec: DataSpec, params: Mapping[str, Any]) -> torch.nn.Module:
@@ -330,6 +351,10 @@ class PredictContext:
     def model_factory_named(self, name: str) -> Callable[..., Any]:
         """The factory of the registered model ``name``."""
         return _model_factory_named(name)
+
+    def own_model_name(self) -> str | None:
+        """The name of the pipeline's model when it is the user's own (see :func:`own_model_name`), else ``None``."""
+        return own_model_name(self.config.model.name, self._model_factory)
 
     def load_weights(self, name: str, model: torch.nn.Module) -> torch.nn.Module:
         """``model`` with the weights the run saved as ``name`` (hash-checked); in eval mode."""
