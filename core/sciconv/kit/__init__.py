@@ -21,6 +21,8 @@ aggregates, tabulates and plots the same way:
 - :func:`lazy_exports`: a package's names imported from their submodules on first access (a plugin's
   ``models`` package).
 - :func:`shown_items`: the first few of many items, and how many in all, for readers' error messages.
+- :func:`check_model_output`: a network of the user's own run once on an example batch before training, refused
+  with one line saying what the task needs when it fails or gives the wrong shape.
 
 Importing the kit does not import torch.
 """
@@ -34,6 +36,7 @@ from sciconv.kit.figures import new_figure, save_figure
 from sciconv.kit.lazy_exports import lazy_exports
 from sciconv.kit.messages import shown_items
 from sciconv.kit.metrics import accuracy
+from sciconv.kit.model_check import check_model_output
 from sciconv.kit.noise import coloured_noise, power_law_noise
 from sciconv.kit.paths import require_file, require_root
 from sciconv.kit.published import Published
@@ -54,6 +57,7 @@ __all__ = [
     "cached_arrays",
     "cached_simulation",
     "check_disjoint",
+    "check_model_output",
     "coloured_noise",
     "default_cache_dir",
     "default_feature_cache_dir",
