@@ -161,6 +161,13 @@ def render_report(
     out = [f"# {title}", ""]
     if config.get("description"):
         out += [str(config["description"]), ""]
+    replaced = summary.get("replaced_model")
+    if isinstance(replaced, Mapping):
+        out += [
+            f"_In this run the pipeline's model `{replaced['pipeline']}` was replaced by `{replaced['ran']}` (a "
+            "network given in Python): where the description above names the pipeline's model, read this one._",
+            "",
+        ]
     out += [
         f"Run {status.get('started', '?')}, {status.get('status', '?')} in {status.get('wall_time_s', 0):.1f} s "
         f"on {status.get('device', '?')}; sciconv {status.get('sciconv', '?')}, torch {status.get('torch', '?')}, "

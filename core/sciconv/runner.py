@@ -221,6 +221,10 @@ def _execute(
             resume=resume is not None,
             log=log,
         )
+        own_model = ctx.own_model_name()
+        if own_model is not None and not config.model.name.startswith("python:"):
+            # pipe.model = MyNet: the pipeline file's description names the model it replaced
+            ctx.summary["replaced_model"] = {"pipeline": config.model.name, "ran": own_model}
         with use_backend(config.conv.backend), torch.random.fork_rng(devices=[]):
             result = task.run(ctx)
         if not isinstance(result, TaskResult):

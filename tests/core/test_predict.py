@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sciconv
@@ -191,3 +192,24 @@ def test_a_run_whose_model_was_a_script_object_predicts_with_that_factory(tmp_pa
     assert prediction.metrics["test.accuracy"] == result.metrics["test.accuracy"]
     with pytest.raises(ConfigError, match="expected the model factory"):
         run.predict(split="test", model="ScriptNet")  # type: ignore[arg-type]
+
+
+def test_the_report_says_which_network_replaced_the_pipelines_model(tmp_path: Path) -> None:
+    import torch.nn as nn
+
+    class Replacement(nn.Module):
+        def __init__(self, spec: sciconv.DataSpec) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(spec.input_shape)), spec.n_outputs))
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.net(x)
+
+    pipe = sciconv.load_pipeline("demo-signal", {**SMALL, "train.epochs": 1})
+    pipe.model = Replacement
+    pipe.config.model.params = {}
+    result = pipe.run(run_dir=tmp_path / "own")
+    report = (result.run_dir / "report.md").read_text()
+    assert "the pipeline's model `demo.cnn1d` was replaced by `Replacement`" in report
+    plain = sciconv.run("demo-signal", {**SMALL, "train.epochs": 1}, run_dir=tmp_path / "registered")
+    assert "was replaced by" not in (plain.run_dir / "report.md").read_text()
