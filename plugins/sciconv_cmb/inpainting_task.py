@@ -14,12 +14,19 @@ inpaints the real map's masked region with every method (``maps/inpainted_<metho
 ``pipeline predict`` inpaints the maps of any bundle with what the run saved: the network's weights, the spectrum
 and the noise level the Wiener filter and constrained realisation used, writing
 ``inpainted_<method>_<split>_<i>.fits``.
+
+The network is the pipeline's model: SkyReconNet (``cmb-inpainting.skyreconnet``) as the pipelines name it, or a
+network of the user's own (``pipe.model = MyNet``, a ``python:`` reference, ``predict(..., model=MyNet)``) that maps
+``(B, 2, 12*Nside**2)`` NESTED inputs to ``(B, 1, 12*Nside**2)``. The report, the figures and the log lines then
+name it by its class (``"MyNet (the pipeline's model)"``, :func:`method_labels`) and describe it by its
+``model.params`` only; its metrics keep the method's key ``net`` (and its weights the name ``skyreconnet``), so
+metric keys stay stable and older runs still predict.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +36,7 @@ from pydantic import Field, StrictBool
 from sciconv import DataBundle, PredictionResult, ResultRow, TaskBase, TaskResult
 from sciconv.context import PredictContext, RunContext
 from sciconv.errors import ConfigError, DataError
-from sciconv.kit import derive_seed, markdown_table
+from sciconv.kit import check_model_output, derive_seed, markdown_table
 from sciconv_cmb.published import SKYRECONNET_CLAIM, SKYRECONNET_SOURCE, SKYRECONNET_TABLE_CLAIM
 
 METHODS = ("net", "diffusive", "wiener", "cr")
@@ -39,6 +46,16 @@ METHOD_LABELS = {
     "wiener": "Wiener filter (CG)",
     "cr": "constrained realisation",
 }
+"""How the report names each method when the network is the registered SkyReconNet."""
+
+
+def method_labels(own_model: str | None = None) -> dict[str, str]:
+    """How the report, the figures and the log lines name each method: :data:`METHOD_LABELS`, with the network
+    (``net``) named by ``own_model`` (``"MyNet (the pipeline's model)"``) when the pipeline's model is a network of
+    the user's own (``ctx.own_model_name()``), not the registered SkyReconNet."""
+    if own_model is None:
+        return dict(METHOD_LABELS)
+    return {**METHOD_LABELS, "net": f"{own_model} (the pipeline's model)"}
 
 
 def _nside(npix: int) -> int:
@@ -48,10 +65,13 @@ def _nside(npix: int) -> int:
 
 
 class InpaintingTask(TaskBase):
-    """Train SkyReconNet on simulated skies, inpaint the test maps with it and the baselines, compare.
+    """Train SkyReconNet (or the pipeline's own network) on simulated skies, inpaint the test maps with it and the
+    baselines, compare.
 
     Args:
-        methods: the methods to run and score (``net``, ``diffusive``, ``wiener``, ``cr``); ``net`` trains the model.
+        methods: the methods to run and score (``net``, ``diffusive``, ``wiener``, ``cr``); ``net`` trains the
+            pipeline's model (SkyReconNet, or a network of the user's own, which must map ``(B, 2, 12*Nside**2)``
+            to ``(B, 1, 12*Nside**2)``: checked on two training maps before training, a ConfigError otherwise).
         loss_alpha: weight of the MSE in the loss (``alpha * MSE + (1 - alpha) * (1 - SSIM)``).
         ssim_data_range: SSIM's data range for maps scaled to unit pixel standard deviation.
         ssim_window: SSIM's window (pixels on the faces), for the loss and the metric.
@@ -116,11 +136,16 @@ class InpaintingTask(TaskBase):
         if nside < self.ssim_window // 2:
             raise ConfigError(f"task.params.ssim_window {self.ssim_window} is too wide for Nside {nside}")
         noise = self._noise_level(info)
+        own = ctx.own_model_name()
+        labels = method_labels(own)
         model = None
         if "net" in self.methods:
             from sciconv_cmb.models.skyreconnet import SSIMMSELoss
 
             model = ctx.build_model(data.spec)
+            if own is not None:
+                _check_own_model(model, own, data.train, 12 * nside**2)
+                ctx.log(f"training {labels['net']} as the network (its metrics keyed net.*)")
             loss = SSIMMSELoss(nside, alpha=self.loss_alpha, data_range=self.ssim_data_range, win_size=self.ssim_window)
             train = data.train
             if self.augment:
@@ -134,7 +159,7 @@ class InpaintingTask(TaskBase):
         ctx.save_state("inpainting", {"noise_uK": noise, "scale_uK": float(info["scale_uK"]), "nside": nside})
 
         maps, masks = info["maps"]["test"], info["masks"]["test"]
-        ctx.log(f"inpainting {len(maps)} test maps (Nside {nside}) with {', '.join(self.methods)}")
+        ctx.log(f"inpainting {len(maps)} test maps (Nside {nside}) with {_methods_text(self.methods, own)}")
         filled, seconds = self._inpaint(
             ctx, model, data.test, maps, masks, info["cl_sky"], noise, "test", float(info["scale_uK"])
         )
@@ -144,16 +169,19 @@ class InpaintingTask(TaskBase):
         sections: dict[str, str] = {}
         plots: list[tuple[Path, str]] = []
         show = min(int(self.show), len(maps) - 1)
-        plots += self._sky_figures(ctx.plots_dir, maps[show], masks[show], {m: f[show] for m, f in filled.items()})
+        if ctx.config.output.plots:
+            plots += self._sky_figures(
+                ctx.plots_dir, maps[show], masks[show], {m: f[show] for m, f in filled.items()}, labels
+            )
         if real is not None:
-            hole_metrics, hole_text, hole_plots = self._real_map(ctx, model, real, info, noise)
+            hole_metrics, hole_text, hole_plots = self._real_map(ctx, model, real, info, noise, labels)
             metrics.update(hole_metrics)
             sections["Hole-punch validation on the real map"] = hole_text
             plots += hole_plots
-        table = self._table(metrics, real is not None)
-        sections["Choices (ours, not the paper's)"] = self._choices(ctx, data, noise)
-        sections["Power spectrum within cosmic variance"] = self._cl_section(per_map, metrics)
-        sections["Time to inpaint one map"] = _timing_text(seconds, nside)
+        table = self._table(metrics, real is not None, labels, own)
+        sections["Choices (ours, not the paper's)"] = self._choices(ctx, data, noise, own)
+        sections["Power spectrum within cosmic variance"] = self._cl_section(per_map, metrics, labels)
+        sections["Time to inpaint one map"] = _timing_text(seconds, nside, labels)
         return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
 
     def _noise_level(self, info: dict[str, Any]) -> float:
@@ -267,11 +295,11 @@ class InpaintingTask(TaskBase):
     # ---------------------------------------------------------------- the real map
 
     def _real_map(
-        self, ctx: RunContext, model: Any, real: Any, info: dict[str, Any], noise: float
+        self, ctx: RunContext, model: Any, real: Any, info: dict[str, Any], noise: float, labels: Mapping[str, str]
     ) -> tuple[dict[str, float], str, list[tuple[Path, str]]]:
         folder = Path(ctx.run_dir.path) / "maps"
-        metrics, text, holes, filled, _ = self._real_sky(ctx, model, real, info, noise, folder, "")
-        plots = self._real_figures(ctx.plots_dir, real, filled, info, holes)
+        metrics, text, holes, filled, _ = self._real_sky(ctx, model, real, info, noise, folder, "", labels)
+        plots = self._real_figures(ctx.plots_dir, real, filled, info, holes, labels) if ctx.config.output.plots else []
         dipole = ", ".join(f"{d:.2f}" for d in real.dipole_removed_uK[1:])
         text += (
             f"\n\nThe real map's masked region ({1 - real.fsky:.1%} of the sky) was inpainted by every method: "
@@ -289,11 +317,12 @@ class InpaintingTask(TaskBase):
         noise: float,
         folder: Path,
         suffix: str,
+        labels: Mapping[str, str],
     ) -> tuple[dict[str, float], str, np.ndarray, dict[str, np.ndarray], list[Path]]:
         """The hole-punch validation of a real map, then its mask inpainted by every method and written to
         ``folder/inpainted_<method><suffix>.fits``: the hole metrics, their text, the discs, each method's
         inpainted map (npix,) µK RING, and the files."""
-        metrics, text, holes = self._holes(ctx, model, real, info, noise)
+        metrics, text, holes = self._holes(ctx, model, real, info, noise, labels)
         filled, _ = self._inpaint_real(ctx, model, real.values[None], real.mask[None], info, noise, "real")
         folder.mkdir(parents=True, exist_ok=True)
         files = [_write_inpainted(folder / f"inpainted_{m}{suffix}.fits", f[0]) for m, f in filled.items()]
@@ -315,7 +344,13 @@ class InpaintingTask(TaskBase):
         return self._inpaint(ctx, model, items, maps, masks, info["cl_sky"], noise, stream, float(info["scale_uK"]))
 
     def _holes(
-        self, ctx: RunContext | PredictContext, model: Any, real: Any, info: dict[str, Any], noise: float
+        self,
+        ctx: RunContext | PredictContext,
+        model: Any,
+        real: Any,
+        info: dict[str, Any],
+        noise: float,
+        labels: Mapping[str, str],
     ) -> tuple[dict[str, float], str, np.ndarray]:
         """Punch discs into the observed sky, inpaint with every method, score the discs (their truth is known)."""
         from sciconv_cmb.datasets import hole_mask
@@ -337,7 +372,7 @@ class InpaintingTask(TaskBase):
             metrics[f"holes.{method}.r2"] = errors["r2"]
             rows.append(
                 {
-                    "method": METHOD_LABELS[method],
+                    "method": labels[method],
                     "RMS error (µK)": errors["rms_uK"],
                     "rms_frac": rms_frac,
                     "R²": errors["r2"],
@@ -354,7 +389,11 @@ class InpaintingTask(TaskBase):
 
     # ---------------------------------------------------------------- report
 
-    def _table(self, metrics: dict[str, float], real: bool) -> list[ResultRow]:
+    def _table(
+        self, metrics: dict[str, float], real: bool, labels: Mapping[str, str], own: str | None
+    ) -> list[ResultRow]:
+        """The results table: one row per method, then the paper's claim. The network's row is keyed ``net.*`` in
+        ``metrics.json`` whichever network ran; its source says so when it is the user's own."""
         rows = []
         band_keys = sorted(
             {k.split(".", 1)[1] for k in metrics if ".cl_ratio@" in k and not k.startswith("holes.")},
@@ -376,7 +415,8 @@ class InpaintingTask(TaskBase):
             )
             if real:
                 row["holes RMS / std (real map)"] = metrics[f"holes.{method}.rms_frac"]
-            rows.append(ResultRow(METHOD_LABELS[method], row))
+            source = "this run" if method != "net" or own is None else f"this run: {own}, keyed `net.*` in metrics"
+            rows.append(ResultRow(labels[method], row, source=source))
         rows.append(
             ResultRow(
                 "SkyReconNet (paper)",
@@ -387,23 +427,44 @@ class InpaintingTask(TaskBase):
         )
         return rows
 
-    def _choices(self, ctx: RunContext, data: DataBundle, noise: float) -> str:
+    def _choices(self, ctx: RunContext, data: DataBundle, noise: float, own: str | None) -> str:
+        """The run's settings. A network of the user's own (``own``, its class name) is described by what ran: its
+        ``model.params``, the task's input and output layout and the loss, never SkyReconNet's architecture."""
         info = data.info
         model = ctx.config.model
         params = ", ".join(f"{k}={v}" for k, v in sorted(ctx.model_params.items()))
         sim = info.get("simulation", {})
-        return "\n".join(
-            [
-                SKYRECONNET_CLAIM,
-                "",
+        loss = (
+            f"loss {self.loss_alpha:g} MSE + {1 - self.loss_alpha:g} (1 - SSIM) (MONAI SSIMLoss on the faces, window "
+            f"{self.ssim_window}, data range {self.ssim_data_range:g})"
+        )
+        if own is None:
+            network = [
                 "The paper's projection, Nside, depth, dilation rates and training-set size could not be retrieved; "
                 "these are this project's choices:",
                 "",
                 f"- Projection: the 12 HEALPix NESTED base faces as exact {info['nside']}x{info['nside']} images, "
                 "each convolution fed by its face padded with the neighbouring faces' pixels (no interpolation).",
-                f"- Network: `{model.name}` ({params}); loss {self.loss_alpha:g} MSE + {1 - self.loss_alpha:g} "
-                f"(1 - SSIM) (MONAI SSIMLoss on the faces, window {self.ssim_window}, data range "
-                f"{self.ssim_data_range:g}).",
+                f"- Network: `{model.name}` ({params}); {loss}.",
+            ]
+        else:
+            npix = 12 * int(info["nside"]) ** 2
+            network = [
+                f"The network of this run is `{own}`, the pipeline's own model, not SkyReconNet: the paper's claim "
+                "above is quoted for reference only. Its row in the tables is "
+                f"\"{own} (the pipeline's model)\", keyed `net.*` in `metrics.json` (the task's key for the network, "
+                "whichever network ran; its weights are kept as `skyreconnet`). This run's settings:",
+                "",
+                f"- Network: `{own}` with model.params {params or 'none (its own defaults)'}; it reads the masked map "
+                f"(0 where masked) and the mask as NESTED HEALPix maps scaled to unit pixel standard deviation, "
+                f"(B, 2, {npix}), and returns the full map, (B, 1, {npix}); the observed pixels of its output are "
+                f"replaced by the observed map before scoring, as for every method; {loss}.",
+            ]
+        return "\n".join(
+            [
+                SKYRECONNET_CLAIM,
+                "",
+                *network,
                 f"- Data: {info['source']}; {len(data.train)} training, {len(data.val)} validation and "
                 f"{len(data.test)} test maps; beam {info['fwhm_arcmin']:g} arcmin FWHM and the pixel window; white "
                 f"noise {info['noise_uK']:g} µK per pixel; spectrum `{sim.get('theory', {}).get('source', '?')}` "
@@ -419,7 +480,9 @@ class InpaintingTask(TaskBase):
             ]
         )
 
-    def _cl_section(self, per_map: dict[str, list[dict[str, float]]], metrics: dict[str, float]) -> str:
+    def _cl_section(
+        self, per_map: dict[str, list[dict[str, float]]], metrics: dict[str, float], labels: Mapping[str, str]
+    ) -> str:
         first = next(iter(per_map.values()))[0]
         sigmas = [(k.split("@")[1], v) for k, v in first.items() if k.startswith("cl_sigma@")]
         lines = [
@@ -432,7 +495,7 @@ class InpaintingTask(TaskBase):
             "",
             "Bands within one sigma, mean over the test maps: "
             + ", ".join(
-                f"{METHOD_LABELS[m]} {metrics[f'{m}.cl_bands_within_1sigma']:.2f} of {metrics[f'{m}.n_cl_bands']:.0f}"
+                f"{labels[m]} {metrics[f'{m}.cl_bands_within_1sigma']:.2f} of {metrics[f'{m}.n_cl_bands']:.0f}"
                 for m in per_map
             )
             + ".",
@@ -440,7 +503,12 @@ class InpaintingTask(TaskBase):
         return "\n".join(lines)
 
     def _sky_figures(
-        self, plots_dir: Path, truth: np.ndarray, mask: np.ndarray, filled: dict[str, np.ndarray]
+        self,
+        plots_dir: Path,
+        truth: np.ndarray,
+        mask: np.ndarray,
+        filled: dict[str, np.ndarray],
+        labels: Mapping[str, str],
     ) -> list[tuple[Path, str]]:
         import healpy as hp
 
@@ -451,16 +519,16 @@ class InpaintingTask(TaskBase):
             ("true sky", truth),
             ("masked (input)", np.where(observed, truth, hp.UNSEEN)),
         ]
-        panels += [(f"{METHOD_LABELS[method]}: inpainted", estimate) for method, estimate in filled.items()]
+        panels += [(f"{labels[method]}: inpainted", estimate) for method, estimate in filled.items()]
         sky = mollweide_grid(panels, plots_dir / "skies.png", ncols=2)
         residual_panels = [
-            (f"{METHOD_LABELS[method]}: estimate - truth", np.where(observed, hp.UNSEEN, estimate - truth))
+            (f"{labels[method]}: estimate - truth", np.where(observed, hp.UNSEEN, estimate - truth))
             for method, estimate in filled.items()
         ]
         residuals = mollweide_grid(residual_panels, plots_dir / "residuals.png", ncols=2)
         ells = np.arange(2, 3 * _nside(truth.size))
         truth_cl = hp.anafast(truth)[2:]
-        method_cls = {METHOD_LABELS[m]: hp.anafast(e)[2:] for m, e in filled.items()}
+        method_cls = {labels[m]: hp.anafast(e)[2:] for m, e in filled.items()}
         cl = cl_plot(plots_dir / "cl.png", ells, truth_cl, method_cls, float(observed.mean()), title="test map")
         return [
             (sky, "The first test map: the true sky, the masked input, and each method's inpainted sky, µK."),
@@ -477,7 +545,13 @@ class InpaintingTask(TaskBase):
         ]
 
     def _real_figures(
-        self, plots_dir: Path, real: Any, filled: dict[str, np.ndarray], info: dict[str, Any], holes: np.ndarray
+        self,
+        plots_dir: Path,
+        real: Any,
+        filled: dict[str, np.ndarray],
+        info: dict[str, Any],
+        holes: np.ndarray,
+        labels: Mapping[str, str],
     ) -> list[tuple[Path, str]]:
         import healpy as hp
 
@@ -487,13 +561,13 @@ class InpaintingTask(TaskBase):
             ("observed map (mask grey)", np.where(real.observed, real.values, hp.UNSEEN)),
             ("hole-punch discs (grey)", np.where(real.observed & ~holes, real.values, hp.UNSEEN)),
         ]
-        panels += [(f"{METHOD_LABELS[m]}: inpainted", e) for m, e in filled.items()]
+        panels += [(f"{labels[m]}: inpainted", e) for m, e in filled.items()]
         sky = mollweide_grid(panels, plots_dir / "real_skies.png", ncols=2)
         nside = real.nside
         ells = np.arange(2, 3 * nside)
         white = info["noise_uK"] ** 2 + info.get("unresolved_uK", 0.0) ** 2  # µK², as white noise per pixel
         theory = info["cl_sky"][2 : 3 * nside] + white * 4 * np.pi / (12 * nside**2)
-        method_cls = {METHOD_LABELS[m]: hp.anafast(e)[2:] for m, e in filled.items()}
+        method_cls = {labels[m]: hp.anafast(e)[2:] for m, e in filled.items()}
         cl = cl_plot(
             plots_dir / "real_cl.png", ells, theory, method_cls, real.fsky, title="real map vs Planck 2018 theory"
         )
@@ -518,7 +592,8 @@ class InpaintingTask(TaskBase):
         write ``inpainted_<method>_<split>_<i>.fits`` (µK, RING) into the output folder, and score them: with
         ``--split test`` the run's own metric names (reproducing its ``metrics.json``), otherwise under ``all.``. A
         real map in the bundle (``cmb-inpainting.map``) is also hole-punch validated and inpainted
-        (``inpainted_<method>_real.fits``)."""
+        (``inpainted_<method>_real.fits``). The network is built by the pipeline's model factory (the one given to
+        ``predict(..., model=MyNet)`` for a run whose network was the user's own) and named by it in the log."""
         import pandas as pd
 
         info = bundle.info
@@ -527,6 +602,7 @@ class InpaintingTask(TaskBase):
         noise = float(state["noise_uK"])
         scale = float(state["scale_uK"])
         trained_info = {**info, "cl_sky": spectrum["cl_sky"], "scale_uK": scale}
+        own = ctx.own_model_name()
         model = None
         if "net" in self.methods and ctx.trained.has("skyreconnet"):
             model = ctx.load_weights("skyreconnet", ctx.build_model(ctx.spec or bundle.spec))
@@ -535,6 +611,8 @@ class InpaintingTask(TaskBase):
         masks = np.concatenate([info["masks"][s] for s in splits])
         names = [f"{s}_{i}" for s in splits for i in range(len(info["maps"][s]))]
         stream = "test" if ctx.split == "test" else "all"
+        methods = [m for m in self.methods if m != "net" or model is not None]
+        ctx.log(f"inpainting {len(maps)} maps ({', '.join(splits)}) with {_methods_text(methods, own)}")
         # scaled as the run scaled its maps, filtered with the run's spectrum
         filled, _ = self._inpaint_real(ctx, model, maps, masks, trained_info, noise, stream)
         per_map = self._score(maps, masks, filled)
@@ -556,7 +634,7 @@ class InpaintingTask(TaskBase):
         real = info.get("real")
         if real is not None:
             hole_metrics, _, _, _, real_files = self._real_sky(
-                ctx, model, real, trained_info, noise, ctx.out_dir, "_real"
+                ctx, model, real, trained_info, noise, ctx.out_dir, "_real", method_labels(own)
             )
             metrics.update({f"{prefix}{k}": v for k, v in hole_metrics.items()})
             files += real_files
@@ -586,10 +664,38 @@ def _mean_metrics(per_map: dict[str, list[dict[str, float]]]) -> dict[str, float
     return metrics
 
 
-def _timing_text(seconds: dict[str, float], nside: int) -> str:
+def _methods_text(methods: Sequence[str], own: str | None) -> str:
+    """The methods as a log line names them: their keys, the network's followed by its class when it is the user's
+    own (``net (MyNet, the pipeline's model)``)."""
+    return ", ".join(f"net ({own}, the pipeline's model)" if m == "net" and own is not None else m for m in methods)
+
+
+def _check_own_model(model: Any, name: str, train: Any, npix: int) -> None:
+    """Refuse, before training, a network of the user's own that does not map the task's inputs ``(B, 2, npix)``
+    (NESTED masked map and mask) to ``(B, 1, npix)``: one forward pass on the first two training items, in eval mode
+    and without gradients (:func:`sciconv.kit.check_model_output`), ConfigError naming the class and the shapes."""
+    import torch
+
+    n = min(2, len(train))
+    if n == 0:
+        return
+    x = torch.stack([train[i][0] for i in range(n)])
+    parameter = next(iter(model.parameters()), None)
+    if parameter is not None:
+        x = x.to(parameter.device)
+    check_model_output(
+        model,
+        x,
+        [(n, 1, npix)],
+        needs=f"model {name} (the pipeline's model): cmb-inpainting.inpaint expects a network mapping the masked map "
+        f"and mask, NESTED, (B, 2, {npix}), to the full map (B, 1, {npix})",
+    )
+
+
+def _timing_text(seconds: dict[str, float], nside: int, labels: Mapping[str, str]) -> str:
     if not seconds:
         return "No method ran."
-    rows = [{"method": METHOD_LABELS[m], "seconds per map": s} for m, s in seconds.items()]
+    rows = [{"method": labels[m], "seconds per map": s} for m, s in seconds.items()]
     text = (
         f"Wall-clock seconds per test map at Nside {nside} in this run (this machine, noisy; the network's time is "
         "batched inference on the run's device):\n\n" + markdown_table(rows)

@@ -1,6 +1,8 @@
 """The cmb-inpainting pipelines end to end on tiny settings: registration, conformance (each pipeline run twice
 with the same metrics, predict reproducing the run), the metric keys, the report and the inpainted FITS maps, the
-real WMAP map, predict on a further map, and bad input at the command line."""
+real WMAP map, predict on a further map, bad input at the command line, and a network of the user's own in the
+pipeline's place (named by its class in the report, predicted again with its factory, refused before training when
+its output has the wrong shape)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from typing import Any
 import healpy as hp
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 import sciconv
 from sciconv import cli
+from sciconv.errors import ConfigError
 from sciconv.pipeline import resolve_pipeline_file
 from sciconv.registry import get_registry
 from sciconv.testing import check_plugin
@@ -125,3 +130,65 @@ def test_bad_input_at_the_command_line_is_one_clear_line(tmp_path: Path, capsys:
     assert code != 0
     assert "Traceback" not in err and "sky_mask.fits" in err and "Nside" in err
     assert not run_dir.exists() or not any(run_dir.iterdir())
+
+
+class PixelFill(nn.Module):
+    """A plain network of a user's own: two 1x1 convolutions over the pixels, nothing of SkyReconNet.
+
+    Shapes: ``(B, 2, npix) -> (B, out_channels, npix)``.
+    """
+
+    def __init__(self, spec: sciconv.DataSpec, width: int = 4, out_channels: int = 1) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv1d(2, width, 1), nn.ReLU(), nn.Conv1d(width, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _net_and_diffusive(plots: bool) -> dict[str, Any]:
+    return {
+        **TINY_CMB_INPAINTING,
+        "task.params.methods": ["net", "diffusive"],
+        "output.plots": plots,
+        "train.progress": False,
+    }
+
+
+def test_a_network_of_your_own_is_named_by_its_class_and_predict_reproduces_it(tmp_path: Path) -> None:
+    pipe = sciconv.load_pipeline("cmb-inpainting", _net_and_diffusive(plots=False))
+    pipe.model = PixelFill
+    pipe.config.model.params = {"width": 3}
+    lines: list[str] = []
+    result = pipe.run(run_dir=tmp_path / "own", log=lines.append)
+    report = (result.run_dir / "report.md").read_text()
+    assert "| PixelFill (the pipeline's model) |" in report  # the results row, the C_l and the timing tables
+    assert "PixelFill (the pipeline's model) " in report.split("Bands within one sigma")[1]
+    assert "keyed `net.*`" in report and "model.params width=3" in report
+    assert "SkyReconNet (this run)" not in report and "Projection:" not in report  # nothing of SkyReconNet's text
+    assert any("net (PixelFill, the pipeline's model)" in line for line in lines)
+    # output.plots=false: none of the task's figures
+    assert not list(result.run_dir.glob("plots/*.png")) and "skies.png" not in report
+    # the metric keys stay the method's; predict with the factory reproduces them
+    prediction = sciconv.load_run(result.run_dir).predict(split="test", model=PixelFill, log=_quiet)
+    assert result.metrics["net.masked_rms_frac"] > 0
+    for key, value in result.metrics.items():
+        assert prediction.metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+    # the registered SkyReconNet keeps its name, its description and the figures
+    registered = sciconv.load_pipeline("cmb-inpainting", _net_and_diffusive(plots=True))
+    registered = registered.run(run_dir=tmp_path / "reg", log=_quiet)
+    report = (registered.run_dir / "report.md").read_text()
+    assert "| SkyReconNet (this run) |" in report and "the pipeline's model" not in report
+    assert "Projection:" in report and "keyed `net.*`" not in report
+    for plot in ("skies.png", "residuals.png", "cl.png"):
+        assert (registered.run_dir / "plots" / plot).is_file(), plot
+
+
+def test_a_network_of_your_own_with_the_wrong_output_is_refused_before_training(tmp_path: Path) -> None:
+    pipe = sciconv.load_pipeline("cmb-inpainting", _net_and_diffusive(plots=False))
+    pipe.model = PixelFill
+    pipe.config.model.params = {"out_channels": 2}
+    with pytest.raises(ConfigError, match=r"PixelFill .*\(B, 1, 768\).*returned \(2, 2, 768\)"):
+        pipe.run(run_dir=tmp_path / "wrong", log=_quiet)
+    assert not list((tmp_path / "wrong").glob("checkpoints/**/*.safetensors"))
