@@ -14,7 +14,11 @@ Protocol (:class:`BratsSegmentationTask`), following the official MONAI research
 3. **Model and loss.** The pipeline's model, built with ``ctx.build_model`` for the crop shape: by default
    ``medseg.swin-unetr``, MONAI's ``SwinUNETR`` (:func:`~sciconv_medseg.models.swin_unetr.SwinUNETRNet`; the paper:
    feature size 48),
-   ``monai.losses.DiceLoss(sigmoid=True)``, trained by the core engine with the pipeline's ``train`` section
+   or a network of the user's own in the pipeline's model place (``pipe.model = MyNet``: any module that maps
+   ``(N, 4, roi, roi, roi)`` crops to ``(N, 3, roi, roi, roi)`` region logits, checked on one crop before
+   training, and named by its class in the report and the log; its weights keep the internal name
+   ``swin_unetr``), ``monai.losses.DiceLoss(sigmoid=True)``, trained by the core engine with the pipeline's
+   ``train`` section
    (the official code: AdamW, lr 1e-4, weight decay 1e-5, batch 1, a linear warm-up over 50 epochs then cosine
    decay over 300 epochs on 4 GPUs: ``train.scheduler.name=warmup_cosine train.scheduler.warmup_epochs=50``).
 4. **Inference.** ``monai.inferers.sliding_window_inference`` over the whole normalised volume with windows of
@@ -46,7 +50,7 @@ from pydantic import Field, StrictBool
 
 from sciconv import ResultRow, TaskBase, TaskResult
 from sciconv.errors import ConfigError
-from sciconv.kit import atomic_write_text, new_figure, save_figure
+from sciconv.kit import atomic_write_text, check_model_output, new_figure, save_figure
 from sciconv.spec import DataSpec
 from sciconv_medseg.published import BRATS_TASK
 
@@ -131,6 +135,31 @@ def _plain(value: Any) -> Any:
 
     tensor = value.as_tensor() if hasattr(value, "as_tensor") else torch.as_tensor(value)
     return tensor.float().contiguous()
+
+
+def method_label(own: str | None) -> str:
+    """The name the report, the plots and the log give the pipeline's network: ``"Swin UNETR"`` for the registered
+    model, ``"MyNet (the pipeline's model)"`` for a network of the user's own (``own``: its class name, from
+    ``ctx.own_model_name()``)."""
+    return "Swin UNETR" if own is None else f"{own} (the pipeline's model)"
+
+
+def check_own_model(model: Any, spec: DataSpec, own: str, device: Any) -> None:
+    """A ConfigError, before training, when a network of the user's own (class name ``own``) does not map one crop
+    ``(1, C, roi, roi, roi)`` of ``spec.input_shape`` to region logits ``(1, spec.n_outputs, roi, roi, roi)``: the
+    Dice loss and the sliding windows need exactly that. The crop is zeros and goes through in eval mode without
+    gradients (:func:`sciconv.kit.check_model_output`); ``model`` is left on ``device`` in the mode it was in."""
+    import torch
+
+    x = torch.zeros((1, *(int(s) for s in spec.input_shape)), device=device)
+    expected = (1, int(spec.n_outputs), *x.shape[2:])
+    check_model_output(
+        model.to(device),
+        x,
+        [expected],
+        needs=f"model {own} (the pipeline's model) must map crops (N, {', '.join(map(str, x.shape[1:]))}) to region "
+        f"logits (N, {', '.join(map(str, expected[1:]))}) (TC, WT, ET, before the sigmoid)",
+    )
 
 
 def refuse_unlabelled(data: Any, task: str, what: str) -> None:
@@ -279,17 +308,22 @@ class BratsSegmentationTask(TaskBase):
             ctx.log(f"volumes {data.spec.input_shape[1:]} are smaller than roi_size {self.roi_size}: crops are padded")
         torch.manual_seed(ctx.seed)
         model = ctx.build_model(spec)
+        own = ctx.own_model_name()
+        label = method_label(own)
+        if own is not None:
+            check_own_model(model, spec, own, ctx.device)
         train = TrainingCrops(data.train, int(self.roi_size), int(self.crops_per_case), bool(self.augment), ctx.seed)
         val_crops = None
         if data.val is not None and self.validate_crops:
             val_crops = CentreCrops(data.val, int(self.roi_size))
         loss_fn = DiceLoss(sigmoid=True)
         t0 = time.perf_counter()
+        # the fit's (and checkpoints') name stays "swin_unetr" for any pipeline model, like the weights' file
         fit = ctx.fit(model, train, val_crops, loss_fn=loss_fn, metrics={"dice": mean_dice}, name="swin_unetr")
         train_s = time.perf_counter() - t0
         model = fit.model
         ctx.save_weights(WEIGHTS, model)  # what `pipeline predict` applies (sliding windows, as below)
-        ctx.log(f"trained Swin UNETR for {len(fit.history)} epochs in {train_s:.0f} s; sliding-window inference")
+        ctx.log(f"trained {label} for {len(fit.history)} epochs in {train_s:.0f} s; sliding-window inference")
 
         t0 = time.perf_counter()
         test_rows, test_preds = self._score(ctx, model, data.test, "test")
@@ -314,20 +348,21 @@ class BratsSegmentationTask(TaskBase):
         plots = []
         if self.n_overlays and ctx.config.output.plots:
             path = self._overlays(ctx.plots_dir / "overlays.png", data.test, test_preds, test_rows)
+            by = "" if own is None else f" by {label}"
             plots.append(
                 (
                     path,
                     "Test cases, axial slice with the largest tumour area: FLAIR and T1ce with reference "
-                    "(solid) and predicted (dashed) contours of WT (yellow), TC (red) and ET (cyan).",
+                    f"(solid) and predicted{by} (dashed) contours of WT (yellow), TC (red) and ET (cyan).",
                 )
             )
-        table = [
-            ResultRow("Swin UNETR (this run, test)", {k: metrics[k] for k in _TABLE_KEYS}),
-        ]
+        # "Swin UNETR (this run, test)"; a network of the user's own: "MyNet (the pipeline's model, this run, test)"
+        row = "Swin UNETR (" if own is None else f"{own} (the pipeline's model, "
+        table = [ResultRow(f"{row}this run, test)", {k: metrics[k] for k in _TABLE_KEYS})]
         if val_rows:
-            table.append(ResultRow("Swin UNETR (this run, validation)", {k: metrics["val." + k] for k in _TABLE_KEYS}))
+            table.append(ResultRow(f"{row}this run, validation)", {k: metrics["val." + k] for k in _TABLE_KEYS}))
         table += [record.row() for record in BRATS_TASK]
-        sections = {"Protocol": self._protocol(ctx, data, fit, train_s)}
+        sections = {"Protocol": self._protocol(ctx, data, fit, train_s, own)}
         return TaskResult(metrics=metrics, model=model, table=table, plots=plots, sections=sections)
 
     def infer(self, model: Any, image: Any, device: Any) -> np.ndarray:
@@ -411,6 +446,9 @@ class BratsSegmentationTask(TaskBase):
         self.validate()
         spec = ctx.spec or bundle.spec
         model = ctx.load_weights(WEIGHTS, ctx.build_model(self.model_spec(spec))).to(ctx.device)
+        own = ctx.own_model_name()
+        if own is not None:
+            ctx.log(f"applying {method_label(own)} with the run's weights (trained/{WEIGHTS}.safetensors)")
         names = ("test",) if ctx.split == "test" else ("train", "val", "test")
         parts = [(name, part) for name in names if (part := getattr(bundle, name)) is not None and len(part)]
         if not parts:
@@ -506,21 +544,54 @@ class BratsSegmentationTask(TaskBase):
         warm = f"{schedule.warmup_epochs}-epoch warm-up then " if schedule.name == "warmup_cosine" else ""
         return f"{warm}cosine (to {schedule.min_lr:g})"
 
-    def _protocol(self, ctx: Any, data: Any, fit: Any, train_s: float) -> str:
+    def _protocol(self, ctx: Any, data: Any, fit: Any, train_s: float, own: str | None = None) -> str:
+        """The report's Protocol section. ``own``: the class name of a network of the user's own in the pipeline's
+        model place (``ctx.own_model_name()``), described by its ``model.params`` alone; ``None``: Swin UNETR."""
         cfg = ctx.config.train
         n = {k: (len(getattr(data, k)) if getattr(data, k) is not None else 0) for k in ("train", "val", "test")}
         shape = "x".join(str(s) for s in data.spec.input_shape[1:])
         spacing = ", ".join(f"{s:g}" for s in data.spec.extra.get("spacing_mm", []))
+        simulated = data.info.get("source") == "simulated"
+        source = "" if simulated else f" (the folder `{data.info.get('source')}`)"
+        # with a folder, the simulator's parameters (listed with the dataset's under "What ran") were not used
+        unused = {} if simulated else {k: v for k, v in ctx.config.dataset.params.items() if k in _SIMULATOR_PARAMS}
         lines = [
-            f"- Data: {data.spec.extra.get('dataset')}, {n['train']} training / {n['val']} validation / {n['test']} "
-            f"test cases ({data.info.get('split')}), volumes {shape} at {spacing} mm"
+            f"- Data: {data.spec.extra.get('dataset')}{source}, {n['train']} training / {n['val']} validation / "
+            f"{n['test']} test cases ({data.info.get('split')}), volumes {shape} at {spacing} mm"
             + (", shapes differ between cases" if data.spec.extra.get("shapes_differ") else "")
             + (f"; {data.info['unlabelled']} unlabelled case(s) left out" if data.info.get("unlabelled") else "")
-            + ".",
+            + "."
+            + (
+                " The simulator's settings among the dataset's parameters ("
+                + ", ".join(f"`{k}={v!r}`" for k, v in unused.items())
+                + ") apply to simulated data only and were not used: the cases, grid and voxel size are the "
+                "folder's, as given here."
+                if unused
+                else ""
+            ),
+        ]
+        if own is not None:
+            given = "".join(f", {k}={v!r}" for k, v in ctx.model_params.items())
+            crop = "(" + ", ".join(str(int(s)) for s in self.model_spec(data.spec).input_shape) + ")"
+            n_params = sum(p.numel() for p in fit.model.parameters() if p.requires_grad)
+            lines.append(
+                f"- Model: `{own}`, a network of the user's own in the pipeline's model place (not Swin UNETR), "
+                f"built as `{own}(spec{given})` from `model.params` for crops of {crop} -> "
+                f"{data.spec.n_outputs} region logits (TC, WT, ET), {n_params:,} trainable parameters. This run's "
+                f"rows and metrics (`dice_tc` ... `hd95_et`, `val.*`) are `{own}`'s scores; its fit and weights "
+                f"keep the task's internal name `{WEIGHTS}` for any pipeline model (the `fit` column of "
+                f"`history.csv`, `checkpoints/`, `trained/{WEIGHTS}.safetensors`), and hold `{own}`."
+            )
+        paper = (
+            "The paper: 128^3 crops, feature size 48, AdamW lr "
+            if own is None
+            else "The published Swin UNETR protocol: 128^3 crops, AdamW lr "
+        )
+        lines += [
             f"- Training: {len(fit.history)} epochs x {n['train']} cases x {self.crops_per_case} random "
             f"{self.roi_size}^3 crop(s), batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} weight decay "
             f"{cfg.weight_decay:g}, {self._schedule(cfg)} learning rate, DiceLoss(sigmoid), augmentation "
-            f"{'on' if self.augment else 'off'}; {train_s:.0f} s. The paper: 128^3 crops, feature size 48, AdamW lr "
+            f"{'on' if self.augment else 'off'}; {train_s:.0f} s. {paper}"
             "1e-4 / weight decay 1e-5 with a 50-epoch linear warm-up then cosine decay, 300 epochs over 1251 cases "
             "on 4 GPUs.",
             f"- Inference: sliding windows of {self.roi_size}^3, overlap {self.overlap:g}, {self.blend} blending, "
@@ -528,10 +599,19 @@ class BratsSegmentationTask(TaskBase):
             "- Metrics: mean over cases of Dice and HD95 (mm) per region, `include_background=True`; a region empty "
             f"in exactly one of prediction and reference scores Dice 0 and HD95 {BRATS_MAX_HD95_MM} mm, empty in "
             "both Dice 1 and HD95 0 (BraTS convention).",
-            "- The published row is BraTS 2021's validation set (real scans, 1251 training cases, full schedule); "
-            "numbers on simulated volumes are not comparable to it, only the protocol is.",
+            "- The published row is "
+            + ("" if own is None else f"Swin UNETR's (not `{own}`'s) on ")
+            + "BraTS 2021's validation set (real scans, 1251 training cases, full schedule); "
+            + (
+                "numbers on simulated volumes are not comparable to it, only the protocol is."
+                if simulated
+                else "this run's numbers are on other cases and a schedule of its own, comparable to it only as "
+                "far as these match."
+            ),
         ]
         return "\n".join(lines) + "\n"
 
 
+_SIMULATOR_PARAMS = ("n_cases", "shape", "spacing_mm", "convention", "seed", "simulator")
+"""``medseg.brats`` parameters of the simulated collection, unused when ``dataset.params.root`` names a folder."""
 _TABLE_KEYS = ("dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et")

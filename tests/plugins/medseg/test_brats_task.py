@@ -149,3 +149,89 @@ def test_scores_match_a_rescoring_of_the_written_prediction(tiny_run: Path) -> N
     scores = region_scores(to_regions(labels, "2021"), bundle.test[0][1].numpy() > 0.5, (3.0, 3.0, 3.0))
     for key, value in scores.items():
         assert value == pytest.approx(float(rows[0][key]), rel=1e-5, abs=1e-5)
+
+
+class TinySegNet(torch.nn.Module):
+    """A network of the user's own in the pipeline's model place (``pipe.model = TinySegNet``): two convolutions.
+
+    Shapes: (N, C, X, Y, Z) -> (N, n_outputs, X, Y, Z) region logits."""
+
+    def __init__(self, spec: sciconv.DataSpec, width: int = 2) -> None:
+        super().__init__()
+        self.width = width
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv3d(spec.input_shape[0], width, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv3d(width, spec.n_outputs, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class WrongRegions(TinySegNet):
+    """Two output channels where the task needs the three regions."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)[:, :2]
+
+
+def test_a_network_of_the_users_own_is_named_for_what_it_is(tmp_path: Path, tiny_run: Path) -> None:
+    """``pipe.model = TinySegNet``: the report's rows, protocol and plot caption and the log name TinySegNet and its
+    own model.params (no Swin UNETR row of this run, none of its settings); the registered model's report keeps
+    "Swin UNETR (this run, ...)"; predict with ``model=TinySegNet`` reproduces the run's test metrics; a network
+    with the wrong number of outputs is refused before training."""
+    from sciconv_medseg.plugin import TINY_SWIN_UNETR
+
+    assert "| Swin UNETR (this run, test) |" in (tiny_run / "report.md").read_text()
+
+    pipe = sciconv.load_pipeline("medseg-swin-unetr", TINY_SWIN_UNETR)
+    pipe.model = TinySegNet
+    pipe.config.model.params = {"width": 3}
+    logged: list[str] = []
+    result = pipe.run(run_dir=tmp_path / "run", log=logged.append)
+    report = (result.run_dir / "report.md").read_text()
+    assert "| TinySegNet (the pipeline's model, this run, test) |" in report
+    assert "| TinySegNet (the pipeline's model, this run, validation) |" in report
+    assert "Swin UNETR (this run" not in report and "feature size" not in report and "depths" not in report
+    assert "built as `TinySegNet(spec, width=3)` from `model.params`" in report
+    assert "predicted by TinySegNet (the pipeline's model) (dashed)" in report
+    assert any(line.startswith("trained TinySegNet (the pipeline's model) for 1 epochs") for line in logged)
+    assert not any("Swin UNETR" in line for line in logged)
+    assert (result.run_dir / "trained" / "swin_unetr.safetensors").is_file()  # the internal name stays
+
+    logged.clear()
+    out = tmp_path / "predicted"
+    prediction = sciconv.load_run(result.run_dir).predict(split="test", out=out, model=TinySegNet, log=logged.append)
+    assert prediction.metrics == {k: result.metrics[k] for k in prediction.metrics}
+    assert {"dice_tc", "dice_wt", "dice_et", "hd95_tc", "hd95_wt", "hd95_et", "dice_mean"} <= set(prediction.metrics)
+    assert any(line.startswith("applying TinySegNet (the pipeline's model)") for line in logged)
+
+    pipe.model = WrongRegions
+    with pytest.raises(ConfigError, match=r"model WrongRegions \(the pipeline's model\) must map crops .* it returned"):
+        pipe.run(run_dir=tmp_path / "wrong", log=logged.append)
+    assert not (tmp_path / "wrong" / "checkpoints").exists()
+
+
+def test_the_protocol_lists_the_simulators_settings_as_unused_for_a_folder_of_cases() -> None:
+    """With ``dataset.params.root`` the simulator's settings (still in the pipeline's dataset.params) are named as
+    not used, and the published row is not called a comparison with simulated volumes; simulated data: neither."""
+    from types import SimpleNamespace
+
+    from sciconv.spec import DataSpec
+
+    task = BratsSegmentationTask(roi_size=64)
+    spec = DataSpec(input_shape=(4, 48, 48, 48), n_outputs=3, task_type="segmentation", extra={"spacing_mm": [4.0] * 3})
+    fit = SimpleNamespace(history=[{}], model=torch.nn.Linear(1, 1))
+    config = sciconv.load_pipeline("medseg-swin-unetr").config
+    ctx = SimpleNamespace(config=config, model_params={})
+    simulated = SimpleNamespace(train=[0] * 3, val=[0], test=[0], spec=spec, info={"source": "simulated"})
+    text = task._protocol(ctx, simulated, fit, 1.0)
+    assert "were not used" not in text and "numbers on simulated volumes are not comparable" in text
+
+    config.dataset.params["root"] = "/data/my_brats"
+    folder = SimpleNamespace(train=[0] * 3, val=[0], test=[0], spec=spec, info={"source": "/data/my_brats"})
+    text = task._protocol(ctx, folder, fit, 1.0)
+    assert "(the folder `/data/my_brats`)" in text and "volumes 48x48x48 at 4, 4, 4 mm" in text
+    assert "(`n_cases=16`, `shape=[64, 64, 64]`, `spacing_mm=3.0`, `seed=0`) apply to simulated data only" in text
+    assert "simulated volumes" not in text
