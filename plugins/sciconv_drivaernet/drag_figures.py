@@ -18,7 +18,12 @@ def plot_predicted_against_true(
     path: Path,
 ) -> Path:
     """One panel per family (sorted): each method's predicted Cd of the family's designs against the true Cd
-    (dimensionless), with the line of perfect prediction; all panels share the axes' range."""
+    (dimensionless), with the line of perfect prediction; all panels share the axes' range.
+
+    ``true`` ``(n,)`` and each of ``predictions`` (method key -> ``(n,)``) are the test designs' Cd, ``families``
+    their body families; ``labels`` names each method in the legend (the task passes the pipeline's model by its
+    class name when it is the user's own network, so the legend says what ran); a method without a label shows
+    its key."""
     names = sorted(set(families))
     families_arr = np.asarray(families)
     fig, axes = new_figure(1, len(names), figsize=(3.4 * len(names), 3.4))

@@ -17,6 +17,12 @@ Mean: the training designs' mean Cd for every design.
 
 ``infer_ms``: wall-clock milliseconds per design of a method's prediction on the test designs (networks: forward
 passes in batches of ``eval_batch_size`` after one warm-up batch, on the run's device; input sampling excluded).
+
+A network of the user's own in the pipeline's model place (``pipe.model = MyNet``, a ``python:`` reference, or
+``predict(..., model=MyNet)``) is trained and scored as the ``regdgcnn`` method: its metrics, fit, weights and
+prediction column keep that key (so metric names stay stable and its runs predict), while the report, the log, the
+figure and the protocol call it by its class name and describe it only by its ``model.params``. It takes clouds
+``(B, 3, N)`` and must give one value per cloud, ``(B, 1)`` or ``(B,)``; anything else is refused before training.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pydantic import Field
 from sciconv import DataBundle, PredictionResult, ResultRow, TaskBase, TaskResult
 from sciconv.context import PredictContext, RunContext
 from sciconv.errors import ConfigError, DataError
-from sciconv.kit import derive_seed, markdown_table, seed_everything
+from sciconv.kit import check_model_output, derive_seed, markdown_table, seed_everything
 from sciconv.spec import DataSpec
 from sciconv_drivaernet import published
 from sciconv_drivaernet.drag_metrics import ERROR_KEYS, drag_errors, errors_by_family
@@ -45,6 +51,22 @@ LABELS = {
     "mean": "mean of the training designs",
 }
 SHORT = {"regdgcnn": "RegDGCNN", "pointnet": "PointNet", "ols": "least squares", "mean": "mean"}
+PIPELINE_METHOD = "regdgcnn"
+"""The method the pipeline's model trains as (its metric keys, fit and weights keep this name for any model)."""
+
+
+def method_labels(own: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The report's long and short name of each method: :data:`LABELS` and :data:`SHORT`, except that the pipeline's
+    model is named ``own`` (the class name of a network of the user's own, ``ctx.own_model_name()``) when given."""
+    if own is None:
+        return dict(LABELS), dict(SHORT)
+    long = {**LABELS, PIPELINE_METHOD: f"{own} (the pipeline's model; metrics `{PIPELINE_METHOD}.*`)"}
+    return long, {**SHORT, PIPELINE_METHOD: own}
+
+
+def log_name(method: str, own: str | None) -> str:
+    """How the log calls ``method``: its key, or ``MyNet (regdgcnn)`` for the pipeline's model of the user's own."""
+    return f"{own} ({method})" if own is not None and method == PIPELINE_METHOD else method
 
 
 class DragTask(TaskBase):
@@ -104,6 +126,13 @@ class DragTask(TaskBase):
             f"test; {info['sampling']['n_points']} points each ({info['sampling']['method']})"
         )
         test = split["test"]
+        own = ctx.own_model_name()
+        if own is not None and PIPELINE_METHOD in self.methods:
+            ctx.log(
+                f"{PIPELINE_METHOD}: the pipeline's model is {own} (the user's own network, "
+                + describe_params(ctx.model_params)
+                + f"); its metrics keep the keys {PIPELINE_METHOD}.*"
+            )
         predictions: dict[str, np.ndarray] = {}
         timings: dict[str, float] = {}
         train_seconds: dict[str, float] = {}
@@ -111,7 +140,7 @@ class DragTask(TaskBase):
         for method in self.methods:
             start = time.perf_counter()
             if method in NETWORKS:
-                model = self._train_network(ctx, method, data.spec, info, split, cd, scale)
+                model = self._train_network(ctx, method, data.spec, info, split, cd, scale, own)
                 predictions[method], timings[method] = self._infer(model, info, test, scale)
             elif method == "ols":
                 if info.get("parameters") is None:
@@ -126,7 +155,7 @@ class DragTask(TaskBase):
                 ctx.save_arrays("mean", {"mean": np.array([mean])})
                 predictions[method], timings[method] = timed(lambda: np.full(len(test), mean), test)
             train_seconds[method] = time.perf_counter() - start
-            ctx.log(f"{method}: test R² {drag_errors(cd[test], predictions[method])['r2']:.3f}")
+            ctx.log(f"{log_name(method, own)}: test R² {drag_errors(cd[test], predictions[method])['r2']:.3f}")
         ctx.save_state(
             "drag",
             {
@@ -138,7 +167,7 @@ class DragTask(TaskBase):
             },
         )
         metrics = drag_metrics(cd[test], predictions, [families[i] for i in test], timings)
-        return self._result(ctx, info, split, cd, predictions, metrics, train_seconds, model)
+        return self._result(ctx, info, split, cd, predictions, metrics, train_seconds, model, own)
 
     def _build(self, ctx: RunContext | PredictContext, method: str, spec: DataSpec) -> Any:
         if method == "regdgcnn":
@@ -160,7 +189,11 @@ class DragTask(TaskBase):
         split: dict[str, np.ndarray],
         cd: np.ndarray,
         scale: tuple[float, float],
+        own: str | None = None,
     ) -> Any:
+        """Train ``method``'s network on the training designs (``own``: the class name of the pipeline's model when
+        it is the user's own, checked on two clouds before training and trained on the MSE of its flattened
+        output)."""
         import torch
 
         z = (cd - scale[0]) / scale[1]
@@ -168,7 +201,11 @@ class DragTask(TaskBase):
         model = self._build(ctx, method, spec)
         train = self._dataset(info, split["train"], z, augment=self.augment)
         val = self._dataset(info, split["val"], z, augment=False) if len(split["val"]) else None
-        fitted = ctx.fit(model, train, val, loss_fn=torch.nn.MSELoss(), name=method, drop_last=True).model
+        loss_fn: Any = torch.nn.MSELoss()
+        if own is not None and method == PIPELINE_METHOD:
+            check_own_model(model, own, self._dataset(info, split["train"][:2], z, augment=False).inputs())
+            loss_fn = flat_mse
+        fitted = ctx.fit(model, train, val, loss_fn=loss_fn, name=method, drop_last=True).model
         ctx.save_weights(method, fitted)
         return fitted
 
@@ -192,12 +229,14 @@ class DragTask(TaskBase):
         metrics: dict[str, float],
         train_seconds: dict[str, float],
         model: Any,
+        own: str | None = None,
     ) -> TaskResult:
         test = split["test"]
         families = [info["designs"][i]["family"] for i in test]
+        labels, short = method_labels(own)
         rows = [
             ResultRow(
-                LABELS[m],
+                labels[m],
                 {k: metrics[f"{m}.{k}"] for k in (*ERROR_KEYS, "infer_ms")},
             )
             for m in predictions
@@ -212,7 +251,7 @@ class DragTask(TaskBase):
             from sciconv_drivaernet.drag_figures import plot_predicted_against_true
 
             path = plot_predicted_against_true(
-                cd[test], predictions, families, {m: SHORT[m] for m in predictions}, ctx.plots_dir / "scatter.png"
+                cd[test], predictions, families, {m: short[m] for m in predictions}, ctx.plots_dir / "scatter.png"
             )
             plots.append(
                 (
@@ -227,11 +266,11 @@ class DragTask(TaskBase):
             row: dict[str, Any] = {"family": family, "designs": by_family[next(iter(by_family))][family]["n"]}
             for m in predictions:
                 errors = by_family[m][family]
-                row[f"{SHORT[m]} MAE"] = f"{errors['mae']:.4f}"
-                row[f"{SHORT[m]} R²"] = f"{errors['r2']:.3f}"
+                row[f"{short[m]} MAE"] = f"{errors['mae']:.4f}"
+                row[f"{short[m]} R²"] = f"{errors['r2']:.3f}"
             family_rows.append(row)
         sections = {
-            "Protocol": self._protocol_text(ctx, info, split, train_seconds),
+            "Protocol": self._protocol_text(ctx, info, split, train_seconds, own),
             "Errors per body family (test designs)": markdown_table(family_rows),
             "Published numbers": published.NOTE + "\n\n" + published_table(),
         }
@@ -240,11 +279,17 @@ class DragTask(TaskBase):
         return TaskResult(metrics=metrics, model=model, table=rows, plots=plots, sections=sections)
 
     def _protocol_text(
-        self, ctx: RunContext, info: dict[str, Any], split: dict[str, np.ndarray], seconds: dict[str, float]
+        self,
+        ctx: RunContext,
+        info: dict[str, Any],
+        split: dict[str, np.ndarray],
+        seconds: dict[str, float],
+        own: str | None = None,
     ) -> str:
         train = ctx.config.train
         sampling = info["sampling"]
         model = ctx.model_params
+        short = method_labels(own)[1]
         skipped = info.get("skipped", {})
         lines = [
             f"- Data: {len(info['designs'])} designs with a mesh and a drag coefficient ("
@@ -263,17 +308,32 @@ class DragTask(TaskBase):
             f"decay {train.weight_decay:g}, schedule {train.scheduler.name}; MSE on "
             + ("z-scored Cd" if self.standardise_targets else "Cd")
             + "; the weights of the epoch with the lowest validation loss are kept.",
-            f"- RegDGCNN: k {model.get('k', 40)}, EdgeConv widths {model.get('edge_channels', [256, 512, 512, 1024])}"
-            f", emb_dims {model.get('emb_dims', 512)}, dropout {model.get('dropout', 0.4)}. PointNet: "
-            + (", ".join(f"{k} {v}" for k, v in self.pointnet.items()) or "the published preset")
-            + ".",
+            self._networks_line(model, own),
             "- Time per method (training and testing): "
-            + ", ".join(f"{SHORT[m]} {s:.0f} s" for m, s in seconds.items())
+            + ", ".join(f"{short[m]} {s:.0f} s" for m, s in seconds.items())
             + ".",
         ]
         if any(skipped.values()):
             lines.append("- Skipped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items() if v) + ".")
         return "\n".join(lines)
+
+    def _networks_line(self, model: dict[str, Any], own: str | None) -> str:
+        """The protocol's line on the networks' settings: the pipeline's model (RegDGCNN with its published
+        defaults filled in, or a network of the user's own described only by its ``model.params``) and PointNet."""
+        pointnet = "PointNet: " + (", ".join(f"{k} {v}" for k, v in self.pointnet.items()) or "the published preset")
+        if own is None:
+            return (
+                f"- RegDGCNN: k {model.get('k', 40)}, EdgeConv widths "
+                f"{model.get('edge_channels', [256, 512, 512, 1024])}, emb_dims {model.get('emb_dims', 512)}, "
+                f"dropout {model.get('dropout', 0.4)}. {pointnet}."
+            )
+        if PIPELINE_METHOD not in self.methods:
+            return f"- {own} (the pipeline's model) was not trained: {PIPELINE_METHOD} is not a method. {pointnet}."
+        return (
+            f"- {own}: the user's own network in the pipeline's model place (where this pipeline has RegDGCNN), "
+            f"{describe_params(model)}; its metrics are the `{PIPELINE_METHOD}.*` keys and its weights "
+            f"`{PIPELINE_METHOD}`. {pointnet}."
+        )
 
     # -- predict ---------------------------------------------------------------------------------------------
 
@@ -316,6 +376,17 @@ class DragTask(TaskBase):
             table["cd"] = cd[members]
         predictions: dict[str, np.ndarray] = {}
         timings: dict[str, float] = {}
+        own = ctx.own_model_name()
+        sections: dict[str, str] = {}
+        if own is not None and PIPELINE_METHOD in state["methods"]:
+            ctx.log(
+                f"{PIPELINE_METHOD}: predicted by {own}, the pipeline's model ({describe_params(ctx.model_params)})"
+            )
+            sections["Columns"] = (
+                f"`{PIPELINE_METHOD}` (and the `{PIPELINE_METHOD}.*` metrics): {own}, the user's own network in the "
+                f"pipeline's model place, {describe_params(ctx.model_params)}, with the run's `{PIPELINE_METHOD}` "
+                "weights."
+            )
         for method in state["methods"]:
             if method in NETWORKS:
                 spec = DataSpec((3, int(state["n_points"])), 1, task_type="regression")
@@ -338,10 +409,39 @@ class DragTask(TaskBase):
         if labelled:
             families = [info["designs"][i]["family"] for i in members]
             metrics = drag_metrics(cd[members], predictions, families, timings)
-        return PredictionResult(tables={"drag": table}, metrics=metrics)
+        return PredictionResult(tables={"drag": table}, metrics=metrics, sections=sections)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """A network's ``model.params`` in words (``model.params k 8, width 32``; its own defaults when empty)."""
+    if not params:
+        return "with its own defaults (no model.params)"
+    return "model.params " + ", ".join(f"{k} {v}" for k, v in params.items())
+
+
+def check_own_model(model: Any, name: str, clouds: Any) -> None:
+    """Refuse (``ConfigError``) a network of the user's own that fails on ``clouds`` ``(B, 3, N)`` or does not give
+    one value per cloud (``(B, 1)`` or ``(B,)``); run once in evaluation mode without gradients, before training
+    (:func:`sciconv.kit.check_model_output`)."""
+    n = int(clouds.shape[0])
+    check_model_output(
+        model,
+        clouds,
+        [(n, 1), (n,)],
+        needs=f"model: {name} (the pipeline's model) must map point clouds (B, 3 coordinates, N points) to one drag "
+        "coefficient per cloud, (B, 1) or (B,)",
+    )
+
+
+def flat_mse(predicted: Any, target: Any) -> Any:
+    """The MSE of a network's output ``(B, 1)`` or ``(B,)`` against the targets ``(B, 1)``, both flattened (so that
+    a network of the user's own that gives ``(B,)`` is not broadcast against the targets to ``(B, B)``)."""
+    import torch.nn.functional as F
+
+    return F.mse_loss(predicted.reshape(-1), target.reshape(-1))
 
 
 def published_table() -> str:

@@ -1,6 +1,7 @@
 """The drivaernet pipelines end to end on tiny settings: registration and the published preset, conformance (each
 pipeline run twice with the same metrics, predict reproducing the run), the metric keys, the report, predict on
-new STL designs without coefficients, and bad input at the command line."""
+new STL designs without coefficients, bad input at the command line, and a network of the user's own in the
+pipeline's model place (named by its class in the report, the log and predict; a wrong output refused)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import sciconv
 from sciconv import cli
+from sciconv.errors import ConfigError
 from sciconv.registry import get_registry
 from sciconv.spec import DataSpec
 from sciconv.testing import check_plugin
@@ -100,6 +103,8 @@ def test_the_run_reports_errors_per_family_and_the_published_numbers(
     ):
         assert text in report
     assert (run_dir / "plots" / "scatter.png").stat().st_size > 1000
+    # the registered network is named as such, with its settings
+    assert "| RegDGCNN (dynamic graph CNN) |" in report and "- RegDGCNN: k 8, EdgeConv widths [8, 8, 8, 16]" in report
 
 
 def test_predict_gives_the_drag_of_new_stl_designs(simulated_run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
@@ -132,3 +137,62 @@ def test_bad_folder_is_one_clear_line(folder: Path, tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and victim.name in err
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+class TinyCloudNet(torch.nn.Module):
+    """A network of the user's own (``pipe.model = TinyCloudNet``): a per-point layer, max pooling over the cloud and
+    a linear head.
+
+    Shapes: (B, 3, N) -> (B, n_outputs)."""
+
+    def __init__(self, spec: DataSpec, width: int = 4) -> None:
+        super().__init__()
+        self.point = torch.nn.Sequential(torch.nn.Conv1d(spec.input_shape[0], width, 1), torch.nn.ReLU())
+        self.head = torch.nn.Linear(width, spec.n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.point(x).amax(dim=2))
+
+
+class WideOutputNet(TinyCloudNet):
+    """Gives three values per cloud where the drag task needs one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).repeat(1, 3)
+
+
+def test_the_users_own_network_is_named_by_its_class_and_predicts_with_the_same_factory(
+    simulated_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """``pipe.model = TinyCloudNet`` trains as the ``regdgcnn`` method (metric keys unchanged); the report, the log
+    and predict's report name TinyCloudNet with its own model.params and none of RegDGCNN's label or defaults
+    (the registered run's report keeps them); predict on the test split with the same factory reproduces the
+    run's metrics; a network with the wrong output is refused before training."""
+    overrides = {**TINY_DRIVAERNET_DRAG, "task.params.methods": ["regdgcnn", "mean"]}
+    pipe = sciconv.load_pipeline("drivaernet-drag", overrides)
+    pipe.model = TinyCloudNet
+    pipe.config.model.params = {"width": 6}
+    lines: list[str] = []
+    result = pipe.run(run_dir=tmp_path / "run", log=lines.append)
+    assert {k.split(".")[0] for k in result.metrics} == {"regdgcnn", "mean"}
+    report = (result.run_dir / "report.md").read_text()
+    assert "| TinyCloudNet (the pipeline's model; metrics `regdgcnn.*`) |" in report
+    assert "- TinyCloudNet: the user's own network in the pipeline's model place" in report
+    assert "model.params width 6; its metrics are the `regdgcnn.*` keys" in report
+    assert "TinyCloudNet MAE" in report and "Time per method (training and testing): TinyCloudNet" in report
+    for registered in ("RegDGCNN (dynamic graph CNN)", "EdgeConv", "dropout 0.4", "- RegDGCNN:", "RegDGCNN MAE"):
+        assert registered not in report, registered
+    assert "RegDGCNN (dynamic graph CNN)" in (simulated_run[0] / "report.md").read_text()
+    assert any(line.startswith("TinyCloudNet (regdgcnn): test R²") for line in lines)
+
+    prediction = sciconv.load_run(result.run_dir).predict(
+        split="test", out=tmp_path / "out", model=TinyCloudNet, log=_quiet
+    )
+    scores = {k: v for k, v in result.metrics.items() if not k.endswith("infer_ms")}
+    assert {k: v for k, v in prediction.metrics.items() if not k.endswith("infer_ms")} == scores
+    assert "TinyCloudNet, the user's own network" in (tmp_path / "out" / "report.md").read_text()
+
+    pipe.model = WideOutputNet
+    with pytest.raises(ConfigError, match=r"WideOutputNet .*\(B, 1\) or \(B,\).*it returned \(2, 3\)"):
+        pipe.run(run_dir=tmp_path / "wide", log=_quiet)
+    assert not (tmp_path / "wide").exists()  # refused before the first checkpoint: nothing left behind
