@@ -36,9 +36,13 @@ def plot_fields(
     case: int,
     dim: int,
     path: Path,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Rows: the truth and each method; columns: three steps. Each panel: the deformed mesh (the displacement
-    magnified to 10 % of the plate) coloured by element effective stress. 3D data: the mid-depth layer."""
+    magnified to 10 % of the plate) coloured by element effective stress. 3D data: the mid-depth layer.
+
+    ``predictions``: per method, arrays shaped as ``truth``'s (``dis_out`` ``(N, T, dim, *grid)`` in m,
+    ``eff_stress`` ``(N, T, *elem_grid)`` in Pa); ``labels``: the panels' name of each method (default: its key)."""
     sources = {"truth": truth, **predictions}
     n_steps = truth["dis_out"].shape[1]
     steps = sorted({0, n_steps // 2, n_steps - 1})
@@ -64,6 +68,6 @@ def plot_fields(
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{name}, step {step + 1}", fontsize=8)
+            ax.set_title(f"{(labels or {}).get(name, name)}, step {step + 1}", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -15,6 +15,14 @@ true values over the test set (``nme``: mean absolute error / range; ``nrmse``: 
 reading of the paper's normalisation), and the stricter ``disp_nrmse`` by the range of the displacements (which are
 a few % of the plate: an error small against the plate can be large against the motion); ``node_r2`` is the R² of
 the displacements. Elements: the mean of the effective stress's and the effective strain's errors.
+
+The pipeline's model is the ``nep`` method. A network of the user's own in its place (``pipe.model = MyNet``, a
+``python:`` reference, ``predict(..., model=MyNet)``) is named by its class in the report, the figures and the log
+(``MyNet (the pipeline's model)``, with only its ``model.params``), never as the NEP net; its metrics, weights and
+predicted folders keep the method's name ``nep`` (stable keys, old runs still predict), which the report says. It
+needs no attribute of the NEP net: one sequence ``(1, T, C, *grid)`` must give ``(1, T, F)`` before training, else
+a :class:`~sciconv.errors.ConfigError`; the task sets ``teacher_forcing`` on it before each epoch all the same,
+which only a network that reads it uses (the report says whether it has one).
 """
 
 from __future__ import annotations
@@ -28,17 +36,62 @@ from pydantic import Field
 from sciconv import DataBundle, PredictionResult, ResultRow, TaskBase, TaskResult
 from sciconv.context import PredictContext, RunContext
 from sciconv.errors import DataError
-from sciconv.kit import derive_seed, markdown_table, seed_everything
+from sciconv.kit import check_model_output, derive_seed, markdown_table, seed_everything
 from sciconv_deepfea import published
 from sciconv_deepfea.datasets import scale_inputs, split_target, unscale_targets
 
 METHODS = ("nep", "cnn", "quasistatic")
+CNN_MODEL = "deepfea.frame-cnn"
 ERROR_KEYS = ("node_nme", "node_nrmse", "disp_nrmse", "elem_nme", "elem_nrmse", "node_r2", "elem_r2")
 LABELS = {
     "nep": "NEP net (ConvLSTM, autoregressive)",
     "cnn": "frame CNN (non-recurrent)",
     "quasistatic": "quasi-static (static solution at the current load)",
 }
+
+
+def method_labels(own_model: str | None) -> dict[str, str]:
+    """How the report names each method: :data:`LABELS`, the pipeline's model (``nep``) by its class when it is the
+    user's own (``own_model``, from ``ctx.own_model_name()``): ``"MyNet (the pipeline's model)"``."""
+    if own_model is None:
+        return dict(LABELS)
+    return {**LABELS, "nep": f"{own_model} (the pipeline's model)"}
+
+
+def short_names(own_model: str | None) -> dict[str, str]:
+    """The methods' names in table columns, the speed table and figure titles: the method names, ``nep`` replaced
+    by the class name of the user's own network (``own_model``) when there is one."""
+    return {m: (own_model if m == "nep" and own_model is not None else m) for m in METHODS}
+
+
+def trainable_parameters(model: Any) -> int:
+    """How many trainable parameters ``model`` (a ``torch.nn.Module``) has."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def check_own_model(model: Any, x: Any, n_outputs: int, name: str) -> None:
+    """Refuse, before training, a network of the user's own in the pipeline model's place whose output the task's
+    loss and rollout cannot use (:func:`sciconv.kit.check_model_output`).
+
+    Args:
+        model: the built network (a ``torch.nn.Module``); its train/eval mode is restored.
+        x: one scaled input sequence ``(1, T, C, *grid)`` (``C``: node coordinates, loads, boundary mask).
+        n_outputs: ``F``, the features of each step's output: node coordinates first, then stress and strain per
+            element (``dim * prod(grid) + 2 * prod(grid - 1)``).
+        name: the network's name for the message.
+
+    Raises:
+        ConfigError: the forward pass fails on ``x`` or does not return a tensor ``(1, T, F)``.
+    """
+    expected = (int(x.shape[0]), int(x.shape[1]), int(n_outputs))
+    check_model_output(
+        model,
+        x,
+        [expected],
+        needs=f"the pipeline's model {name}: the deepfea.rollout task needs a network mapping scaled inputs "
+        f"(B, T, C, *grid) to (B, T, F) = {expected} here (each step's next node coordinates, then the effective "
+        "stress and strain per element)",
+    )
 
 
 def teacher_forcing_probability(epoch: int, period: int, decay: float = 0.7, floor: float = 0.01) -> float:
@@ -128,6 +181,9 @@ class RolloutTask(TaskBase):
         cnn_width, cnn_depth: the frame CNN's channels and convolution layers.
         timing_cases: test cases the solver is timed on (the official layout: cases drawn like the data).
         plots_case: index of the test case drawn in the report's figures.
+
+    The ``nep`` method is the pipeline's model: the registered NEP net, or a network of the user's own in its place
+    (named by its class in the report and the log; see the module's docstring).
     """
 
     def __init__(
@@ -164,6 +220,9 @@ class RolloutTask(TaskBase):
         results: dict[str, dict[str, Any]] = {}
         predictions: dict[str, dict[str, np.ndarray]] = {}
         timing: dict[str, float] = {}
+        sizes: dict[str, int] = {}  # trainable parameters of each network, by method
+        own = ctx.own_model_name() if "nep" in self.methods else None
+        own_has_tf: bool | None = None  # whether the user's own network has a teacher_forcing attribute
         model = None
         ctx.log(
             f"{len(info['split']['train'])} training, {len(info['split']['val'])} validation, {len(test_index)} "
@@ -175,6 +234,15 @@ class RolloutTask(TaskBase):
             seed_everything(derive_seed(ctx.seed, method))
             if method == "nep":
                 net = ctx.build_model(data.spec)
+                sizes[method] = trainable_parameters(net)
+                if own is not None:
+                    check_own_model(net, data.train[0][0][None], data.spec.n_outputs, own)
+                    own_has_tf = hasattr(net, "teacher_forcing")
+                    ctx.log(
+                        f"nep: {method_labels(own)['nep']}, model.params {_params_text(ctx.model_params)}, "
+                        f"{sizes[method]:,} trainable parameters, in the NEP net's place (its metrics keep the keys "
+                        "nep.*)"
+                    )
 
                 def schedule(epoch: int, net: Any = net) -> None:
                     net.teacher_forcing = teacher_forcing_probability(epoch, self.tf_period, self.tf_decay)
@@ -183,7 +251,10 @@ class RolloutTask(TaskBase):
                 fitted.teacher_forcing = 0.0
                 model = fitted
             else:
-                net = ctx.build_model(data.spec, name="deepfea.frame-cnn", width=self.cnn_width, depth=self.cnn_depth)
+                # the registered factory itself, so that the core's "Model size" line counts the pipeline's model
+                # alone: each network's size is in the "Networks trained" section
+                net = ctx.model_factory_named(CNN_MODEL)(data.spec, width=self.cnn_width, depth=self.cnn_depth)
+                sizes[method] = trainable_parameters(net)
                 fitted = ctx.fit(net, data.train, data.val, loss_fn=loss, name="cnn").model
             ctx.save_weights(method, fitted)
             scaled = rollout(fitted, x_test, ctx.config.train.batch_size)
@@ -200,7 +271,10 @@ class RolloutTask(TaskBase):
         )
         ctx.save_arrays("scaling", info["scaling"])
         metrics = self._metrics(results, timing)
-        return self._result(ctx, info, results, predictions, truth, reference, timing, metrics, model)
+        networks = self._networks_section(ctx, sizes, own, own_has_tf)
+        return self._result(
+            ctx, info, results, predictions, truth, reference, timing, metrics, model, own=own, networks=networks
+        )
 
     def _quasistatic(self, info: dict[str, Any], test_index: np.ndarray) -> dict[str, np.ndarray] | None:
         params = info.get("case_params")
@@ -236,10 +310,13 @@ class RolloutTask(TaskBase):
         timing: dict[str, float],
         metrics: dict[str, float],
         model: Any,
+        own: str | None = None,
+        networks: str = "",
     ) -> TaskResult:
+        labels, short = method_labels(own), short_names(own)
         rows = [
             ResultRow(
-                LABELS[m],
+                labels[m],
                 {
                     "node NME": f"{metrics[f'{m}.node_nme']:.4f}",
                     "node NRMSE": f"{metrics[f'{m}.node_nrmse']:.4f}",
@@ -259,7 +336,7 @@ class RolloutTask(TaskBase):
 
             plots.append(
                 (
-                    plot_error_curves(results, LABELS, ctx.plots_dir / "error_vs_step.png"),
+                    plot_error_curves(results, labels, ctx.plots_dir / "error_vs_step.png"),
                     "Node and element NRMSE of the test cases at each step of the rollout (errors of a free-running "
                     "rollout accumulate; the quasi-static and frame baselines do not feed back).",
                 )
@@ -267,7 +344,9 @@ class RolloutTask(TaskBase):
             case = min(self.plots_case, len(reference) - 1)
             plots.append(
                 (
-                    plot_fields(predictions, truth, reference, case, info["dim"], ctx.plots_dir / "fields.png"),
+                    plot_fields(
+                        predictions, truth, reference, case, info["dim"], ctx.plots_dir / "fields.png", labels=short
+                    ),
                     f"Test case {info['cases']['test'][case]}: deformed meshes (displacements magnified) and "
                     "effective stress per element at three steps, the truth beside each method.",
                 )
@@ -279,23 +358,24 @@ class RolloutTask(TaskBase):
             if f"{m}_single" in timing:
                 speed.append(
                     {
-                        "": f"{m} rollout, one case",
+                        "": f"{short[m]} rollout, one case",
                         "s per case": f"{timing[f'{m}_single']:.4f}",
                         "speed-up": f"{timing['solver'] / timing[f'{m}_single']:.1f}",
                     }
                 )
                 speed.append(
                     {
-                        "": f"{m} rollout, all test cases in one batch",
+                        "": f"{short[m]} rollout, all test cases in one batch",
                         "s per case": f"{timing[f'{m}_batched']:.5f}",
                         "speed-up": f"{timing['solver'] / timing[f'{m}_batched']:.1f}",
                     }
                 )
         per_case = [
-            {"case": name, **{m: f"{results[m]['node_nrmse_case'][i]:.4f}" for m in results}}
+            {"case": name, **{short[m]: f"{results[m]['node_nrmse_case'][i]:.4f}" for m in results}}
             for i, name in enumerate(info["cases"]["test"])
         ]
-        sections = {
+        sections = {} if not networks else {"Networks trained": networks}
+        sections |= {
             "Speed against the solver": markdown_table(speed)
             + "\n\nOn the same machine and cases' grid and length; the solver factorises its matrix once per case "
             "and steps with a sparse solve, which on a small grid is already fast: the published two orders of "
@@ -304,6 +384,48 @@ class RolloutTask(TaskBase):
             "Published claims": published.NOTE,
         }
         return TaskResult(metrics=metrics, model=model, table=rows, plots=plots, sections=sections)
+
+    def _networks_section(
+        self, ctx: RunContext, sizes: dict[str, int], own: str | None, own_has_tf: bool | None
+    ) -> str:
+        """The report section on the networks this run trained: each with its own settings and size, and, for a
+        network of the user's own in the pipeline model's place, what ran and how its metrics are keyed."""
+        if not sizes:
+            return ""
+        labels = method_labels(own)
+        lines = []
+        if "nep" in sizes:
+            source = (
+                f"your own network, model.params {_params_text(ctx.model_params)}"
+                if own is not None
+                else f"`{ctx.config.model.name}`, model.params {_params_text(ctx.model_params)}"
+            )
+            lines.append(f"- `nep`: {labels['nep']}, {source}: {sizes['nep']:,} trainable parameters")
+        if "cnn" in sizes:
+            lines.append(
+                f"- `cnn`: {labels['cnn']}, `{CNN_MODEL}` with `cnn_width={self.cnn_width}`, "
+                f"`cnn_depth={self.cnn_depth}` (task.params): {sizes['cnn']:,} trainable parameters"
+            )
+        text = "\n".join(lines)
+        if own is None:
+            return text
+        schedule = (
+            f"{own} has a `teacher_forcing` attribute: the task set NELO's teacher-forcing probability on it before "
+            f"each epoch ({self.tf_decay:g}^k after k periods of {self.tf_period} epochs, 0 below 0.01) and 0 for "
+            "the rollouts."
+            if own_has_tf
+            else f"{own} has no `teacher_forcing` attribute: the task set one before each epoch all the same (NELO's "
+            "scheduled sampling), which only a network whose forward reads it uses."
+        )
+        return (
+            text
+            + f"\n\n{own} ran in the place of the DeepFEA NEP net that the pipeline's description names: the rows, "
+            f"columns, curves and panels named {own} are its results, and no NEP net was trained. The task keys the "
+            f"pipeline's model as the method `nep`, so {own}'s metrics are the `nep.*` keys (with `speedup`, "
+            f"`speedup_batched` and `nep_time_s`, which time its rollout), its weights `trained/nep.safetensors`, "
+            f"and predict writes its cases under `nep/`. {schedule} The published row quotes the paper's NEP net, "
+            f"not {own}."
+        )
 
     # -- predict ---------------------------------------------------------------------------------------------
 
@@ -346,8 +468,17 @@ class RolloutTask(TaskBase):
         metrics: dict[str, float] = {}
         rows = []
         files = []
+        sections: dict[str, str] = {}
+        own = ctx.own_model_name() if "nep" in state["methods"] else None
+        if own is not None:
+            ctx.log(f"nep: {method_labels(own)['nep']}, model.params {_params_text(ctx.model_params)}")
+            sections["The pipeline's model"] = (
+                f"The method `nep` is {own} (the pipeline's model, your own network; model.params "
+                f"{_params_text(ctx.model_params)}), not the DeepFEA NEP net: its cases are under `nep/`, its "
+                "metrics are the `nep.*` keys and its rows in `cases.csv` have method `nep`."
+            )
         for method in state["methods"]:
-            name = None if method == "nep" else "deepfea.frame-cnn"
+            name = None if method == "nep" else CNN_MODEL
             params = {} if method == "nep" else {"width": self.cnn_width, "depth": self.cnn_depth}
             net = ctx.build_model(bundle.spec, name=name, **params) if name else ctx.build_model(bundle.spec)
             net = ctx.load_weights(method, net)
@@ -366,7 +497,12 @@ class RolloutTask(TaskBase):
                     eff_strain=pred["eff_strain"][i].astype(np.float32),
                 )
                 files += [folder / "dis_out.npz", folder / "effective_out.npz"]
-        return PredictionResult(tables={"cases": pd.DataFrame(rows)}, metrics=metrics, files=files)
+        return PredictionResult(tables={"cases": pd.DataFrame(rows)}, metrics=metrics, files=files, sections=sections)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    """``model.params`` as the report writes them: ``width=8, depth=2`` in backticks, or ``none (its defaults)``."""
+    return ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "none (its defaults)"
 
 
 def inputs_beyond_scaling(dis_in: np.ndarray, scaling: dict[str, np.ndarray], dim: int) -> list[str]:

@@ -1,28 +1,35 @@
-"""The DeepFEA task's pieces: NELO's teacher-forcing schedule, the node + element loss, the normalised errors, and
-predict scaling new inputs with the run's own scaling (not the new folder's min/max files)."""
+"""The DeepFEA task's pieces: NELO's teacher-forcing schedule, the node + element loss, the normalised errors,
+predict scaling new inputs with the run's own scaling (not the new folder's min/max files), and a network of the
+user's own in the pipeline model's place named as what it is (report, log, predict) and refused before training when
+its output has the wrong shape."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import sciconv
+from sciconv.errors import ConfigError
+from sciconv.spec import DataSpec
 from sciconv_deepfea.datasets import OfficialFEADataset
 from sciconv_deepfea.fea_simulator import simulate_dataset
 from sciconv_deepfea.official_io import SCALING_STEMS
 from sciconv_deepfea.plugin import TINY_DEEPFEA_OFFICIAL
 from sciconv_deepfea.rollout_task import (
     ERROR_KEYS,
+    LABELS,
     NodeElementLoss,
     inputs_beyond_scaling,
     rollout_errors,
     teacher_forcing_probability,
+    trainable_parameters,
 )
 
 
@@ -171,3 +178,103 @@ def test_inputs_beyond_scaling_says_how_far() -> None:
     dis_in[0, 0, 3, 0, 0] = 7.0  # Fy off the one value seen in training
     lines = inputs_beyond_scaling(dis_in, scaling, 2)
     assert len(lines) == 2 and lines[1].startswith("y load: 5 to 7 N") and "up to 2 N" in lines[1]
+
+
+# -- a network of the user's own in the pipeline model's place ----------------------------------------------------
+
+
+class PlainRollout(nn.Module):
+    """A user's network with none of the NEP net's attributes (no ``teacher_forcing``): each step's frame through a
+    small MLP. Shapes: ``(B, T, C, *grid)`` -> ``(B, T, F)``."""
+
+    def __init__(self, spec: DataSpec, hidden: int = 6) -> None:
+        super().__init__()
+        _, channels, *grid = spec.input_shape
+        self.net = nn.Sequential(
+            nn.Flatten(2),
+            nn.Linear(channels * int(np.prod(grid)), hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, spec.n_outputs),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class OneOutputPerCase(PlainRollout):
+    """A network of the wrong output shape: one output per sequence ``(B, F)``, not one per step. ``calls``: the
+    ``training`` flag of each forward pass."""
+
+    calls: ClassVar[list[bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(self.training)
+        return self.net(x).mean(dim=1)
+
+
+def _own_pipeline(root: Path, factory: Any) -> Any:
+    pipe = sciconv.load_pipeline("deepfea-official", {**TINY_DEEPFEA_OFFICIAL, "dataset.params.root": str(root)})
+    pipe.model = factory
+    pipe.config.model.params = {"hidden": 6}
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def own_run(
+    official_run: tuple[Path, Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Any], list[str]]:
+    """The tiny deepfea-official run of :func:`official_run` with :class:`PlainRollout` as the pipeline's model."""
+    logged: list[str] = []
+    run_dir = tmp_path_factory.mktemp("deepfea-own") / "run"
+    result = _own_pipeline(official_run[0], PlainRollout).run(run_dir=run_dir, log=logged.append)
+    return run_dir, dict(result.metrics), logged
+
+
+def test_a_network_of_your_own_is_named_in_the_report_and_the_log(
+    own_run: tuple[Path, dict[str, Any], list[str]], official_run: tuple[Path, Path, dict[str, Any]]
+) -> None:
+    run_dir, metrics, logged = own_run
+    report = (run_dir / "report.md").read_text()
+    config = sciconv.load_pipeline("deepfea-official", {"dataset.params.root": "x"}).config
+    assert LABELS["nep"] not in report  # the registered network's label names no row
+    assert "| PlainRollout (the pipeline's model) |" in report
+    assert "| PlainRollout rollout, one case |" in report and "| case | PlainRollout | cnn |" in report
+    size = trainable_parameters(
+        PlainRollout(DataSpec((3, 5, 5, 5), 2 * 25 + 2 * 16, task_type="forecasting"), hidden=6)
+    )
+    assert f"- **Model size**: {size:,} trainable parameters\n" in report  # the frame CNN's size is not mixed in
+    nep_line = next(line for line in report.splitlines() if line.startswith("- `nep`: "))
+    assert "PlainRollout" in nep_line and "`hidden=6`" in nep_line and f"{size:,} trainable" in nep_line
+    assert "channels" not in nep_line and config.model.name not in nep_line  # only its own model.params
+    cnn_line = next(line for line in report.splitlines() if line.startswith("- `cnn`: "))
+    assert "`cnn_width=4`, `cnn_depth=2`" in cnn_line and f"{size:,}" not in cnn_line
+    assert "PlainRollout's metrics are the `nep.*` keys" in report and "no `teacher_forcing` attribute" in report
+    assert any(m.startswith("nep: PlainRollout (the pipeline's model)") for m in logged)
+    assert {f"nep.{k}" for k in ERROR_KEYS} <= set(metrics)  # the keys stay the method's
+    # the registered network's run still calls it by the method's label, with its own size alone
+    registered = (official_run[1] / "report.md").read_text()
+    assert f"| {LABELS['nep']} |" in registered and "the pipeline's model)" not in registered
+    assert "- **Model size**: " in registered and "input shapes were used" not in registered
+
+
+def test_predict_with_your_own_factory_reproduces_the_run(
+    own_run: tuple[Path, dict[str, Any], list[str]], tmp_path: Path
+) -> None:
+    run_dir, metrics, _ = own_run
+    logged: list[str] = []
+    out = tmp_path / "out"
+    prediction = sciconv.load_run(run_dir).predict(split="test", model=PlainRollout, out=out, log=logged.append)
+    keys = [f"{m}.{k}" for m in ("nep", "cnn") for k in ERROR_KEYS]
+    assert {k: prediction.metrics[k] for k in keys} == {k: metrics[k] for k in keys}
+    assert any(m.startswith("nep: PlainRollout (the pipeline's model)") for m in logged)
+    assert "The method `nep` is PlainRollout" in (out / "report.md").read_text()
+
+
+def test_a_network_of_the_wrong_output_shape_is_refused_before_training(
+    official_run: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    OneOutputPerCase.calls.clear()
+    with pytest.raises(ConfigError, match=r"OneOutputPerCase: .*\(1, 3, 82\).*it returned \(1, 82\)"):
+        _own_pipeline(official_run[0], OneOutputPerCase).run(run_dir=tmp_path / "run", log=_silent)
+    assert OneOutputPerCase.calls == [False]  # one forward pass in eval mode, the check's: nothing was trained
+    assert not (tmp_path / "run").exists()  # a run refused before its first checkpoint leaves nothing behind
