@@ -225,7 +225,8 @@ class ChestAnatomyTask(TaskBase):
     (topologically invalid masks), clean, occluded and domain-shifted. See the module docstring for the protocol.
 
     Args:
-        kl_weight: weight of the latent's KL term in HybridGNet's loss (paper: 1e-5).
+        kl_weight: weight of the latent's KL term in HybridGNet's loss, the KL averaged over the latent's dimensions
+            (official trainer: 1e-5).
         deep_supervision: include the skip connections' intermediate predictions in the loss (the paper does).
         baseline: train and score the UNet baseline.
         unet: the baseline's settings: model (``channels``, ``strides``, ``num_res_units``, ``kernel_size``,

@@ -211,8 +211,9 @@ def test_roi_sample_coordinates() -> None:
 def test_kl_value() -> None:
     mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
-    # Row 0: 0.5 * [(1 + 1 - 1 - 0) + (2 + 0 - 1 - log 2)] = 1 - log(2) / 2; row 1: 0.
-    assert kl_divergence(mu, logvar).item() == pytest.approx((1 - math.log(2) / 2) / 2, rel=1e-6)
+    # Row 0: 0.5 * [(1 + 1 - 1 - 0) + (2 + 0 - 1 - log 2)] = 1 - log(2) / 2 over its 2 dimensions; row 1: 0.
+    # Averaged over the 2 latent dimensions and the 2 rows, as the official trainer does.
+    assert kl_divergence(mu, logvar).item() == pytest.approx((1 - math.log(2) / 2) / 4, rel=1e-6)
 
 
 def test_loss_uses_aux_in_training_only(small_model: HybridGNet) -> None:
