@@ -42,11 +42,11 @@ from sciconv.spec import DataSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from sciconv.compare import Comparison
+    from sciconv.comparison import Comparison
     from sciconv.context import PredictContext, RunContext
     from sciconv.pipeline import Overrides, Pipeline, RunResult
     from sciconv.predicting import FinishedRun
-    from sciconv.sweep import SweepResult
+    from sciconv.sweeps import SweepResult
 
 
 def run(
@@ -101,15 +101,15 @@ def sweep(
     on_point: Callable[[dict[str, Any], str | None], None] | None = None,
 ) -> SweepResult:
     """Run a pipeline at every point of a grid (or of ``random`` points drawn from ranges), each point a run
-    directory under one sweep directory, and return the :class:`~sciconv.sweep.SweepResult`::
+    directory under one sweep directory, and return the :class:`~sciconv.sweeps.SweepResult`::
 
         result = sciconv.sweep("demo-signal", {"train.lr": [1e-3, 3e-3], "model.params.n_filters": [8, 16]})
         result.best, result.table  # the best point's row; a pandas DataFrame, one row per point
 
     Points run ``parallel.n_jobs`` at a time; ``resume`` continues an interrupted sweep. Failed points are rows
-    with status ``failed`` (``result.check()`` raises for them). See :mod:`sciconv.sweep`.
+    with status ``failed`` (``result.check()`` raises for them). See :mod:`sciconv.sweeps`.
     """
-    from sciconv.sweep import sweep as _sweep
+    from sciconv.sweeps import sweep as _sweep
 
     return _sweep(
         target,
@@ -126,20 +126,16 @@ def sweep(
 
 
 def compare(*dirs: str | Path | Iterable[str | Path], metrics: Sequence[str] | None = None) -> Comparison:
-    """Runs side by side: their metrics and the settings in which they differ (:mod:`sciconv.compare`)::
+    """Runs side by side: their metrics and the settings in which they differ (:mod:`sciconv.comparison`)::
 
         comparison = sciconv.compare("runs/demo-signal/20261207-101500", "runs/demo-signal/20261207-113000")
         print(comparison.to_markdown())
 
     Each path is a run directory, a sweep directory (its points) or a folder of run directories.
     """
-    from sciconv.compare import compare as _compare
+    from sciconv.comparison import compare as _compare
 
     return _compare(*dirs, metrics=metrics)
-
-
-# `sciconv.sweep` and `sciconv.compare` are also the names of their modules: importing one sets the package's
-# attribute to the module, which is callable with the same arguments as the function it replaces.
 
 
 def __getattr__(name: str) -> Any:

@@ -257,7 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace, target: str | None, overrides: list[str]) -> int:
     """``pipeline run NAME --sweep ...`` and ``pipeline run --resume SWEEP_DIR``."""
-    from sciconv.sweep import point_line, sweep
+    from sciconv.sweeps import point_line, sweep
 
     if args.nproc is not None and args.nproc != 1:
         raise ConfigError(
@@ -294,7 +294,7 @@ def _cmd_sweep(args: argparse.Namespace, target: str | None, overrides: list[str
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sciconv.compare import compare
+    from sciconv.comparison import compare
 
     comparison = compare(args.dirs, metrics=args.metrics)
     if args.out is not None:

@@ -13,7 +13,7 @@ import pytest
 import sciconv
 from sciconv import cli
 from sciconv.errors import ConfigError
-from sciconv.sweep import (
+from sciconv.sweeps import (
     Axis,
     Range,
     as_axes,
@@ -271,11 +271,12 @@ def test_resume_runs_only_the_unfinished_points(tmp_path: Path) -> None:
         sweep("demo-signal", {"train.lr": [0.01]}, TINY, sweep_dir=directory, log=quiet)
 
 
-def test_sweep_is_callable_as_a_module_too() -> None:
+def test_the_package_function_stays_itself_once_the_module_is_imported() -> None:
     import importlib
+    import inspect
 
-    module = importlib.import_module("sciconv.sweep")
-    assert sciconv.sweep is module and callable(sciconv.sweep)
+    importlib.import_module("sciconv.sweeps")
+    assert inspect.isfunction(sciconv.sweep)
     with pytest.raises(ConfigError, match="at least one axis"):
         sciconv.sweep("demo-signal", {}, TINY, log=quiet)
 

@@ -59,14 +59,13 @@ import re
 import shutil
 import sys
 import time
-import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sciconv.atomic import atomic_write_text
-from sciconv.compare import SWEEP_FILE
+from sciconv.comparison import SWEEP_FILE
 from sciconv.config import parse_override
 from sciconv.errors import ConfigError, NotFoundError, SciconvError
 from sciconv.kit.tables import markdown_table
@@ -1054,17 +1053,6 @@ def _execute(
     state.write_plan()
     state.write_tables()
     return state.result()
-
-
-class _CallableModule(types.ModuleType):
-    """``sciconv.sweep`` is both this module and the function :func:`sciconv.sweep`: importing the module sets
-    the package's attribute to it, so the module, called, runs :func:`sweep`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 Each ``DIR`` is one of:
 
 - a run directory (``config.yaml`` and ``status.json``): one run;
-- a sweep directory (``sweep.yaml``, see :mod:`sciconv.sweep`): its points that have a run directory, in the
+- a sweep directory (``sweep.yaml``, see :mod:`sciconv.sweeps`): its points that have a run directory, in the
   sweep's order, labelled ``<sweep>/<point>``;
 - a folder of run directories (``runs/demo-signal/``): the run directories directly inside it, sorted by
   name (sweep folders inside it are not expanded: name them on their own).
@@ -23,8 +23,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import sys
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,7 @@ from sciconv.report import format_number
 from sciconv.yamlio import read_yaml
 
 SWEEP_FILE = "sweep.yaml"
-"""The file that makes a folder a sweep directory (written by :mod:`sciconv.sweep`)."""
+"""The file that makes a folder a sweep directory (written by :mod:`sciconv.sweeps`)."""
 
 TRANSPOSE_ABOVE = 6
 """With more runs than this, the metric and configuration tables have one row per run instead of one column."""
@@ -355,17 +353,6 @@ def _shown_path(path: Path) -> str:
         return path.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-class _CallableModule(types.ModuleType):
-    """``sciconv.compare`` is both this module and the function :func:`sciconv.compare`: importing the module
-    sets the package's attribute to it, so the module, called, runs :func:`compare`."""
-
-    def __call__(self, *dirs: str | Path | Iterable[str | Path], metrics: Sequence[str] | None = None) -> Comparison:
-        return compare(*dirs, metrics=metrics)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 
 __all__ = ["SWEEP_FILE", "TRANSPOSE_ABOVE", "ComparedRun", "Comparison", "compare", "read_run"]
